@@ -1,0 +1,358 @@
+package steer.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import steer.checkpoint.DecoderConfig;
+import steer.checkpoint.HostTensor;
+
+/**
+ * A Llama/Qwen2-family decoder in DJL: token embedding, RMSNorm, rotary position embedding (Hugging Face
+ * "rotate half" convention), grouped-query attention with an optional KV cache, SwiGLU MLP, tied or untied
+ * output head. Llama and Qwen2 differ only by {@link DecoderConfig#attentionBias()}.
+ *
+ * <p>Dimension letters used in shape comments: B batch, T new positions, S key positions (cache + new),
+ * C hidden size, H query heads, KV key/value heads, G = H / KV query heads per key/value head, Dh head
+ * width, I MLP width, V vocabulary.
+ *
+ * <p>Weights are kept in a layout made for speed, fused and transposed to {@code [in, out]} so every
+ * projection is one {@code x.matMul(w)}: q, k and v are one matrix, gate and up are one matrix. The one
+ * place that maps Hugging Face tensors to this layout and back is {@link #fromHostTensors} /
+ * {@link #toHostTensors}.
+ *
+ * <p>Memory: the weights live on the model manager for the model's whole life. Every method that computes
+ * puts an activation first in each op, so results attach to the caller's manager (DJL attaches a result
+ * to its first operand's manager); the few ops that must start from a weight (embedding lookup, rotary
+ * table lookup) attach their result to the caller's manager explicitly.
+ *
+ * <p>References: Touvron et al. 2023 (Llama, arXiv 2302.13971); Hugging Face {@code modeling_llama.py}
+ * for the rotary and GQA conventions.
+ */
+@SuppressWarnings("checkstyle:LocalVariableName") // single-letter dimension names follow the shape comments
+public final class Decoder implements AutoCloseable {
+
+    /** Additive attention bias for masked positions: large enough to zero a softmax weight, finite so a
+     * fully masked (padding) row gives a uniform softmax instead of NaN. */
+    static final float MASKED = -1e9f;
+
+    private final DecoderConfig config;
+    private final NDManager manager;
+    private final NDArray embed;          // [V, C]
+    private final Layer[] layers;
+    private final NDArray finalNorm;      // [C]
+    private final NDArray lmHead;         // [C, V]; null when tied to embed
+    private final NDArray cosTable;       // [maxPos, Dh]
+    private final NDArray sinTable;       // [maxPos, Dh]
+    private final NDArray rotateHalf;     // [Dh, Dh], x.matMul(rotateHalf) = cat(-x2, x1)
+
+    /** One decoder layer's weights, fused and transposed. */
+    private record Layer(NDArray attnNorm, NDArray wqkv, NDArray bqkv, NDArray wo, NDArray mlpNorm,
+                         NDArray wGateUp, NDArray wDown) {
+    }
+
+    private Decoder(DecoderConfig config, NDManager manager, NDArray embed, Layer[] layers, NDArray finalNorm,
+                    NDArray lmHead) {
+        this.config = config;
+        this.manager = manager;
+        this.embed = embed;
+        this.layers = layers;
+        this.finalNorm = finalNorm;
+        this.lmHead = lmHead;
+        int dh = config.headDim();
+        float[][] tables = rotaryTables(config.maxPositionEmbeddings(), dh, config.ropeTheta());
+        this.cosTable = manager.create(tables[0], new Shape(config.maxPositionEmbeddings(), dh));
+        this.sinTable = manager.create(tables[1], new Shape(config.maxPositionEmbeddings(), dh));
+        float[] r = new float[dh * dh];
+        int half = dh / 2;
+        for (int i = 0; i < half; i++) {
+            r[(i + half) * dh + i] = -1f;   // out[i] = -x[i + half]
+            r[i * dh + i + half] = 1f;      // out[i + half] = x[i]
+        }
+        this.rotateHalf = manager.create(r, new Shape(dh, dh));
+    }
+
+    /**
+     * Builds a decoder from Hugging Face-named tensors (already checked against the config by the checkpoint
+     * loader). The weights are created on {@code manager}, which the decoder then owns and closes.
+     */
+    public static Decoder fromHostTensors(DecoderConfig config, Map<String, HostTensor> tensors, NDManager manager) {
+        Layer[] layers = new Layer[config.numLayers()];
+        for (int i = 0; i < layers.length; i++) {
+            String p = "model.layers." + i + ".";
+            NDArray wqkv = transposedConcat(manager, tensors, p + "self_attn.q_proj.weight",
+                    p + "self_attn.k_proj.weight", p + "self_attn.v_proj.weight");
+            NDArray bqkv = null;
+            if (config.attentionBias()) {
+                bqkv = NDArrays.concat(new NDList(vector(manager, tensors, p + "self_attn.q_proj.bias"),
+                        vector(manager, tensors, p + "self_attn.k_proj.bias"),
+                        vector(manager, tensors, p + "self_attn.v_proj.bias")), 0);
+            }
+            layers[i] = new Layer(vector(manager, tensors, p + "input_layernorm.weight"), wqkv, bqkv,
+                    transposedConcat(manager, tensors, p + "self_attn.o_proj.weight"),
+                    vector(manager, tensors, p + "post_attention_layernorm.weight"),
+                    transposedConcat(manager, tensors, p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"),
+                    transposedConcat(manager, tensors, p + "mlp.down_proj.weight"));
+        }
+        HostTensor e = require(tensors, "model.embed_tokens.weight");
+        NDArray embed = manager.create(e.data(), new Shape(e.shape()));
+        NDArray lmHead = config.tieWordEmbeddings() ? null : transposedConcat(manager, tensors, "lm_head.weight");
+        return new Decoder(config, manager, embed, layers, vector(manager, tensors, "model.norm.weight"), lmHead);
+    }
+
+    /** The weights under their Hugging Face names and layout, copied to Java memory (for saving). */
+    public Map<String, HostTensor> toHostTensors() {
+        Map<String, HostTensor> out = new LinkedHashMap<>();
+        int C = config.hiddenSize(), qDim = config.numHeads() * config.headDim(), kvDim = config.kvDim();
+        int I = config.intermediateSize();
+        put(out, "model.embed_tokens.weight", embed);
+        for (int i = 0; i < layers.length; i++) {
+            String p = "model.layers." + i + ".";
+            Layer l = layers[i];
+            put(out, p + "input_layernorm.weight", l.attnNorm);
+            splitTransposed(out, l.wqkv, C, new String[] {p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight",
+                p + "self_attn.v_proj.weight"}, new int[] {qDim, kvDim, kvDim});
+            if (l.bqkv != null) {
+                float[] b = l.bqkv.toFloatArray();
+                out.put(p + "self_attn.q_proj.bias", slice(p + "self_attn.q_proj.bias", b, 0, qDim));
+                out.put(p + "self_attn.k_proj.bias", slice(p + "self_attn.k_proj.bias", b, qDim, kvDim));
+                out.put(p + "self_attn.v_proj.bias", slice(p + "self_attn.v_proj.bias", b, qDim + kvDim, kvDim));
+            }
+            splitTransposed(out, l.wo, qDim, new String[] {p + "self_attn.o_proj.weight"}, new int[] {C});
+            put(out, p + "post_attention_layernorm.weight", l.mlpNorm);
+            splitTransposed(out, l.wGateUp, C, new String[] {p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"},
+                    new int[] {I, I});
+            splitTransposed(out, l.wDown, I, new String[] {p + "mlp.down_proj.weight"}, new int[] {C});
+        }
+        put(out, "model.norm.weight", finalNorm);
+        if (lmHead != null) {
+            splitTransposed(out, lmHead, C, new String[] {"lm_head.weight"}, new int[] {config.vocabSize()});
+        }
+        return out;
+    }
+
+    /**
+     * The trainable weights with their names in this decoder's fused layout, in a fixed order. An optimizer
+     * updates these arrays in place; norms and biases are named so a caller can exempt them from weight decay.
+     */
+    public List<Map.Entry<String, NDArray>> parameters() {
+        List<Map.Entry<String, NDArray>> out = new ArrayList<>();
+        out.add(Map.entry("embed", embed));
+        for (int i = 0; i < layers.length; i++) {
+            Layer l = layers[i];
+            String p = "layers." + i + ".";
+            out.add(Map.entry(p + "attn_norm", l.attnNorm));
+            out.add(Map.entry(p + "wqkv", l.wqkv));
+            if (l.bqkv != null) {
+                out.add(Map.entry(p + "bqkv", l.bqkv));
+            }
+            out.add(Map.entry(p + "wo", l.wo));
+            out.add(Map.entry(p + "mlp_norm", l.mlpNorm));
+            out.add(Map.entry(p + "w_gate_up", l.wGateUp));
+            out.add(Map.entry(p + "w_down", l.wDown));
+        }
+        out.add(Map.entry("final_norm", finalNorm));
+        if (lmHead != null) {
+            out.add(Map.entry("lm_head", lmHead));
+        }
+        return out;
+    }
+
+    /** The hyperparameters. */
+    public DecoderConfig config() {
+        return config;
+    }
+
+    /** The manager that owns the weights; request managers are made as its children. */
+    public NDManager manager() {
+        return manager;
+    }
+
+    /**
+     * Runs the decoder and returns the final normalised hidden states.
+     *
+     * @param ids       token ids, int64 {@code [B, T]}
+     * @param positions rotary position of each token, int64 {@code [B, T]}
+     * @param attnBias  additive attention bias {@code [B, 1, 1, T, S]}: 0 where a query may attend a key,
+     *                  {@link #MASKED} elsewhere; S = cached length + T
+     * @param cache     the KV cache to read and extend, or null for a full forward (S = T)
+     * @return hidden states {@code [B, T, C]}, owned by {@code ids}' manager
+     */
+    public NDArray hidden(NDArray ids, NDArray positions, NDArray attnBias, KvCache cache) {
+        NDManager m = ids.getManager();
+        long B = ids.getShape().get(0), T = ids.getShape().get(1);
+        int H = config.numHeads(), KV = config.numKvHeads(), Dh = config.headDim(), G = H / KV;
+        NDArray x = owned(embed.get(new NDIndex("{}", ids)), m);                          // [B, T, C]
+        NDArray cos = owned(cosTable.get(new NDIndex("{}", positions)), m).expandDims(2);  // [B, T, 1, Dh]
+        NDArray sin = owned(sinTable.get(new NDIndex("{}", positions)), m).expandDims(2);  // [B, T, 1, Dh]
+        for (int li = 0; li < layers.length; li++) {
+            Layer l = layers[li];
+            // attention block
+            NDArray h = rmsNorm(x, l.attnNorm);
+            NDArray qkv = h.matMul(l.wqkv);                                                // [B, T, (H+2KV)*Dh]
+            if (l.bqkv != null) {
+                qkv = qkv.add(l.bqkv);
+            }
+            qkv = qkv.reshape(B, T, H + 2L * KV, Dh);                                     // [B, T, H+2KV, Dh]
+            NDArray qk = qkv.get(":, :, :{}", H + KV);                                     // [B, T, H+KV, Dh]
+            qk = qk.mul(cos).add(qk.matMul(rotateHalf).mul(sin));                          // rotary, HF rotate-half
+            NDArray q = qk.get(":, :, :{}", H).transpose(0, 2, 1, 3)                       // [B, H, T, Dh]
+                    .reshape(B, KV, G, T, Dh);                                              // [B, KV, G, T, Dh]
+            NDArray k = qk.get(":, :, {}:", H).transpose(0, 2, 1, 3);                      // [B, KV, T, Dh]
+            NDArray v = qkv.get(":, :, {}:", H + KV).transpose(0, 2, 1, 3);                // [B, KV, T, Dh]
+            if (cache != null) {
+                NDArray[] kv = cache.append(li, k, v);                                      // [B, KV, S, Dh] each
+                k = kv[0];
+                v = kv[1];
+            }
+            NDArray att = q.mul(1.0 / Math.sqrt(Dh))
+                    .matMul(k.expandDims(2).transpose(0, 1, 2, 4, 3))                       // [B, KV, G, T, S]
+                    .add(attnBias)
+                    .softmax(-1);
+            NDArray y = att.matMul(v.expandDims(2))                                        // [B, KV, G, T, Dh]
+                    .reshape(B, H, T, Dh).transpose(0, 2, 1, 3).reshape(B, T, (long) H * Dh); // [B, T, H*Dh]
+            x = x.add(y.matMul(l.wo));                                                      // [B, T, C]
+            // SwiGLU MLP block
+            h = rmsNorm(x, l.mlpNorm);
+            NDArray gu = h.matMul(l.wGateUp);                                               // [B, T, 2I]
+            long I = config.intermediateSize();
+            NDArray gate = gu.get(":, :, :{}", I);
+            NDArray up = gu.get(":, :, {}:", I);
+            x = x.add(gate.mul(Activation.sigmoid(gate)).mul(up).matMul(l.wDown));                    // [B, T, C]
+        }
+        if (cache != null) {
+            cache.advance(T);
+        }
+        return rmsNorm(x, finalNorm);
+    }
+
+    /**
+     * Projects hidden states to vocabulary logits.
+     *
+     * @param hidden {@code [..., C]}
+     * @return logits {@code [..., V]}, owned by {@code hidden}'s manager
+     */
+    public NDArray logits(NDArray hidden) {
+        // a tied head reuses the embedding; its transposed view is attached to the caller so it does not
+        // accumulate on the model manager
+        return lmHead == null ? hidden.matMul(owned(embed.transpose(), hidden.getManager())) : hidden.matMul(lmHead);
+    }
+
+    /**
+     * Moves {@code a} to manager {@code m} and returns it: for results whose first operand is a weight, which
+     * DJL would otherwise attach to the model manager for the model's whole life.
+     */
+    static NDArray owned(NDArray a, NDManager m) {
+        a.attach(m);
+        return a;
+    }
+
+    /** RMSNorm (Zhang and Sennrich 2019): x / sqrt(mean(x²) + eps) · w, over the last axis. */
+    private NDArray rmsNorm(NDArray x, NDArray w) {
+        NDArray inv = x.square().mean(new int[] {-1}, true).add(config.rmsNormEps()).pow(-0.5);
+        return x.mul(inv).mul(w);
+    }
+
+    /** cos and sin of position·θ^(−2i/Dh), each frequency written to both halves of the head (HF layout). */
+    static float[][] rotaryTables(int maxPos, int dh, double theta) {
+        float[] cos = new float[maxPos * dh];
+        float[] sin = new float[maxPos * dh];
+        int half = dh / 2;
+        for (int pos = 0; pos < maxPos; pos++) {
+            for (int i = 0; i < half; i++) {
+                // float32 inverse frequency as in HF and llama2.c, then the angle in double
+                float invFreq = (float) (1.0 / Math.pow(theta, (2.0 * i) / dh));
+                double angle = pos * (double) invFreq;
+                float c = (float) Math.cos(angle), s = (float) Math.sin(angle);
+                cos[pos * dh + i] = c;
+                cos[pos * dh + i + half] = c;
+                sin[pos * dh + i] = s;
+                sin[pos * dh + i + half] = s;
+            }
+        }
+        return new float[][] {cos, sin};
+    }
+
+    /** Makes a request-scoped KV cache for {@code batch} sequences of at most {@code capacity} positions. */
+    public KvCache newCache(NDManager requestManager, int batch, int capacity) {
+        return new KvCache(requestManager, config.numLayers(), batch, config.numKvHeads(), capacity, config.headDim());
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+
+    // ---- layout mapping between Hugging Face tensors and the fused, transposed weights ----
+
+    private static HostTensor require(Map<String, HostTensor> tensors, String name) {
+        HostTensor t = tensors.get(name);
+        if (t == null) {
+            throw new IllegalArgumentException("missing tensor " + name);
+        }
+        return t;
+    }
+
+    private static NDArray vector(NDManager m, Map<String, HostTensor> tensors, String name) {
+        HostTensor t = require(tensors, name);
+        return m.create(t.data(), new Shape(t.shape()));
+    }
+
+    /** Concatenates HF {@code [out_i, in]} matrices along out and transposes to {@code [in, Σ out_i]}. */
+    private static NDArray transposedConcat(NDManager m, Map<String, HostTensor> tensors, String... names) {
+        HostTensor first = require(tensors, names[0]);
+        int in = (int) first.shape()[1];
+        int totalOut = 0;
+        for (String n : names) {
+            totalOut += (int) require(tensors, n).shape()[0];
+        }
+        float[] w = new float[in * totalOut];
+        int col = 0;
+        for (String n : names) {
+            HostTensor t = require(tensors, n);
+            int out = (int) t.shape()[0];
+            float[] d = t.data();
+            for (int o = 0; o < out; o++) {
+                for (int i = 0; i < in; i++) {
+                    w[i * totalOut + col + o] = d[o * in + i];
+                }
+            }
+            col += out;
+        }
+        return m.create(w, new Shape(in, totalOut));
+    }
+
+    /** Inverse of {@link #transposedConcat}: splits {@code [in, Σ out_i]} into HF {@code [out_i, in]} tensors. */
+    private static void splitTransposed(Map<String, HostTensor> out, NDArray w, int in, String[] names, int[] outs) {
+        float[] d = w.toFloatArray();
+        int totalOut = d.length / in;
+        int col = 0;
+        for (int k = 0; k < names.length; k++) {
+            float[] t = new float[outs[k] * in];
+            for (int o = 0; o < outs[k]; o++) {
+                for (int i = 0; i < in; i++) {
+                    t[o * in + i] = d[i * totalOut + col + o];
+                }
+            }
+            out.put(names[k], new HostTensor(names[k], new long[] {outs[k], in}, t));
+            col += outs[k];
+        }
+    }
+
+    private static void put(Map<String, HostTensor> out, String name, NDArray a) {
+        out.put(name, new HostTensor(name, a.getShape().getShape(), a.toFloatArray()));
+    }
+
+    private static HostTensor slice(String name, float[] d, int from, int len) {
+        float[] t = new float[len];
+        System.arraycopy(d, from, t, 0, len);
+        return new HostTensor(name, new long[] {len}, t);
+    }
+}

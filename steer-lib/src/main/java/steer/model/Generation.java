@@ -1,0 +1,156 @@
+package steer.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Batched autoregressive generation with a KV cache over prompts of different lengths.
+ *
+ * <p>Prompts are left-padded to the longest one; each row keeps its own rotary positions (0 at its first
+ * real token) and an attention bias that hides its padding, so a prompt generates the same tokens in a
+ * batch as alone. Memory: one request manager for the cache, one child manager per decode step.
+ */
+public final class Generation {
+
+    private Generation() {
+    }
+
+    /** Decides, after each new token, whether stream {@code stream} should stop (stop strings, say). */
+    @FunctionalInterface
+    public interface StopCheck {
+        /** True to stop {@code stream}, whose new tokens so far are {@code tokens[0, count)}. */
+        boolean shouldStop(int stream, int[] tokens, int count);
+
+        /** Never stops. */
+        StopCheck NEVER = (stream, tokens, count) -> false;
+    }
+
+    /**
+     * Generates a continuation for each prompt.
+     *
+     * @param model        the decoder
+     * @param prompts      token ids of each prompt, at least one token each
+     * @param params       sampling parameters; stream i samples with seed (params.seed, i)
+     * @param stopTokenIds tokens that end a sequence (kept as its last token), usually EOS
+     * @param stopCheck    an extra stop condition, checked after every token
+     * @return one sequence per prompt, in order
+     */
+    public static List<GeneratedSequence> generate(Decoder model, List<int[]> prompts, SamplingParams params,
+                                                   Set<Integer> stopTokenIds, StopCheck stopCheck) {
+        int B = prompts.size();
+        if (B == 0) {
+            return List.of();
+        }
+        int maxPos = model.config().maxPositionEmbeddings();
+        int P = 0;
+        for (int b = 0; b < B; b++) {
+            int len = prompts.get(b).length;
+            if (len == 0) {
+                throw new IllegalArgumentException("prompt " + b + " is empty; it needs at least one token (BOS)");
+            }
+            if (len + params.maxNewTokens() > maxPos) {
+                throw new IllegalArgumentException("prompt " + b + " has " + len + " tokens; with max_new_tokens "
+                        + params.maxNewTokens() + " that exceeds the model's " + maxPos + " positions");
+            }
+            P = Math.max(P, len);
+        }
+        int capacity = P + params.maxNewTokens();
+        int V = model.config().vocabSize();
+        boolean gradMode = JniUtils.isGradMode();
+        JniUtils.setGradMode(false); // grad mode is per thread; generation never needs a graph
+        try (NDManager request = model.manager().newSubManager()) {
+            KvCache cache = model.newCache(request, B, capacity);
+            int[] pad = new int[B];
+            long[] ids = new long[B * P];
+            long[] positions = new long[B * P];
+            float[] keyBias = new float[B * capacity];    // [B, S]: MASKED on each row's left padding
+            for (int b = 0; b < B; b++) {
+                int[] prompt = prompts.get(b);
+                pad[b] = P - prompt.length;
+                for (int t = 0; t < P; t++) {
+                    ids[b * P + t] = t < pad[b] ? 0 : prompt[t - pad[b]];
+                    positions[b * P + t] = Math.max(0, t - pad[b]);
+                }
+                Arrays.fill(keyBias, b * capacity, b * capacity + pad[b], Decoder.MASKED);
+            }
+            NDArray keyBiasAll = request.create(keyBias, new Shape(B, 1, 1, 1, capacity)); // [B, 1, 1, 1, Smax]
+
+            int[][] out = new int[B][params.maxNewTokens()];
+            float[][] logProbs = new float[B][params.maxNewTokens()];
+            int[] count = new int[B];
+            GeneratedSequence.FinishReason[] finished = new GeneratedSequence.FinishReason[B];
+            Sampler[] samplers = new Sampler[B];
+            for (int b = 0; b < B; b++) {
+                samplers[b] = new Sampler(params, b);
+            }
+            int live = B;
+            float[] logits;
+            try (NDManager step = request.newSubManager()) {
+                NDArray causal = causalBias(step, P);                                      // [P, P]
+                NDArray bias = Decoder.owned(keyBiasAll.get(":, :, :, :, :{}", P), step).add(causal); // [B, 1, 1, P, P]
+                NDArray h = model.hidden(step.create(ids, new Shape(B, P)), step.create(positions, new Shape(B, P)),
+                        bias, cache);
+                logits = model.logits(h.get(":, -1:, :")).toFloatArray();                  // [B, 1, V]
+            }
+            for (int s = 0; s < params.maxNewTokens() && live > 0; s++) {
+                long[] next = new long[B];
+                long[] nextPos = new long[B];
+                for (int b = 0; b < B; b++) {
+                    if (finished[b] != null) {
+                        continue;
+                    }
+                    int token = samplers[b].next(logits, b * V, V);
+                    out[b][count[b]] = token;
+                    logProbs[b][count[b]] = Sampler.logProb(logits, b * V, V, token);
+                    count[b]++;
+                    next[b] = token;
+                    nextPos[b] = prompts.get(b).length + s;
+                    if (stopTokenIds.contains(token)) {
+                        finished[b] = GeneratedSequence.FinishReason.STOP_TOKEN;
+                    } else if (stopCheck.shouldStop(b, out[b], count[b])) {
+                        finished[b] = GeneratedSequence.FinishReason.STOP_CHECK;
+                    } else if (count[b] == params.maxNewTokens()) {
+                        finished[b] = GeneratedSequence.FinishReason.LENGTH;
+                    }
+                    if (finished[b] != null) {
+                        live--;
+                    }
+                }
+                if (live == 0) {
+                    break;
+                }
+                // finished rows keep running in the batch (cheaper than reshaping the cache); their output is ignored
+                try (NDManager step = request.newSubManager()) {
+                    int S = cache.length() + 1;
+                    NDArray bias = Decoder.owned(keyBiasAll.get(":, :, :, :, :{}", S), step);        // [B, 1, 1, 1, S]
+                    NDArray h = model.hidden(step.create(next, new Shape(B, 1)), step.create(nextPos, new Shape(B, 1)),
+                            bias, cache);
+                    logits = model.logits(h).toFloatArray();                                // [B, 1, V]
+                }
+            }
+            List<GeneratedSequence> result = new ArrayList<>(B);
+            for (int b = 0; b < B; b++) {
+                result.add(new GeneratedSequence(Arrays.copyOf(out[b], count[b]), Arrays.copyOf(logProbs[b], count[b]),
+                        finished[b]));
+            }
+            return result;
+        } finally {
+            JniUtils.setGradMode(gradMode);
+        }
+    }
+
+    /** Additive causal bias {@code [T, T]}: 0 on and below the diagonal, {@link Decoder#MASKED} above. */
+    static NDArray causalBias(NDManager m, int t) {
+        float[] bias = new float[t * t];
+        for (int i = 0; i < t; i++) {
+            Arrays.fill(bias, i * t + i + 1, (i + 1) * t, Decoder.MASKED);
+        }
+        return m.create(bias, new Shape(t, t));
+    }
+}

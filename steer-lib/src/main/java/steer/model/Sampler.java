@@ -1,0 +1,102 @@
+package steer.model;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * Picks the next token from one row of logits, in Java: greedy, or temperature with top-k and top-p by
+ * inverse-CDF sampling. DJL's PyTorch engine has no multinomial sampling; a vocabulary row is small enough
+ * that doing it here costs little and makes every draw reproducible from a seed.
+ */
+public final class Sampler {
+
+    private final SamplingParams params;
+    private final SplittableRandom random;
+
+    /** A sampler for stream {@code stream} of a batch. */
+    public Sampler(SamplingParams params, int stream) {
+        this.params = params;
+        // golden-ratio mixing keeps neighbouring streams' generators unrelated
+        this.random = new SplittableRandom(params.seed() * 0x9E3779B97F4A7C15L + stream);
+    }
+
+    /** The next token for logits {@code logits[offset, offset + vocab)}. */
+    public int next(float[] logits, int offset, int vocab) {
+        if (params.temperature() == 0) {
+            return argmax(logits, offset, vocab);
+        }
+        double[] p = new double[vocab];
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < vocab; i++) {
+            p[i] = logits[offset + i] / params.temperature();
+            max = Math.max(max, p[i]);
+        }
+        double sum = 0;
+        for (int i = 0; i < vocab; i++) {
+            p[i] = Math.exp(p[i] - max);
+            sum += p[i];
+        }
+        Integer[] order = null;
+        int keep = vocab;
+        if (params.topK() > 0 || params.topP() < 1) {
+            order = new Integer[vocab];
+            for (int i = 0; i < vocab; i++) {
+                order[i] = i;
+            }
+            final double[] probs = p;
+            Arrays.sort(order, (a, b) -> Double.compare(probs[b], probs[a]) != 0 ? Double.compare(probs[b], probs[a])
+                    : Integer.compare(a, b));
+            if (params.topK() > 0) {
+                keep = Math.min(keep, params.topK());
+            }
+            if (params.topP() < 1) {
+                double cumulative = 0;
+                for (int r = 0; r < keep; r++) {
+                    cumulative += p[order[r]] / sum;
+                    if (cumulative >= params.topP()) {
+                        keep = r + 1;
+                        break;
+                    }
+                }
+            }
+            sum = 0;
+            for (int r = 0; r < keep; r++) {
+                sum += p[order[r]];
+            }
+        }
+        double u = random.nextDouble() * sum;
+        double cumulative = 0;
+        for (int r = 0; r < keep; r++) {
+            int token = order == null ? r : order[r];
+            cumulative += p[token];
+            if (u < cumulative) {
+                return token;
+            }
+        }
+        return order == null ? keep - 1 : order[keep - 1]; // rounding left u at the very top
+    }
+
+    /** Index of the largest logit; the first one on ties, as llama2.c does. */
+    public static int argmax(float[] logits, int offset, int vocab) {
+        int best = 0;
+        for (int i = 1; i < vocab; i++) {
+            if (logits[offset + i] > logits[offset + best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    /** log softmax(logits)[token] over {@code logits[offset, offset + vocab)}, in double for accuracy. */
+    public static float logProb(float[] logits, int offset, int vocab, int token) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < vocab; i++) {
+            max = Math.max(max, logits[offset + i]);
+        }
+        double sum = 0;
+        for (int i = 0; i < vocab; i++) {
+            sum += Math.exp(logits[offset + i] - max);
+        }
+        return (float) (logits[offset + token] - max - Math.log(sum));
+    }
+}
