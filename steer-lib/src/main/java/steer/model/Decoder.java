@@ -180,18 +180,23 @@ public final class Decoder implements AutoCloseable {
      *
      * @param ids       token ids, int64 {@code [B, T]}
      * @param positions rotary position of each token, int64 {@code [B, T]}
-     * @param attnBias  additive attention bias {@code [B, 1, 1, T, S]}: 0 where a query may attend a key,
-     *                  {@link #MASKED} elsewhere; S = cached length + T
+     * @param attnBias  additive attention bias {@code [B, 1, T, S]} (or broadcastable to it): 0 where a query
+     *                  may attend a key, {@link #MASKED} elsewhere; S = cached length + T
      * @param cache     the KV cache to read and extend, or null for a full forward (S = T)
      * @return hidden states {@code [B, T, C]}, owned by {@code ids}' manager
      */
     public NDArray hidden(NDArray ids, NDArray positions, NDArray attnBias, KvCache cache) {
+        // Decoding runs this once per token with tiny tensors, so the cost is the number of native ops:
+        // q, k and v are rotated together and split once, and T = 1 replaces transposes by free reshapes.
         NDManager m = ids.getManager();
         long B = ids.getShape().get(0), T = ids.getShape().get(1);
         int H = config.numHeads(), KV = config.numKvHeads(), Dh = config.headDim(), G = H / KV;
         NDArray x = owned(embed.get(new NDIndex("{}", ids)), m);                          // [B, T, C]
-        NDArray cos = owned(cosTable.get(new NDIndex("{}", positions)), m).expandDims(2);  // [B, T, 1, Dh]
-        NDArray sin = owned(sinTable.get(new NDIndex("{}", positions)), m).expandDims(2);  // [B, T, 1, Dh]
+        NDArray[] rotary = rotary(positions, m);                                           // 2 × [B, T, H+2KV, Dh]
+        if (G > 1 && T > 1) {
+            attnBias = attnBias.tile(new long[] {1, 1, G, 1});                             // [B, 1, G*T, S]
+        }
+        long[] qkvSplit = {H, H + KV};
         for (int li = 0; li < layers.length; li++) {
             Layer l = layers[li];
             // attention block
@@ -201,36 +206,60 @@ public final class Decoder implements AutoCloseable {
                 qkv = qkv.add(l.bqkv);
             }
             qkv = qkv.reshape(B, T, H + 2L * KV, Dh);                                     // [B, T, H+2KV, Dh]
-            NDArray qk = qkv.get(":, :, :{}", H + KV);                                     // [B, T, H+KV, Dh]
-            qk = qk.mul(cos).add(qk.matMul(rotateHalf).mul(sin));                          // rotary, HF rotate-half
-            NDArray q = qk.get(":, :, :{}", H).transpose(0, 2, 1, 3)                       // [B, H, T, Dh]
-                    .reshape(B, KV, G, T, Dh);                                              // [B, KV, G, T, Dh]
-            NDArray k = qk.get(":, :, {}:", H).transpose(0, 2, 1, 3);                      // [B, KV, T, Dh]
-            NDArray v = qkv.get(":, :, {}:", H + KV).transpose(0, 2, 1, 3);                // [B, KV, T, Dh]
-            if (cache != null) {
-                NDArray[] kv = cache.append(li, k, v);                                      // [B, KV, S, Dh] each
-                k = kv[0];
-                v = kv[1];
+            qkv = qkv.mul(rotary[0]).add(qkv.matMul(rotateHalf).mul(rotary[1]));          // rotate-half RoPE
+            NDList parts = qkv.split(qkvSplit, 2);                                         // [B, T, H|KV|KV, Dh]
+            NDArray q, kT, v;
+            if (T == 1) {
+                q = parts.get(0).reshape(B, KV, G, Dh);                                    // [B, KV, G*T, Dh]
+                kT = parts.get(1).reshape(B, KV, Dh, 1);                                   // [B, KV, Dh, T]
+                v = parts.get(2).reshape(B, KV, 1, Dh);                                    // [B, KV, T, Dh]
+            } else {
+                q = parts.get(0).transpose(0, 2, 1, 3).reshape(B, KV, G * T, Dh);          // [B, KV, G*T, Dh]
+                kT = parts.get(1).transpose(0, 2, 3, 1);                                   // [B, KV, Dh, T]
+                v = parts.get(2).transpose(0, 2, 1, 3);                                    // [B, KV, T, Dh]
             }
-            NDArray att = q.mul(1.0 / Math.sqrt(Dh))
-                    .matMul(k.expandDims(2).transpose(0, 1, 2, 4, 3))                       // [B, KV, G, T, S]
-                    .add(attnBias)
-                    .softmax(-1);
-            NDArray y = att.matMul(v.expandDims(2))                                        // [B, KV, G, T, Dh]
-                    .reshape(B, H, T, Dh).transpose(0, 2, 1, 3).reshape(B, T, (long) H * Dh); // [B, T, H*Dh]
+            if (cache != null) {
+                NDArray[] kv = cache.append(li, kT, v);
+                kT = kv[0];                                                                 // [B, KV, Dh, S]
+                v = kv[1];                                                                  // [B, KV, S, Dh]
+            }
+            NDArray att = q.matMul(kT).add(attnBias).softmax(-1);                          // [B, KV, G*T, S]
+            NDArray y = att.matMul(v);                                                      // [B, KV, G*T, Dh]
+            y = T == 1 ? y.reshape(B, 1, (long) H * Dh)
+                    : y.reshape(B, H, T, Dh).transpose(0, 2, 1, 3).reshape(B, T, (long) H * Dh); // [B, T, H*Dh]
             x = x.add(y.matMul(l.wo));                                                      // [B, T, C]
             // SwiGLU MLP block
             h = rmsNorm(x, l.mlpNorm);
-            NDArray gu = h.matMul(l.wGateUp);                                               // [B, T, 2I]
-            long I = config.intermediateSize();
-            NDArray gate = gu.get(":, :, :{}", I);
-            NDArray up = gu.get(":, :, {}:", I);
-            x = x.add(gate.mul(Activation.sigmoid(gate)).mul(up).matMul(l.wDown));                    // [B, T, C]
+            NDList gateUp = h.matMul(l.wGateUp).split(2, 2);                               // 2 × [B, T, I]
+            NDArray gate = gateUp.get(0);
+            x = x.add(gate.mul(Activation.sigmoid(gate)).mul(gateUp.get(1)).matMul(l.wDown)); // [B, T, C]
         }
         if (cache != null) {
             cache.advance(T);
         }
         return rmsNorm(x, finalNorm);
+    }
+
+    /**
+     * Per-head rotary factors for the fused q|k|v heads: {@code qkv·cos + rotateHalf(qkv)·sin} rotates q and k
+     * (Su et al. 2021, arXiv 2104.09864, HF rotate-half layout), leaves v as it is (cos 1, sin 0), and folds
+     * attention's 1/√Dh into q, which is linear and so commutes with the rotation.
+     *
+     * @return cos and sin, each {@code [B, T, H+2KV, Dh]}, owned by {@code m}
+     */
+    private NDArray[] rotary(NDArray positions, NDManager m) {
+        NDArray cos = owned(cosTable.get(new NDIndex("{}", positions)), m).expandDims(2);  // [B, T, 1, Dh]
+        NDArray sin = owned(sinTable.get(new NDIndex("{}", positions)), m).expandDims(2);  // [B, T, 1, Dh]
+        int H = config.numHeads(), KV = config.numKvHeads();
+        float[] scale = new float[H + 2 * KV];
+        float[] identity = new float[H + 2 * KV];
+        java.util.Arrays.fill(scale, 0, H, (float) (1.0 / Math.sqrt(config.headDim())));
+        java.util.Arrays.fill(scale, H, H + KV, 1f);
+        java.util.Arrays.fill(identity, H + KV, H + 2 * KV, 1f);
+        NDArray headScale = m.create(scale, new Shape(H + 2 * KV, 1));                    // [H+2KV, 1]
+        return new NDArray[] {
+            cos.mul(headScale).add(m.create(identity, new Shape(H + 2 * KV, 1))),
+            sin.mul(headScale)};
     }
 
     /**

@@ -2,6 +2,7 @@ package steer.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.ArrayList;
@@ -79,10 +80,10 @@ public final class Generation {
                 }
                 Arrays.fill(keyBias, b * capacity, b * capacity + pad[b], Decoder.MASKED);
             }
-            NDArray keyBiasAll = request.create(keyBias, new Shape(B, 1, 1, 1, capacity)); // [B, 1, 1, 1, Smax]
+            NDArray keyBiasAll = request.create(keyBias, new Shape(B, 1, 1, capacity));    // [B, 1, 1, Smax]
 
             int[][] out = new int[B][params.maxNewTokens()];
-            float[][] logProbs = new float[B][params.maxNewTokens()];
+            float[][] tokenLogProbs = new float[B][params.maxNewTokens()];
             int[] count = new int[B];
             GeneratedSequence.FinishReason[] finished = new GeneratedSequence.FinishReason[B];
             Sampler[] samplers = new Sampler[B];
@@ -90,13 +91,13 @@ public final class Generation {
                 samplers[b] = new Sampler(params, b);
             }
             int live = B;
-            float[] logits;
+            float[] logProbs;   // log softmax of the last position's logits, [B, V]
             try (NDManager step = request.newSubManager()) {
                 NDArray causal = causalBias(step, P);                                      // [P, P]
-                NDArray bias = Decoder.owned(keyBiasAll.get(":, :, :, :, :{}", P), step).add(causal); // [B, 1, 1, P, P]
+                NDArray bias = Decoder.owned(keyBiasAll.get(upTo(P)), step).add(causal);     // [B, 1, P, P]
                 NDArray h = model.hidden(step.create(ids, new Shape(B, P)), step.create(positions, new Shape(B, P)),
                         bias, cache);
-                logits = model.logits(h.get(":, -1:, :")).toFloatArray();                  // [B, 1, V]
+                logProbs = model.logits(h.get(":, -1:, :")).logSoftmax(-1).toFloatArray();  // [B, 1, V]
             }
             for (int s = 0; s < params.maxNewTokens() && live > 0; s++) {
                 long[] next = new long[B];
@@ -105,9 +106,9 @@ public final class Generation {
                     if (finished[b] != null) {
                         continue;
                     }
-                    int token = samplers[b].next(logits, b * V, V);
+                    int token = samplers[b].next(logProbs, b * V, V);
                     out[b][count[b]] = token;
-                    logProbs[b][count[b]] = Sampler.logProb(logits, b * V, V, token);
+                    tokenLogProbs[b][count[b]] = logProbs[b * V + token];
                     count[b]++;
                     next[b] = token;
                     nextPos[b] = prompts.get(b).length + s;
@@ -128,21 +129,26 @@ public final class Generation {
                 // finished rows keep running in the batch (cheaper than reshaping the cache); their output is ignored
                 try (NDManager step = request.newSubManager()) {
                     int S = cache.length() + 1;
-                    NDArray bias = Decoder.owned(keyBiasAll.get(":, :, :, :, :{}", S), step);        // [B, 1, 1, 1, S]
+                    NDArray bias = Decoder.owned(keyBiasAll.get(upTo(S)), step);                // [B, 1, 1, S]
                     NDArray h = model.hidden(step.create(next, new Shape(B, 1)), step.create(nextPos, new Shape(B, 1)),
                             bias, cache);
-                    logits = model.logits(h).toFloatArray();                                // [B, 1, V]
+                    logProbs = model.logits(h).logSoftmax(-1).toFloatArray();                // [B, 1, V]
                 }
             }
             List<GeneratedSequence> result = new ArrayList<>(B);
             for (int b = 0; b < B; b++) {
-                result.add(new GeneratedSequence(Arrays.copyOf(out[b], count[b]), Arrays.copyOf(logProbs[b], count[b]),
+                result.add(new GeneratedSequence(Arrays.copyOf(out[b], count[b]), Arrays.copyOf(tokenLogProbs[b], count[b]),
                         finished[b]));
             }
             return result;
         } finally {
             JniUtils.setGradMode(gradMode);
         }
+    }
+
+    /** Index of the key positions {@code [0, s)} of a {@code [B, 1, 1, Smax]} bias. */
+    private static NDIndex upTo(long s) {
+        return new NDIndex().addAllDim(3).addSliceDim(0, s);
     }
 
     /** Additive causal bias {@code [T, T]}: 0 on and below the diagonal, {@link Decoder#MASKED} above. */

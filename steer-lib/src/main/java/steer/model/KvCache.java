@@ -6,9 +6,10 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 
 /**
- * Keys and values of past positions, one pair of preallocated {@code [B, KV, capacity, Dh]} arrays per
- * layer, written in place so that a decode step copies only the new position instead of re-concatenating
- * the whole history.
+ * Keys and values of past positions, preallocated per layer and written in place so that a decode step
+ * copies only the new position instead of re-concatenating the whole history. Keys are stored transposed,
+ * {@code [B, KV, Dh, capacity]}, so attention multiplies by them without a transpose; values are
+ * {@code [B, KV, capacity, Dh]}.
  *
  * <p>The arrays live on the request manager given at construction; closing that manager frees them.
  */
@@ -24,28 +25,30 @@ public final class KvCache {
         this.values = new NDArray[layers];
         this.capacity = capacity;
         for (int i = 0; i < layers; i++) {
-            keys[i] = manager.zeros(new Shape(batch, kvHeads, capacity, headDim));
+            keys[i] = manager.zeros(new Shape(batch, kvHeads, headDim, capacity));
             values[i] = manager.zeros(new Shape(batch, kvHeads, capacity, headDim));
         }
     }
 
     /**
-     * Writes this step's keys and values {@code [B, KV, T, Dh]} of one layer after the cached positions.
+     * Writes this step's keys {@code [B, KV, Dh, T]} and values {@code [B, KV, T, Dh]} of one layer after the
+     * cached positions.
      *
-     * @return the keys and values of all positions so far, {@code [B, KV, length + T, Dh]}, as views of the cache
+     * @return keys {@code [B, KV, Dh, S]} and values {@code [B, KV, S, Dh]} of all S = length + T positions,
+     *     as views of the cache owned by the step's manager (k's), so they are freed with the step
      */
-    NDArray[] append(int layer, NDArray k, NDArray v) {
-        long t = k.getShape().get(2);
+    NDArray[] append(int layer, NDArray kT, NDArray v) {
+        long t = v.getShape().get(2);
         if (length + t > capacity) {
             throw new IllegalStateException("KV cache holds " + capacity + " positions; " + (length + t) + " needed");
         }
-        NDIndex slot = new NDIndex(":, :, {}:{}", length, length + t);
-        keys[layer].set(slot, k);
-        values[layer].set(slot, v);
-        // the views belong to the step (k's manager), not to the cache, so they die with the step
-        NDIndex upTo = new NDIndex(":, :, :{}", length + t);
-        return new NDArray[] {Decoder.owned(keys[layer].get(upTo), k.getManager()),
-            Decoder.owned(values[layer].get(upTo), k.getManager())};
+        // programmatic indices: parsing an index string costs more than the copy itself
+        keys[layer].set(new NDIndex().addAllDim(3).addSliceDim(length, length + t), kT);
+        values[layer].set(new NDIndex().addAllDim(2).addSliceDim(length, length + t), v);
+        NDManager step = kT.getManager();
+        return new NDArray[] {
+            Decoder.owned(keys[layer].get(new NDIndex().addAllDim(3).addSliceDim(0, length + t)), step),
+            Decoder.owned(values[layer].get(new NDIndex().addAllDim(2).addSliceDim(0, length + t)), step)};
     }
 
     /** Marks {@code t} more positions as cached, after every layer has appended them. */

@@ -20,7 +20,10 @@ public final class Sampler {
         this.random = new SplittableRandom(params.seed() * 0x9E3779B97F4A7C15L + stream);
     }
 
-    /** The next token for logits {@code logits[offset, offset + vocab)}. */
+    /**
+     * The next token for logits (or log-probabilities, which differ by a constant and sample the same)
+     * {@code logits[offset, offset + vocab)}.
+     */
     public int next(float[] logits, int offset, int vocab) {
         if (params.temperature() == 0) {
             return argmax(logits, offset, vocab);

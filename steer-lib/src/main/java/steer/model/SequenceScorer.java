@@ -86,7 +86,7 @@ public final class SequenceScorer {
             }
         }
         // right padding sits after every real token, so the causal mask alone keeps it out of view
-        NDArray bias = Generation.causalBias(m, L).reshape(1, 1, 1, L, L);
+        NDArray bias = Generation.causalBias(m, L).reshape(1, 1, L, L);
         NDArray hidden = model.hidden(m.create(ids, new Shape(B, L)), m.create(positions, new Shape(B, L)), bias, null);
         NDArray logp = model.logits(hidden.get(":, :-1, :")).logSoftmax(-1);             // [B, L-1, V]
         NDArray maskArray = m.create(mask, new Shape(B, L - 1));

@@ -34,7 +34,7 @@ class DecoderTest {
                 ids[i] = seq[i];
                 pos[i] = i;
             }
-            NDArray bias = Generation.causalBias(m, t).reshape(1, 1, 1, t, t);
+            NDArray bias = Generation.causalBias(m, t).reshape(1, 1, t, t);
             NDArray h = d.hidden(m.create(ids, new Shape(1, t)), m.create(pos, new Shape(1, t)), bias, null);
             return d.logits(h).toFloatArray();
         }
@@ -58,14 +58,14 @@ class DecoderTest {
                     ids[i] = seq[i];
                     pos[i] = i;
                 }
-                NDArray bias = Generation.causalBias(m, prefill).reshape(1, 1, 1, prefill, prefill);
+                NDArray bias = Generation.causalBias(m, prefill).reshape(1, 1, prefill, prefill);
                 float[] first = d.logits(d.hidden(m.create(ids, new Shape(1, prefill)), m.create(pos, new Shape(1, prefill)),
                         bias, cache)).toFloatArray();
                 for (int i = 0; i < prefill * V; i++) {
                     maxDiff = Math.max(maxDiff, Math.abs(first[i] - full[i]));
                 }
                 for (int t = prefill; t < seq.length; t++) {
-                    NDArray stepBias = m.zeros(new Shape(1, 1, 1, 1, t + 1));
+                    NDArray stepBias = m.zeros(new Shape(1, 1, 1, t + 1));
                     float[] step = d.logits(d.hidden(m.create(new long[] {seq[t]}, new Shape(1, 1)),
                             m.create(new long[] {t}, new Shape(1, 1)), stepBias, cache)).toFloatArray();
                     for (int v = 0; v < V; v++) {
