@@ -1,0 +1,66 @@
+package steer.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Path;
+import java.util.List;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import steer.model.LanguageModel;
+import steer.model.SamplingParams;
+import steer.model.TextCompletion;
+
+/** Prints a prompt followed by the model's continuation. */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = "Print the prompt followed by its continuation.")
+final class GenerateCommand implements Runnable {
+
+    @Option(names = "--model", required = true, description = "model directory (Hugging Face layout)")
+    Path model;
+
+    @Option(names = "--prompt", required = true, description = "the text to continue")
+    String prompt;
+
+    @Option(names = "--max-new-tokens", defaultValue = "128", description = "default: ${DEFAULT-VALUE}")
+    int maxNewTokens;
+
+    @Option(names = "--temperature", defaultValue = "1.0", description = "0 for greedy; default: ${DEFAULT-VALUE}")
+    double temperature;
+
+    @Option(names = "--top-p", defaultValue = "1.0", description = "nucleus sampling, (0, 1]; default: ${DEFAULT-VALUE}")
+    double topP;
+
+    @Option(names = "--top-k", defaultValue = "0", description = "0 keeps all tokens; default: ${DEFAULT-VALUE}")
+    int topK;
+
+    @Option(names = "--seed", defaultValue = "0", description = "sampling seed; default: ${DEFAULT-VALUE}")
+    long seed;
+
+    @Option(names = "--stop", description = "stop when the continuation contains this text (repeatable)")
+    List<String> stop = List.of();
+
+    @Option(names = "--json", description = "print one JSON object with the text, token ids and per-token log-probs")
+    boolean json;
+
+    @Override
+    public void run() {
+        SamplingParams params = new SamplingParams(maxNewTokens, temperature, topP, topK, seed);
+        try (LanguageModel lm = LanguageModel.load(model)) {
+            TextCompletion c = lm.complete(List.of(prompt), params, stop).get(0);
+            if (json) {
+                ObjectMapper mapper = new ObjectMapper();
+                ObjectNode o = mapper.createObjectNode();
+                o.put("prompt", prompt);
+                o.put("completion", c.text());
+                o.put("text", prompt + c.text());
+                o.putPOJO("prompt_token_ids", c.promptIds());
+                o.putPOJO("token_ids", c.tokenIds());
+                o.putPOJO("logprobs", c.logProbs());
+                o.put("finish_reason", c.finishReason().name().toLowerCase());
+                System.out.println(o);
+            } else {
+                System.out.println(prompt + c.text());
+            }
+        }
+    }
+}

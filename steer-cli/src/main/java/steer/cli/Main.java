@@ -1,0 +1,41 @@
+package steer.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code ./steer} command line: one subcommand per job. */
+@Command(name = "steer", mixinStandardHelpOptions = true, version = "steer 0.1.0",
+        description = "Align language models without human labels: SSO, TSO and OSP.",
+        subcommands = {ConvertLlama2cCommand.class, GenerateCommand.class, BenchCommand.class})
+public final class Main implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the command line and returns its exit code (tests call this instead of {@link #main}). */
+    public static int run(String... args) {
+        // DJL must never reach for its download server; the launcher sets this too, tests call run() directly
+        System.setProperty("ai.djl.offline", "true");
+        CommandLine cli = new CommandLine(new Main());
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            // bad input (files, values) is reported as one clear line, not a stack trace
+            if (e instanceof IllegalArgumentException || e instanceof java.io.UncheckedIOException
+                    || e instanceof java.io.IOException || e.getClass().getSimpleName().endsWith("Exception")
+                    && e.getClass().getPackageName().startsWith("steer")) {
+                commandLine.getErr().println("steer " + commandLine.getCommandName() + ": " + e.getMessage());
+                return 2;
+            }
+            throw e;
+        });
+        return cli.execute(args);
+    }
+}

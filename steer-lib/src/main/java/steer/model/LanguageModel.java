@@ -1,0 +1,123 @@
+package steer.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import steer.checkpoint.HfCheckpoint;
+import steer.tokenizer.Tokenizer;
+
+/**
+ * A decoder with its tokenizer, loaded from a Hugging Face model directory ({@code config.json},
+ * {@code model.safetensors} or shards, {@code tokenizer.json}): text in, text out.
+ *
+ * <p>Thread model: the weights load once; concurrent callers may generate and score at the same time, each
+ * call using its own child manager and turning gradient recording off on its own thread.
+ */
+public final class LanguageModel implements AutoCloseable {
+
+    private final Decoder decoder;
+    private final Tokenizer tokenizer;
+
+    /** Wraps a decoder and a tokenizer; the model owns and closes both. */
+    public LanguageModel(Decoder decoder, Tokenizer tokenizer) {
+        this.decoder = decoder;
+        this.tokenizer = tokenizer;
+    }
+
+    /**
+     * Loads a model directory. Malformed files fail with an error that names the file and the problem
+     * ({@code CheckpointException}, {@code TokenizerException}).
+     */
+    public static LanguageModel load(Path dir) {
+        HfCheckpoint checkpoint = HfCheckpoint.load(dir);
+        Tokenizer tokenizer = Tokenizer.load(dir);
+        if (tokenizer.vocabSize() > checkpoint.config().vocabSize()) {
+            tokenizer.close();
+            throw new IllegalArgumentException(dir.resolve(Tokenizer.FILE_NAME) + ": the tokenizer has "
+                    + tokenizer.vocabSize() + " tokens but config.json's vocab_size is " + checkpoint.config().vocabSize());
+        }
+        Decoder decoder = Decoder.fromHostTensors(checkpoint.config(), checkpoint.tensors(), NDManager.newBaseManager());
+        return new LanguageModel(decoder, tokenizer);
+    }
+
+    /** The decoder. */
+    public Decoder decoder() {
+        return decoder;
+    }
+
+    /** The tokenizer. */
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    /** Number of trainable parameters (a tied head counted once). */
+    public long parameterCount() {
+        long n = 0;
+        for (Map.Entry<String, NDArray> p : decoder.parameters()) {
+            n += p.getValue().size();
+        }
+        return n;
+    }
+
+    /**
+     * Continues each prompt.
+     *
+     * @param prompts     texts; each is encoded with BOS
+     * @param params      sampling parameters
+     * @param stopStrings the continuation ends before the first of these it contains (may be empty)
+     * @return one completion per prompt, in order
+     */
+    public List<TextCompletion> complete(List<String> prompts, SamplingParams params, List<String> stopStrings) {
+        List<int[]> ids = new ArrayList<>();
+        for (String p : prompts) {
+            ids.add(tokenizer.encode(p));
+        }
+        Generation.StopCheck stop = stopStrings.isEmpty() ? Generation.StopCheck.NEVER
+                : (stream, tokens, count) -> indexOfStop(continuation(ids.get(stream), Arrays.copyOf(tokens, count)),
+                        stopStrings) >= 0;
+        List<GeneratedSequence> out = Generation.generate(decoder, ids, params, Set.of(decoder.config().eosTokenId()), stop);
+        List<TextCompletion> completions = new ArrayList<>(out.size());
+        for (int i = 0; i < out.size(); i++) {
+            GeneratedSequence g = out.get(i);
+            String text = continuation(ids.get(i), g.tokenIds());
+            int cut = indexOfStop(text, stopStrings);
+            completions.add(new TextCompletion(cut >= 0 ? text.substring(0, cut) : text, ids.get(i), g.tokenIds(),
+                    g.logProbs(), g.finishReason()));
+        }
+        return completions;
+    }
+
+    /**
+     * The text that {@code generated} adds after {@code prompt}. Decoding the new tokens alone would lose
+     * SentencePiece's leading space, so the prompt is decoded with and without them.
+     */
+    public String continuation(int[] prompt, int[] generated) {
+        int[] all = Arrays.copyOf(prompt, prompt.length + generated.length);
+        System.arraycopy(generated, 0, all, prompt.length, generated.length);
+        String full = tokenizer.decode(all);
+        String head = tokenizer.decode(prompt);
+        return full.startsWith(head) ? full.substring(head.length()) : tokenizer.decode(generated);
+    }
+
+    private static int indexOfStop(String text, List<String> stopStrings) {
+        int first = -1;
+        for (String s : stopStrings) {
+            int i = text.indexOf(s);
+            if (i >= 0 && (first < 0 || i < first)) {
+                first = i;
+            }
+        }
+        return first;
+    }
+
+    @Override
+    public void close() {
+        decoder.close();
+        tokenizer.close();
+    }
+}
