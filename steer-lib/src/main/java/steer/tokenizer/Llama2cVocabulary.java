@@ -105,17 +105,29 @@ public final class Llama2cVocabulary {
         return new Llama2cVocabulary(file, maxTokenLength, pieces, scores);
     }
 
-    /** The file this vocabulary was read from, for error messages. */
+    /**
+     * The file this vocabulary was read from, for error messages.
+     *
+     * @return the path given to {@link #read}
+     */
     public Path source() {
         return source;
     }
 
-    /** The number of tokens (V). */
+    /**
+     * The number of tokens (V).
+     *
+     * @return the vocabulary size given to {@link #read}
+     */
     public int size() {
         return pieces.length;
     }
 
-    /** The header's {@code max_token_length}: the longest piece in bytes, as the file declares it. */
+    /**
+     * The header's {@code max_token_length}: the longest piece in bytes, as the file declares it.
+     *
+     * @return the declared maximum piece length in bytes; every piece was checked against it
+     */
     public int maxTokenLength() {
         return maxTokenLength;
     }
