@@ -1,5 +1,8 @@
 package steer.checkpoint;
 
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -82,5 +85,15 @@ final class CheckpointFixtures {
             bits[i] = Float.floatToRawIntBits(values[i]);
         }
         return bits;
+    }
+
+    /** Runs {@code action} and checks it fails with a CheckpointException naming {@code file} and each fragment. */
+    static void assertFails(Runnable action, Path file, String... fragments) {
+        CheckpointException e = assertThrows(CheckpointException.class, action::run);
+        String message = e.getMessage();
+        assertTrue(message.contains(file.toString()), "message should name " + file + ": " + message);
+        for (String fragment : fragments) {
+            assertTrue(message.contains(fragment), "message should contain '" + fragment + "': " + message);
+        }
     }
 }

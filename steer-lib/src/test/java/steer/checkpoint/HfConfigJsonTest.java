@@ -3,7 +3,7 @@ package steer.checkpoint;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static steer.checkpoint.SafetensorsReaderTest.assertFails;
+import static steer.checkpoint.CheckpointFixtures.assertFails;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static steer.checkpoint.SafetensorsReaderTest.assertFails;
+import static steer.checkpoint.CheckpointFixtures.assertFails;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;

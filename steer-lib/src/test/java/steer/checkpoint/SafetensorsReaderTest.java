@@ -2,8 +2,8 @@ package steer.checkpoint;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static steer.checkpoint.CheckpointFixtures.assertFails;
 import static steer.checkpoint.CheckpointFixtures.floats;
 import static steer.checkpoint.CheckpointFixtures.safetensors;
 import static steer.checkpoint.CheckpointFixtures.shorts;
@@ -213,14 +213,5 @@ class SafetensorsReaderTest {
             raf.setLength(raf.length() - 5);
         }
         assertFails(() -> SafetensorsReader.read(file), file, "tensor second", "truncated");
-    }
-
-    static void assertFails(Runnable action, Path file, String... fragments) {
-        CheckpointException e = assertThrows(CheckpointException.class, action::run);
-        String message = e.getMessage();
-        assertTrue(message.contains(file.toString()), "message should name " + file + ": " + message);
-        for (String fragment : fragments) {
-            assertTrue(message.contains(fragment), "message should contain '" + fragment + "': " + message);
-        }
     }
 }

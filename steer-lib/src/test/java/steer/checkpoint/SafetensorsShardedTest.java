@@ -2,7 +2,7 @@ package steer.checkpoint;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static steer.checkpoint.SafetensorsReaderTest.assertFails;
+import static steer.checkpoint.CheckpointFixtures.assertFails;
 
 import java.io.IOException;
 import java.nio.file.Files;
