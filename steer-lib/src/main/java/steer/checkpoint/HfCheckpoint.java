@@ -1,0 +1,82 @@
+package steer.checkpoint;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A Hugging Face checkpoint directory in memory: the decoder configuration and its float32 weights,
+ * checked against {@link HfTensorLayout}.
+ *
+ * <p>On disk: {@code config.json} plus {@code model.safetensors} (or, when reading, a sharded
+ * {@code model.safetensors.index.json} with its shards). Other files in the directory, such as
+ * {@code tokenizer.json}, are neither read nor touched.
+ *
+ * @param config  the decoder configuration
+ * @param tensors the weights by Hugging Face name, in {@link HfTensorLayout#expected} order when loaded
+ */
+public record HfCheckpoint(DecoderConfig config, Map<String, HostTensor> tensors) {
+
+    /** Keeps the caller's order but not the caller's map, so the record cannot change behind our back. */
+    public HfCheckpoint {
+        tensors = Collections.unmodifiableMap(new LinkedHashMap<>(tensors));
+    }
+
+    /**
+     * Loads a checkpoint directory: reads {@code config.json}, checks every safetensors header against the
+     * layout, then reads only the tensors the layout names (widening F16/BF16 to float32).
+     *
+     * @param dir the checkpoint directory
+     * @return the configuration and the validated tensors
+     * @throws CheckpointException naming the file at fault if anything is missing, malformed, or disagrees
+     *                             with the configuration
+     */
+    public static HfCheckpoint load(Path dir) {
+        DecoderConfig config = HfConfigJson.read(dir.resolve(HfConfigJson.FILE_NAME));
+        Map<String, SafetensorsEntry> entries = SafetensorsReader.readCheckpointEntries(dir);
+        Path single = dir.resolve(SafetensorsReader.SINGLE_FILE);
+        Path source = Files.isRegularFile(single) ? single : dir.resolve(SafetensorsReader.INDEX_FILE);
+        HfTensorLayout.validateEntries(config, entries, source);
+        List<SafetensorsEntry> wanted = new ArrayList<>();
+        for (HfTensorLayout.TensorSpec spec : HfTensorLayout.expected(config)) {
+            wanted.add(entries.get(spec.name()));
+        }
+        return new HfCheckpoint(config, SafetensorsReader.read(wanted));
+    }
+
+    /**
+     * Saves a checkpoint directory: {@code model.safetensors} (F32) then {@code config.json}, each written
+     * to a temporary file and renamed into place. Creates the directory if needed; other files in it are
+     * left alone.
+     *
+     * @param dir     the checkpoint directory
+     * @param config  the decoder configuration
+     * @param tensors the weights by Hugging Face name; checked against the layout before anything is written
+     * @throws CheckpointException if a tensor is missing or misshapen, or a file cannot be written
+     */
+    public static void save(Path dir, DecoderConfig config, Map<String, HostTensor> tensors) {
+        HfTensorLayout.validateTensors(config, tensors, dir);
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new CheckpointException(dir, "could not create the directory: " + e, e);
+        }
+        SafetensorsWriter.write(dir.resolve(SafetensorsReader.SINGLE_FILE), tensors.values());
+        HfConfigJson.write(config, dir.resolve(HfConfigJson.FILE_NAME));
+    }
+
+    /**
+     * Saves this checkpoint; see {@link #save(Path, DecoderConfig, Map)}.
+     *
+     * @param dir the checkpoint directory
+     * @throws CheckpointException if a file cannot be written
+     */
+    public void save(Path dir) {
+        save(dir, config, tensors);
+    }
+}
