@@ -52,6 +52,8 @@ public final class Decoder implements AutoCloseable {
     private final NDArray cosTable;       // [maxPos, Dh]
     private final NDArray sinTable;       // [maxPos, Dh]
     private final NDArray rotateHalf;     // [Dh, Dh], x.matMul(rotateHalf) = cat(-x2, x1)
+    private final NDArray normEps;        // [1], RMSNorm's epsilon as an array: DJL turns every scalar
+                                          // operand into a new native tensor, which costs more than the op
 
     /** One decoder layer's weights, fused and transposed. */
     private record Layer(NDArray attnNorm, NDArray wqkv, NDArray bqkv, NDArray wo, NDArray mlpNorm,
@@ -77,6 +79,7 @@ public final class Decoder implements AutoCloseable {
             r[i * dh + i + half] = 1f;      // out[i + half] = x[i]
         }
         this.rotateHalf = manager.create(r, new Shape(dh, dh));
+        this.normEps = manager.create(new float[] {(float) config.rmsNormEps()});
     }
 
     /**
@@ -285,8 +288,7 @@ public final class Decoder implements AutoCloseable {
 
     /** RMSNorm (Zhang and Sennrich 2019): x / sqrt(mean(x²) + eps) · w, over the last axis. */
     private NDArray rmsNorm(NDArray x, NDArray w) {
-        NDArray inv = x.square().mean(new int[] {-1}, true).add(config.rmsNormEps()).pow(-0.5);
-        return x.mul(inv).mul(w);
+        return x.div(x.square().mean(new int[] {-1}, true).add(normEps).sqrt()).mul(w);
     }
 
     /** cos and sin of position·θ^(−2i/Dh), each frequency written to both halves of the head (HF layout). */

@@ -9,6 +9,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * Batched autoregressive generation with a KV cache over prompts of different lengths.
@@ -45,11 +49,7 @@ public final class Generation {
     public static List<GeneratedSequence> generate(Decoder model, List<int[]> prompts, SamplingParams params,
                                                    Set<Integer> stopTokenIds, StopCheck stopCheck) {
         int B = prompts.size();
-        if (B == 0) {
-            return List.of();
-        }
         int maxPos = model.config().maxPositionEmbeddings();
-        int P = 0;
         for (int b = 0; b < B; b++) {
             int len = prompts.get(b).length;
             if (len == 0) {
@@ -59,7 +59,61 @@ public final class Generation {
                 throw new IllegalArgumentException("prompt " + b + " has " + len + " tokens; with max_new_tokens "
                         + params.maxNewTokens() + " that exceeds the model's " + maxPos + " positions");
             }
-            P = Math.max(P, len);
+        }
+        // Decoding small models is bound by per-op overhead, not arithmetic, so PyTorch's intra-op threads
+        // barely help; splitting a large batch across cores, one Java thread per part, does.
+        int parts = Math.min(WORKERS, B / MIN_STREAMS_PER_WORKER);
+        if (parts <= 1) {
+            return generatePart(model, prompts, 0, params, stopTokenIds, stopCheck);
+        }
+        List<Future<List<GeneratedSequence>>> futures = new ArrayList<>();
+        for (int i = 0; i < parts; i++) {
+            int from = B * i / parts, to = B * (i + 1) / parts;
+            futures.add(POOL.submit(() -> generatePart(model, prompts.subList(from, to), from, params, stopTokenIds,
+                    stopCheck)));
+        }
+        List<GeneratedSequence> out = new ArrayList<>(B);
+        for (Future<List<GeneratedSequence>> f : futures) {
+            try {
+                out.addAll(f.get());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                futures.forEach(x -> x.cancel(true));
+                throw new IllegalStateException("generation interrupted", e);
+            } catch (ExecutionException e) {
+                futures.forEach(x -> x.cancel(true));
+                if (e.getCause() instanceof RuntimeException re) {
+                    throw re;
+                }
+                throw new IllegalStateException(e.getCause());
+            }
+        }
+        return out;
+    }
+
+    /** Parallel parts a large batch is split into: one per core. */
+    private static final int WORKERS = Math.max(1, Runtime.getRuntime().availableProcessors());
+
+    /** Below this many streams per part, splitting costs more than it saves. */
+    private static final int MIN_STREAMS_PER_WORKER = 8;
+
+    private static final ExecutorService POOL = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "steer-generation");
+        t.setDaemon(true);
+        return t;
+    });
+
+    /** Generates for streams {@code first .. first + prompts.size()} of a batch, on the calling thread. */
+    private static List<GeneratedSequence> generatePart(Decoder model, List<int[]> prompts, int first,
+                                                        SamplingParams params, Set<Integer> stopTokenIds,
+                                                        StopCheck stopCheck) {
+        int B = prompts.size();
+        if (B == 0) {
+            return List.of();
+        }
+        int P = 0;
+        for (int[] prompt : prompts) {
+            P = Math.max(P, prompt.length);
         }
         int capacity = P + params.maxNewTokens();
         int V = model.config().vocabSize();
@@ -88,7 +142,7 @@ public final class Generation {
             GeneratedSequence.FinishReason[] finished = new GeneratedSequence.FinishReason[B];
             Sampler[] samplers = new Sampler[B];
             for (int b = 0; b < B; b++) {
-                samplers[b] = new Sampler(params, b);
+                samplers[b] = new Sampler(params, first + b);
             }
             int live = B;
             float[] logProbs;   // log softmax of the last position's logits, [B, V]
@@ -114,7 +168,7 @@ public final class Generation {
                     nextPos[b] = prompts.get(b).length + s;
                     if (stopTokenIds.contains(token)) {
                         finished[b] = GeneratedSequence.FinishReason.STOP_TOKEN;
-                    } else if (stopCheck.shouldStop(b, out[b], count[b])) {
+                    } else if (stopCheck.shouldStop(first + b, out[b], count[b])) {
                         finished[b] = GeneratedSequence.FinishReason.STOP_CHECK;
                     } else if (count[b] == params.maxNewTokens()) {
                         finished[b] = GeneratedSequence.FinishReason.LENGTH;

@@ -205,7 +205,7 @@ class DecoderTest {
             List<int[]> prompts = List.of(new int[] {1, 2}, new int[] {1, 5, 6});
             Generation.generate(d, prompts, SamplingParams.greedy(5), Set.of(), Generation.StopCheck.NEVER); // warm-up
             int before = d.manager().getManagedArrays().size();
-            assertEquals(d.parameters().size() + 3, before, "weights plus the rotary tables and rotate-half matrix");
+            assertEquals(d.parameters().size() + 4, before, "weights plus rotary tables, rotate-half matrix and norm epsilon");
             int tokens = 0;
             while (tokens < 5000) {
                 Generation.generate(d, prompts, new SamplingParams(60, 1.0, 0.9, 0, tokens), Set.of(),
