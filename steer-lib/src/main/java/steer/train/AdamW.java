@@ -97,8 +97,9 @@ public final class AdamW {
     }
 
     /**
-     * Applies one update to every parameter that has a gradient, with learning rate {@code lr} (the peak rate
-     * times the schedule's factor).
+     * Applies one update to every parameter that records gradients, with learning rate {@code lr} (the peak rate
+     * times the schedule's factor). A gradient never computed reads as zeros, so such a parameter is still
+     * decayed (PyTorch skips parameters whose gradient is None).
      */
     public void step(double lr) {
         if (!(lr >= 0 && Double.isFinite(lr))) {

@@ -146,6 +146,17 @@ class AdamWTest {
     }
 
     @Test
+    void parametersWithoutABackwardPassYet() {
+        NDArray a = parameter(1f, 2f);
+        AdamW opt = new AdamW(AdamWConfig.defaults(), List.of(Map.entry("a", a)));
+        opt.zeroGradients();
+        assertEquals(0, opt.clipGradients(1.0), 0);
+        // DJL reads a never-computed gradient as zeros: Adam's step is 0, decay still applies: (1, 2)·(1 − 0.1·0.01)
+        opt.step(0.1);
+        assertArrayEquals(new float[] {0.999f, 1.998f}, a.toFloatArray(), 1e-6f);
+    }
+
+    @Test
     void rejectsBadConfig() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> new AdamWConfig(1e-3, 1.0, 0.999, 1e-8, 0.01));
