@@ -1,11 +1,10 @@
 package steer.model;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Activation;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -52,6 +51,8 @@ public final class Decoder implements AutoCloseable {
     private final NDArray cosTable;       // [maxPos, Dh]
     private final NDArray sinTable;       // [maxPos, Dh]
     private final NDArray rotateHalf;     // [Dh, Dh], x.matMul(rotateHalf) = cat(-x2, x1)
+    private final NDArray rotaryScale;    // [H+2KV, 1]: 1/√Dh for q heads, 1 for k heads, 0 for v heads
+    private final NDArray rotaryIdentity; // [H+2KV, 1]: 1 for v heads (cos 1, sin 0 leaves v as it is)
     private final NDArray normEps;        // [1], RMSNorm's epsilon as an array: DJL turns every scalar
                                           // operand into a new native tensor, which costs more than the op
 
@@ -80,6 +81,14 @@ public final class Decoder implements AutoCloseable {
         }
         this.rotateHalf = manager.create(r, new Shape(dh, dh));
         this.normEps = manager.create(new float[] {(float) config.rmsNormEps()});
+        int heads = config.numHeads() + 2 * config.numKvHeads();
+        float[] scale = new float[heads];
+        float[] identity = new float[heads];
+        java.util.Arrays.fill(scale, 0, config.numHeads(), (float) (1.0 / Math.sqrt(dh)));
+        java.util.Arrays.fill(scale, config.numHeads(), config.numHeads() + config.numKvHeads(), 1f);
+        java.util.Arrays.fill(identity, config.numHeads() + config.numKvHeads(), heads, 1f);
+        this.rotaryScale = manager.create(scale, new Shape(heads, 1));
+        this.rotaryIdentity = manager.create(identity, new Shape(heads, 1));
     }
 
     /**
@@ -92,12 +101,8 @@ public final class Decoder implements AutoCloseable {
             String p = "model.layers." + i + ".";
             NDArray wqkv = transposedConcat(manager, tensors, p + "self_attn.q_proj.weight",
                     p + "self_attn.k_proj.weight", p + "self_attn.v_proj.weight");
-            NDArray bqkv = null;
-            if (config.attentionBias()) {
-                bqkv = NDArrays.concat(new NDList(vector(manager, tensors, p + "self_attn.q_proj.bias"),
-                        vector(manager, tensors, p + "self_attn.k_proj.bias"),
-                        vector(manager, tensors, p + "self_attn.v_proj.bias")), 0);
-            }
+            NDArray bqkv = config.attentionBias() ? concatenatedVector(manager, tensors, p + "self_attn.q_proj.bias",
+                    p + "self_attn.k_proj.bias", p + "self_attn.v_proj.bias") : null;
             layers[i] = new Layer(vector(manager, tensors, p + "input_layernorm.weight"), wqkv, bqkv,
                     transposedConcat(manager, tensors, p + "self_attn.o_proj.weight"),
                     vector(manager, tensors, p + "post_attention_layernorm.weight"),
@@ -184,19 +189,19 @@ public final class Decoder implements AutoCloseable {
      * @param ids       token ids, int64 {@code [B, T]}
      * @param positions rotary position of each token, int64 {@code [B, T]}
      * @param attnBias  additive attention bias {@code [B, 1, T, S]} (or broadcastable to it): 0 where a query
-     *                  may attend a key, {@link #MASKED} elsewhere; S = cached length + T
+     *                  may attend a key, {@link #MASKED} elsewhere; S = cached length + T; null when every
+     *                  query may attend every key (a decode step with no padding)
      * @param cache     the KV cache to read and extend, or null for a full forward (S = T)
      * @return hidden states {@code [B, T, C]}, owned by {@code ids}' manager
      */
     public NDArray hidden(NDArray ids, NDArray positions, NDArray attnBias, KvCache cache) {
         // Decoding runs this once per token with tiny tensors, so the cost is the number of native ops:
         // q, k and v are rotated together and split once, and T = 1 replaces transposes by free reshapes.
-        NDManager m = ids.getManager();
         long B = ids.getShape().get(0), T = ids.getShape().get(1);
         int H = config.numHeads(), KV = config.numKvHeads(), Dh = config.headDim(), G = H / KV;
-        NDArray x = owned(embed.get(new NDIndex("{}", ids)), m);                          // [B, T, C]
-        NDArray[] rotary = rotary(positions, m);                                           // 2 × [B, T, H+2KV, Dh]
-        if (G > 1 && T > 1) {
+        NDArray x = rows(embed, ids);                                                      // [B, T, C]
+        NDArray[] rotary = rotary(positions);                                           // 2 × [B, T, H+2KV, Dh]
+        if (attnBias != null && G > 1 && T > 1) {
             attnBias = attnBias.tile(new long[] {1, 1, G, 1});                             // [B, 1, G*T, S]
         }
         long[] qkvSplit = {H, H + KV};
@@ -226,7 +231,8 @@ public final class Decoder implements AutoCloseable {
                 kT = kv[0];                                                                 // [B, KV, Dh, S]
                 v = kv[1];                                                                  // [B, KV, S, Dh]
             }
-            NDArray att = q.matMul(kT).add(attnBias).softmax(-1);                          // [B, KV, G*T, S]
+            NDArray att = q.matMul(kT);                                                     // [B, KV, G*T, S]
+            att = (attnBias == null ? att : att.add(attnBias)).softmax(-1);
             NDArray y = att.matMul(v);                                                      // [B, KV, G*T, Dh]
             y = T == 1 ? y.reshape(B, 1, (long) H * Dh)
                     : y.reshape(B, H, T, Dh).transpose(0, 2, 1, 3).reshape(B, T, (long) H * Dh); // [B, T, H*Dh]
@@ -250,19 +256,10 @@ public final class Decoder implements AutoCloseable {
      *
      * @return cos and sin, each {@code [B, T, H+2KV, Dh]}, owned by {@code m}
      */
-    private NDArray[] rotary(NDArray positions, NDManager m) {
-        NDArray cos = owned(cosTable.get(new NDIndex("{}", positions)), m).expandDims(2);  // [B, T, 1, Dh]
-        NDArray sin = owned(sinTable.get(new NDIndex("{}", positions)), m).expandDims(2);  // [B, T, 1, Dh]
-        int H = config.numHeads(), KV = config.numKvHeads();
-        float[] scale = new float[H + 2 * KV];
-        float[] identity = new float[H + 2 * KV];
-        java.util.Arrays.fill(scale, 0, H, (float) (1.0 / Math.sqrt(config.headDim())));
-        java.util.Arrays.fill(scale, H, H + KV, 1f);
-        java.util.Arrays.fill(identity, H + KV, H + 2 * KV, 1f);
-        NDArray headScale = m.create(scale, new Shape(H + 2 * KV, 1));                    // [H+2KV, 1]
-        return new NDArray[] {
-            cos.mul(headScale).add(m.create(identity, new Shape(H + 2 * KV, 1))),
-            sin.mul(headScale)};
+    private NDArray[] rotary(NDArray positions) {
+        NDArray cos = rows(cosTable, positions).expandDims(2);                              // [B, T, 1, Dh]
+        NDArray sin = rows(sinTable, positions).expandDims(2);                              // [B, T, 1, Dh]
+        return new NDArray[] {cos.mul(rotaryScale).add(rotaryIdentity), sin.mul(rotaryScale)};
     }
 
     /**
@@ -272,9 +269,20 @@ public final class Decoder implements AutoCloseable {
      * @return logits {@code [..., V]}, owned by {@code hidden}'s manager
      */
     public NDArray logits(NDArray hidden) {
-        // a tied head reuses the embedding; its transposed view is attached to the caller so it does not
-        // accumulate on the model manager
-        return lmHead == null ? hidden.matMul(owned(embed.transpose(), hidden.getManager())) : hidden.matMul(lmHead);
+        // a tied head reuses the embedding [V, C] as a linear layer's weight (x·Wᵀ), an op that starts from
+        // the activation, so nothing touches the shared model manager
+        return lmHead == null ? hidden.getNDArrayInternal().linear(hidden, embed, null).singletonOrThrow()
+                : hidden.matMul(lmHead);
+    }
+
+    /**
+     * Rows {@code table[index]}, e.g. embeddings of token ids: {@code [N, D]} and {@code [B, T]} give
+     * {@code [B, T, D]}, owned by {@code index}'s manager and differentiable with respect to {@code table}.
+     * An indexing op on the table itself would attach its result to the shared model manager first, which
+     * concurrent requests must not do (DJL's manager bookkeeping then leaks under contention).
+     */
+    static NDArray rows(NDArray table, NDArray index) {
+        return index.getNDArrayInternal().embedding(index, table, SparseFormat.DENSE).singletonOrThrow();
     }
 
     /**
@@ -334,6 +342,22 @@ public final class Decoder implements AutoCloseable {
     private static NDArray vector(NDManager m, Map<String, HostTensor> tensors, String name) {
         HostTensor t = require(tensors, name);
         return m.create(t.data(), new Shape(t.shape()));
+    }
+
+    /** Concatenates HF vectors into one, in Java, so no partial arrays are left on the manager. */
+    private static NDArray concatenatedVector(NDManager m, Map<String, HostTensor> tensors, String... names) {
+        int total = 0;
+        for (String n : names) {
+            total += require(tensors, n).size();
+        }
+        float[] out = new float[total];
+        int at = 0;
+        for (String n : names) {
+            float[] d = require(tensors, n).data();
+            System.arraycopy(d, 0, out, at, d.length);
+            at += d.length;
+        }
+        return m.create(out);
     }
 
     /** Concatenates HF {@code [out_i, in]} matrices along out and transposes to {@code [in, Σ out_i]}. */

@@ -139,6 +139,7 @@ public final class Generation {
                 }
                 Arrays.fill(keyBias, b * capacity, b * capacity + pad[b], Decoder.MASKED);
             }
+            boolean padded = Arrays.stream(pad).anyMatch(p -> p > 0);
             NDArray keyBiasAll = request.create(keyBias, new Shape(B, 1, 1, capacity));    // [B, 1, 1, Smax]
 
             int[][] out = new int[B][params.maxNewTokens()];
@@ -188,7 +189,7 @@ public final class Generation {
                 // finished rows keep running in the batch (cheaper than reshaping the cache); their output is ignored
                 try (NDManager step = request.newSubManager()) {
                     int S = cache.length() + 1;
-                    NDArray bias = Decoder.owned(keyBiasAll.get(upTo(S)), step);                // [B, 1, 1, S]
+                    NDArray bias = padded ? Decoder.owned(keyBiasAll.get(upTo(S)), step) : null; // [B, 1, 1, S]
                     NDArray h = model.hidden(step.create(next, new Shape(B, 1)), step.create(nextPos, new Shape(B, 1)),
                             bias, cache);
                     logProbs = model.logits(h).logSoftmax(-1).toFloatArray();                // [B, 1, V]

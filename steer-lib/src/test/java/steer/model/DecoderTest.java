@@ -20,6 +20,10 @@ import steer.checkpoint.HostTensor;
 
 class DecoderTest {
 
+    /** Arrays a decoder keeps beside its weights: cos and sin tables, rotate-half matrix, the two rotary head
+     * factors and RMSNorm's epsilon. */
+    private static final int CONSTANT_ARRAYS = 6;
+
     private static DecoderConfig config(String kind) {
         return kind.equals("llama") ? TinyDecoders.llama() : TinyDecoders.qwen2();
     }
@@ -190,6 +194,42 @@ class DecoderTest {
     }
 
     @Test
+    void concurrentCallersShareOneModelAndGetTheSequentialResults() throws Exception {
+        try (Decoder d = TinyDecoders.create(TinyDecoders.qwen2(), 29)) {
+            List<List<int[]>> jobs = new ArrayList<>();
+            for (int j = 0; j < 6; j++) {
+                List<int[]> prompts = new ArrayList<>();
+                for (int b = 0; b < 1 + 9 * (j % 2); b++) { // alternate single streams and batches that split
+                    prompts.add(new int[] {1, 3 + j, 4 + b});
+                }
+                jobs.add(prompts);
+            }
+            SamplingParams params = new SamplingParams(25, 0.9, 0.95, 0, 77);
+            List<List<GeneratedSequence>> sequential = new ArrayList<>();
+            for (List<int[]> job : jobs) {
+                sequential.add(Generation.generate(d, job, params, Set.of(), Generation.StopCheck.NEVER));
+            }
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+            try {
+                List<java.util.concurrent.Future<List<GeneratedSequence>>> futures = new ArrayList<>();
+                for (List<int[]> job : jobs) {
+                    futures.add(pool.submit(() -> Generation.generate(d, job, params, Set.of(), Generation.StopCheck.NEVER)));
+                }
+                for (int j = 0; j < jobs.size(); j++) {
+                    List<GeneratedSequence> got = futures.get(j).get();
+                    for (int b = 0; b < got.size(); b++) {
+                        assertArrayEquals(sequential.get(j).get(b).tokenIds(), got.get(b).tokenIds(), "job " + j + " stream " + b);
+                    }
+                }
+            } finally {
+                pool.shutdown();
+            }
+            assertEquals(d.parameters().size() + CONSTANT_ARRAYS, d.manager().getManagedArrays().size(),
+                    "only weights and constant tables live on the model manager");
+        }
+    }
+
+    @Test
     void overlongPromptIsRejectedWithNumbers() {
         try (Decoder d = TinyDecoders.create(TinyDecoders.llama(), 1)) {
             int[] prompt = new int[60];
@@ -205,7 +245,7 @@ class DecoderTest {
             List<int[]> prompts = List.of(new int[] {1, 2}, new int[] {1, 5, 6});
             Generation.generate(d, prompts, SamplingParams.greedy(5), Set.of(), Generation.StopCheck.NEVER); // warm-up
             int before = d.manager().getManagedArrays().size();
-            assertEquals(d.parameters().size() + 4, before, "weights plus rotary tables, rotate-half matrix and norm epsilon");
+            assertEquals(d.parameters().size() + CONSTANT_ARRAYS, before, "weights plus the constant tables");
             int tokens = 0;
             while (tokens < 5000) {
                 Generation.generate(d, prompts, new SamplingParams(60, 1.0, 0.9, 0, tokens), Set.of(),
