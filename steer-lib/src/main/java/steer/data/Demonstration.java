@@ -12,6 +12,6 @@ public record Demonstration(int[] prompt, int[] response) implements TrainingExa
 
     @Override
     public List<int[][]> sequences() {
-        return List.of(new int[][] {prompt, response});
+        return List.<int[][]>of(new int[][] {prompt, response});
     }
 }
