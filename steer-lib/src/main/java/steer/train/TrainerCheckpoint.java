@@ -1,0 +1,167 @@
+package steer.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+import steer.checkpoint.CheckpointException;
+import steer.checkpoint.DecoderConfig;
+import steer.checkpoint.HfCheckpoint;
+import steer.checkpoint.HostTensor;
+import steer.checkpoint.SafetensorsReader;
+import steer.checkpoint.SafetensorsWriter;
+import steer.model.Decoder;
+import steer.tokenizer.Tokenizer;
+
+/**
+ * A resumable training checkpoint: the policy in the Hugging Face layout (so {@code ./steer generate} reads it
+ * as it is), its tokenizer, the optimizer's moments ({@code optimizer.safetensors}) and the trainer state
+ * ({@code trainer_state.json}: step, data position, seed, run settings).
+ *
+ * <p>Writes are atomic: everything goes into a hidden temporary directory beside the target, which is renamed
+ * to its final name only when complete. A crash mid-write leaves a temporary directory that
+ * {@link #latest} ignores, never a half checkpoint under a real name.
+ */
+public final class TrainerCheckpoint {
+
+    /** The trainer state file. */
+    public static final String STATE_FILE = "trainer_state.json";
+    /** The optimizer moments file. */
+    public static final String OPTIMIZER_FILE = "optimizer.safetensors";
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private TrainerCheckpoint() {
+    }
+
+    /**
+     * Where training stands, beside the weights and moments.
+     *
+     * @param step      optimizer steps taken
+     * @param epoch     epoch of the next example to train on (0-based)
+     * @param position  index, in that epoch's shuffled order, of the next example
+     * @param settings  the run's settings (objective, hyperparameters, base model, seed), kept for resuming
+     *                  and for the record
+     */
+    public record State(long step, int epoch, int position, ObjectNode settings) {
+    }
+
+    /** A checkpoint read back. */
+    public record Loaded(HfCheckpoint model, AdamWState optimizer, State state) {
+    }
+
+    /**
+     * Writes a checkpoint to {@code dir}, which must not exist yet.
+     *
+     * @param tokenizerSource directory whose {@code tokenizer.json} is copied beside the weights
+     */
+    public static void save(Path dir, Decoder policy, AdamW optimizer, State state, Path tokenizerSource) {
+        Path tmp = dir.resolveSibling("." + dir.getFileName() + ".tmp-" + ProcessHandle.current().pid());
+        try {
+            deleteRecursively(tmp);
+            HfCheckpoint.save(tmp, policy.config(), policy.toHostTensors());
+            Files.copy(tokenizerSource.resolve(Tokenizer.FILE_NAME), tmp.resolve(Tokenizer.FILE_NAME),
+                    StandardCopyOption.REPLACE_EXISTING);
+            AdamWState s = optimizer.exportState();
+            List<HostTensor> moments = new ArrayList<>();
+            for (Map.Entry<String, float[]> e : s.firstMoments().entrySet()) {
+                moments.add(new HostTensor("m." + e.getKey(), new long[] {e.getValue().length}, e.getValue()));
+                float[] v = s.secondMoments().get(e.getKey());
+                moments.add(new HostTensor("v." + e.getKey(), new long[] {v.length}, v));
+            }
+            SafetensorsWriter.write(tmp.resolve(OPTIMIZER_FILE), moments);
+            ObjectNode json = JSON.createObjectNode();
+            json.put("step", state.step());
+            json.put("optimizer_step", s.step());
+            json.put("epoch", state.epoch());
+            json.put("position", state.position());
+            json.set("settings", state.settings());
+            Files.write(tmp.resolve(STATE_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(json));
+            Files.createDirectories(dir.getParent());
+            Files.move(tmp, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("writing checkpoint " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Reads a checkpoint written by {@link #save}. */
+    public static Loaded load(Path dir) {
+        HfCheckpoint model = HfCheckpoint.load(dir);
+        Path stateFile = dir.resolve(STATE_FILE);
+        JsonNode json;
+        try {
+            json = JSON.readTree(stateFile.toFile());
+        } catch (IOException e) {
+            throw new CheckpointException(stateFile, "cannot read the trainer state: " + e.getMessage(), e);
+        }
+        for (String field : new String[] {"step", "optimizer_step", "epoch", "position", "settings"}) {
+            if (json == null || !json.has(field)) {
+                throw new CheckpointException(stateFile, "trainer state has no '" + field + "'");
+            }
+        }
+        Map<String, HostTensor> tensors = SafetensorsReader.read(dir.resolve(OPTIMIZER_FILE));
+        Map<String, float[]> first = new HashMap<>();
+        Map<String, float[]> second = new HashMap<>();
+        for (HostTensor t : tensors.values()) {
+            (t.name().startsWith("m.") ? first : second).put(t.name().substring(2), t.data());
+        }
+        State state = new State(json.get("step").asLong(), json.get("epoch").asInt(), json.get("position").asInt(),
+                (ObjectNode) json.get("settings"));
+        return new Loaded(model, new AdamWState(json.get("optimizer_step").asLong(), first, second), state);
+    }
+
+    /** Directory name of the checkpoint after {@code step} steps, zero-padded so names sort by step. */
+    public static String name(long step) {
+        return String.format("step-%08d", step);
+    }
+
+    /** The newest complete checkpoint under {@code checkpointsDir}, if any (temporary directories are skipped). */
+    public static Optional<Path> latest(Path checkpointsDir) {
+        if (!Files.isDirectory(checkpointsDir)) {
+            return Optional.empty();
+        }
+        try (Stream<Path> s = Files.list(checkpointsDir)) {
+            return s.filter(p -> p.getFileName().toString().matches("step-\\d{8}"))
+                    .filter(p -> Files.exists(p.resolve(STATE_FILE)))
+                    .max(Comparator.comparing(p -> p.getFileName().toString()));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Writes the final model (weights, config, tokenizer) into {@code dir} in the Hugging Face layout. */
+    public static void saveModel(Path dir, Decoder policy, Path tokenizerSource) {
+        DecoderConfig config = policy.config();
+        HfCheckpoint.save(dir, config, policy.toHostTensors());
+        try {
+            Path tmp = dir.resolve("." + Tokenizer.FILE_NAME + ".tmp");
+            Files.copy(tokenizerSource.resolve(Tokenizer.FILE_NAME), tmp, StandardCopyOption.REPLACE_EXISTING);
+            Files.move(tmp, dir.resolve(Tokenizer.FILE_NAME), StandardCopyOption.ATOMIC_MOVE,
+                    StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new UncheckedIOException("writing " + dir.resolve(Tokenizer.FILE_NAME) + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void deleteRecursively(Path p) throws IOException {
+        if (!Files.exists(p)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(p)) {
+            for (Path q : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(q);
+            }
+        }
+    }
+}

@@ -1,0 +1,198 @@
+package steer.train;
+
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.function.Consumer;
+import steer.checkpoint.HfCheckpoint;
+import steer.data.TrainingExample;
+import steer.model.Decoder;
+import steer.objective.Objective;
+
+/**
+ * An offline training run: epochs over a fixed example list in a seeded shuffled order, one
+ * {@link PolicyTrainer} step per batch, a line of metrics per step in {@code OUT/metrics.jsonl}, resumable
+ * checkpoints under {@code OUT/checkpoints/}, and the final model in {@code OUT/} in the Hugging Face layout.
+ *
+ * <p>Resuming reloads the newest complete checkpoint (weights, optimizer moments, step, data position) and
+ * continues exactly where it stopped: the same next batch, the same learning rate, the same loss as a run that
+ * never stopped.
+ */
+public final class TrainingRun {
+
+    /** The metrics file, one JSON object per optimizer step. */
+    public static final String METRICS_FILE = "metrics.jsonl";
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /**
+     * What to run.
+     *
+     * @param model      the starting checkpoint directory (policy and frozen reference)
+     * @param out        output directory
+     * @param objective  the loss
+     * @param config     optimizer, schedule, clipping, micro-batch size
+     * @param batchSize  examples per optimizer step
+     * @param epochs     passes over the examples
+     * @param maxSteps   stop after this many steps in total (0: run every epoch)
+     * @param saveEvery  write a checkpoint every this many steps (0: only at the end)
+     * @param seed       shuffling seed
+     * @param stopAfter  end this invocation after this many steps, checkpointing first, to be continued with
+     *                   resume (0: run to the end); the schedule still spans the whole run
+     * @param precomputeReference score reference log-probs once before training instead of keeping a frozen copy
+     * @param settings   the run's settings as given (objective name, hyperparameters), stored in checkpoints
+     */
+    public record Spec(Path model, Path out, Objective<?> objective, TrainingConfig config, int batchSize, int epochs,
+                       long maxSteps, int saveEvery, long stopAfter, long seed, boolean precomputeReference,
+                       ObjectNode settings) {
+
+        public Spec {
+            if (batchSize < 1 || epochs < 1 || maxSteps < 0 || saveEvery < 0 || stopAfter < 0) {
+                throw new IllegalArgumentException("batch size and epochs must be at least 1, max steps and save-every"
+                        + " at least 0; got " + batchSize + ", " + epochs + ", " + maxSteps + ", " + saveEvery);
+            }
+            if (model.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
+                throw new IllegalArgumentException("--out must differ from --model (" + out + "): the starting"
+                        + " checkpoint is also the reference model");
+            }
+        }
+
+        /** Optimizer steps in the whole run for {@code n} examples. */
+        public long totalSteps(int n) {
+            long perEpoch = (n + batchSize - 1) / batchSize;
+            return maxSteps > 0 ? Math.min(maxSteps, perEpoch * epochs) : perEpoch * epochs;
+        }
+    }
+
+    private TrainingRun() {
+    }
+
+    /**
+     * Runs (or resumes, when {@code resume} and a checkpoint exists) and returns the step results of this call.
+     *
+     * @param progress receives each step's result as it finishes
+     */
+    public static List<PolicyTrainer.StepResult> run(Spec spec, List<? extends TrainingExample> examples, boolean resume,
+                                                     Consumer<PolicyTrainer.StepResult> progress) {
+        if (examples.isEmpty()) {
+            throw new IllegalArgumentException("no training examples");
+        }
+        Class<? extends TrainingExample> kind = PolicyTrainer.exampleKind(spec.objective());
+        for (TrainingExample e : examples) {
+            if (!kind.isInstance(e)) {
+                throw new IllegalArgumentException(spec.objective().getClass().getSimpleName() + " trains on "
+                        + kind.getSimpleName() + " records; the data holds " + e.getClass().getSimpleName());
+            }
+        }
+        Path checkpoints = spec.out().resolve("checkpoints");
+        Optional<Path> from = resume ? TrainerCheckpoint.latest(checkpoints) : Optional.empty();
+        HfCheckpoint base = HfCheckpoint.load(spec.model());
+        TrainerCheckpoint.Loaded loaded = from.map(TrainerCheckpoint::load).orElse(null);
+        HfCheckpoint start = loaded == null ? base : loaded.model();
+        long total = spec.totalSteps(examples.size());
+        List<PolicyTrainer.StepResult> results = new ArrayList<>();
+        try (Decoder policy = Decoder.fromHostTensors(start.config(), start.tensors(), NDManager.newBaseManager());
+             Decoder reference = Decoder.fromHostTensors(base.config(), base.tensors(), NDManager.newBaseManager())) {
+            PolicyTrainer trainer = new PolicyTrainer(policy, spec.objective(), spec.config());
+            if (spec.precomputeReference()) {
+                trainer.precomputeReference(reference, examples);
+            } else {
+                trainer.frozenReference(reference);
+            }
+            int epoch = 0;
+            int position = 0;
+            if (loaded != null) {
+                trainer.optimizer().importState(loaded.optimizer());
+                epoch = loaded.state().epoch();
+                position = loaded.state().position();
+                truncateMetrics(spec.out().resolve(METRICS_FILE), loaded.state().step());
+            } else {
+                if (TrainerCheckpoint.latest(checkpoints).isPresent()) {
+                    throw new IllegalArgumentException(checkpoints + " already holds checkpoints of an earlier run:"
+                            + " resume it, or choose another output directory");
+                }
+                Files.createDirectories(spec.out());
+                Files.deleteIfExists(spec.out().resolve(METRICS_FILE));
+            }
+            long stopAt = spec.stopAfter() > 0 ? Math.min(total, trainer.stepCount() + spec.stopAfter()) : total;
+            while (trainer.stepCount() < stopAt && epoch < spec.epochs()) {
+                List<? extends TrainingExample> order = shuffled(examples, spec.seed(), epoch);
+                while (position < order.size() && trainer.stepCount() < stopAt) {
+                    List<? extends TrainingExample> batch = order.subList(position,
+                            Math.min(order.size(), position + spec.batchSize()));
+                    PolicyTrainer.StepResult r = trainer.step(batch);
+                    position += batch.size();
+                    results.add(r);
+                    appendMetrics(spec.out().resolve(METRICS_FILE), epoch, r);
+                    int nextEpoch = position >= order.size() ? epoch + 1 : epoch;
+                    int nextPosition = position >= order.size() ? 0 : position;
+                    boolean last = trainer.stepCount() >= stopAt || nextEpoch >= spec.epochs();
+                    if (last || spec.saveEvery() > 0 && trainer.stepCount() % spec.saveEvery() == 0) {
+                        TrainerCheckpoint.save(checkpoints.resolve(TrainerCheckpoint.name(trainer.stepCount())), policy,
+                                trainer.optimizer(), new TrainerCheckpoint.State(trainer.stepCount(), nextEpoch,
+                                        nextPosition, spec.settings()), spec.model());
+                    }
+                    progress.accept(r);
+                }
+                if (position >= order.size()) {
+                    epoch++;
+                    position = 0;
+                }
+            }
+            if (trainer.stepCount() >= total || epoch >= spec.epochs()) {
+                TrainerCheckpoint.saveModel(spec.out(), policy, spec.model()); // the finished model, ready to use
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return results;
+    }
+
+    /** The examples in epoch {@code epoch}'s order: a shuffle seeded by (seed, epoch), the same on every resume. */
+    static <T> List<T> shuffled(List<T> examples, long seed, int epoch) {
+        List<T> order = new ArrayList<>(examples);
+        Collections.shuffle(order, new Random(seed * 1_000_003L + epoch));
+        return order;
+    }
+
+    private static void appendMetrics(Path file, int epoch, PolicyTrainer.StepResult r) throws IOException {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("step", r.step());
+        o.put("epoch", epoch);
+        o.put("loss", r.loss());
+        for (Map.Entry<String, Double> d : r.diagnostics().entrySet()) {
+            o.put(d.getKey(), d.getValue());
+        }
+        o.put("lr", r.lr());
+        o.put("grad_norm", r.gradNorm());
+        o.put("tokens", r.tokens());
+        o.put("seconds", r.seconds());
+        Files.writeString(file, o + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    }
+
+    /** Drops metrics lines of steps after {@code step}: a resumed run redoes them. */
+    private static void truncateMetrics(Path file, long step) throws IOException {
+        if (!Files.exists(file)) {
+            return;
+        }
+        List<String> kept = new ArrayList<>();
+        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+            if (!line.isBlank() && JSON.readTree(line).path("step").asLong() <= step) {
+                kept.add(line);
+            }
+        }
+        Files.write(file, kept, StandardCharsets.UTF_8);
+    }
+}
