@@ -21,6 +21,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import steer.checkpoint.DecoderConfig;
 import steer.data.DataFormatException.Problem;
 import steer.tokenizer.Tokenizer;
 
@@ -287,6 +288,19 @@ class TrainingDataReaderTest {
         Path blank = Files.writeString(dir.resolve("blank.jsonl"), "\n  \n\n");
         assertTrue(assertThrows(DataFormatException.class, () -> reader.readPairs(blank, false)).getMessage()
                 .startsWith(blank + ": no records"));
+    }
+
+    @Test
+    void forModelTakesEosAndLengthLimitFromTheConfig() throws IOException {
+        // EOS is "yes" and the limit 4: the prompt is 3 ids and the response "no" plus EOS 2.
+        DecoderConfig config = new DecoderConfig("llama", 15, 16, 40, 2, 4, 2, 1e-5, 10000, 4, true, false, BOS, id("yes"));
+        Path file = file("{\"prompt\": \"hello world\", \"response\": \"no\"}");
+        DataFormatException e = assertThrows(DataFormatException.class,
+                () -> TrainingDataReader.forModel(tokenizer, config).readDemonstrations(file));
+        assertOnlyProblem(e, file, 1, "is 5 tokens (3 + 2 with EOS), longer than the limit of 4");
+        Files.writeString(file, "{\"prompt\": \"hello\", \"response\": \"no\"}");
+        assertArrayEquals(new int[] {id("no"), id("yes")},
+                TrainingDataReader.forModel(tokenizer, config).readDemonstrations(file).get(0).response());
     }
 
     @Test
