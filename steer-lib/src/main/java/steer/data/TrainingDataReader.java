@@ -107,13 +107,13 @@ public final class TrainingDataReader {
         List<Problem> problems = new ArrayList<>();
         List<TrainingExample> examples = new ArrayList<>();
         boolean sawRecord = false;
-        int number = 0;
-        for (int start = 0; start < bytes.length; number++) {
+        int lineNumber = 1;
+        for (int start = 0; start < bytes.length; lineNumber++) {
             int end = start;
             while (end < bytes.length && bytes[end] != '\n') {
                 end++;
             }
-            String line = decode(bytes, start, end, number == 0);
+            String line = decode(bytes, start, end, lineNumber == 1);
             start = end + 1;
             if (line != null && line.isBlank()) {
                 continue;
@@ -127,7 +127,7 @@ public final class TrainingDataReader {
                 example = parse(line, kind, wrong);
             }
             for (String description : wrong) {
-                problems.add(new Problem(file, number + 1, description));
+                problems.add(new Problem(file, lineNumber, description));
             }
             if (example != null) {
                 examples.add(example);
