@@ -1,8 +1,7 @@
 package steer.train;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -11,6 +10,7 @@ import steer.checkpoint.DecoderConfig;
 import steer.checkpoint.HfCheckpoint;
 import steer.checkpoint.HfTensorLayout;
 import steer.checkpoint.HostTensor;
+import steer.tokenizer.WordLevelTokenizerWriter;
 
 /** Small randomly initialised models written as checkpoint directories, for training tests. */
 final class TinyModels {
@@ -45,26 +45,11 @@ final class TinyModels {
     static Path write(Path dir, long seed) {
         DecoderConfig c = config();
         HfCheckpoint.save(dir, c, randomTensors(c, seed));
-        StringBuilder vocab = new StringBuilder();
-        for (int i = 0; i < c.vocabSize(); i++) {
-            String token = i == 0 ? "<unk>" : i == 1 ? "<s>" : i == 2 ? "</s>" : "t" + i;
-            vocab.append(i == 0 ? "" : ",").append('"').append(token).append("\":").append(i);
+        List<String> words = new ArrayList<>();
+        for (int i = 3; i < c.vocabSize(); i++) {
+            words.add("t" + i);
         }
-        String json = "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":["
-                + "{\"id\":0,\"content\":\"<unk>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true},"
-                + "{\"id\":1,\"content\":\"<s>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true},"
-                + "{\"id\":2,\"content\":\"</s>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true}],"
-                + "\"normalizer\":null,\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},"
-                + "\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<s>\",\"type_id\":0}},"
-                + "{\"Sequence\":{\"id\":\"A\",\"type_id\":0}}],\"pair\":[{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},"
-                + "{\"Sequence\":{\"id\":\"B\",\"type_id\":1}}],\"special_tokens\":{\"<s>\":{\"id\":\"<s>\",\"ids\":[1],\"tokens\":[\"<s>\"]}}},"
-                + "\"decoder\":{\"type\":\"WordPiece\",\"prefix\":\"##\",\"cleanup\":false},"
-                + "\"model\":{\"type\":\"WordLevel\",\"vocab\":{" + vocab + "},\"unk_token\":\"<unk>\"}}";
-        try {
-            Files.writeString(dir.resolve("tokenizer.json"), json);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        WordLevelTokenizerWriter.write(words, dir.resolve("tokenizer.json"));
         return dir;
     }
 }

@@ -1,0 +1,132 @@
+package steer.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import picocli.CommandLine.Option;
+import steer.checkpoint.HfConfigJson;
+import steer.data.RecordKind;
+import steer.data.TrainingDataReader;
+import steer.data.TrainingExample;
+import steer.objective.Objective;
+import steer.tokenizer.Tokenizer;
+import steer.train.AdamWConfig;
+import steer.train.LearningRateSchedule;
+import steer.train.PolicyTrainer;
+import steer.train.TrainingConfig;
+import steer.train.TrainingRun;
+
+/** The options every training command shares, and the run they describe. */
+final class TrainingOptions {
+
+    @Option(names = "--model", required = true, description = "starting model directory (Hugging Face layout); also the reference")
+    Path model;
+
+    @Option(names = "--data", required = true, description = "training records, JSONL")
+    Path data;
+
+    @Option(names = "--out", required = true, description = "output directory: final model, metrics.jsonl, checkpoints/")
+    Path out;
+
+    @Option(names = "--epochs", defaultValue = "1", description = "passes over the data (default: ${DEFAULT-VALUE})")
+    int epochs;
+
+    @Option(names = "--batch-size", defaultValue = "32", description = "examples per optimizer step (default: ${DEFAULT-VALUE})")
+    int batchSize;
+
+    @Option(names = "--micro-batch-size", defaultValue = "32",
+            description = "examples per forward/backward pass; gradients accumulate up to the batch (default: ${DEFAULT-VALUE})")
+    int microBatchSize;
+
+    @Option(names = "--lr", description = "peak learning rate (default: 1e-3 for sft, 1e-4 for preference objectives)")
+    Double lr;
+
+    @Option(names = "--warmup-ratio", defaultValue = "0.1", description = "share of steps spent warming up (default: ${DEFAULT-VALUE})")
+    double warmupRatio;
+
+    @Option(names = "--min-lr-ratio", defaultValue = "0.0", description = "cosine floor as a share of the peak (default: ${DEFAULT-VALUE})")
+    double minLrRatio;
+
+    @Option(names = "--weight-decay", defaultValue = "0.01", description = "AdamW decoupled weight decay (default: ${DEFAULT-VALUE})")
+    double weightDecay;
+
+    @Option(names = "--max-grad-norm", defaultValue = "1.0", description = "global gradient-norm clip (default: ${DEFAULT-VALUE})")
+    double maxGradNorm;
+
+    @Option(names = "--seed", defaultValue = "0", description = "data-order seed (default: ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--max-steps", defaultValue = "0", description = "stop the run after this many steps (0: all epochs)")
+    long maxSteps;
+
+    @Option(names = "--save-every", defaultValue = "0", description = "checkpoint every N steps (0: at the end only)")
+    int saveEvery;
+
+    @Option(names = "--stop-after", defaultValue = "0",
+            description = "end this invocation after N steps, checkpointed; continue with --resume (0: run to the end)")
+    long stopAfter;
+
+    @Option(names = "--resume", description = "continue from the newest checkpoint in OUT/checkpoints")
+    boolean resume;
+
+    @Option(names = "--reference", defaultValue = "frozen",
+            description = "reference log-probs: frozen (a frozen copy scores every batch) or precomputed (scored once before training)")
+    String reference;
+
+    /** Reads and validates the whole data file before anything trains. */
+    List<TrainingExample> readExamples(RecordKind kind) {
+        try (Tokenizer tokenizer = Tokenizer.load(model)) {
+            return new TrainingDataReader(tokenizer, HfConfigJson.read(model.resolve(HfConfigJson.FILE_NAME)).eosTokenId(),
+                    HfConfigJson.read(model.resolve(HfConfigJson.FILE_NAME)).maxPositionEmbeddings()).read(data, kind);
+        }
+    }
+
+    /** Trains {@code objective} on the data and prints one progress line per step. */
+    void run(String objectiveName, Objective<?> objective, RecordKind kind, double defaultLr, ObjectNode hyperparameters) {
+        if (!reference.equals("frozen") && !reference.equals("precomputed")) {
+            throw new IllegalArgumentException("--reference must be frozen or precomputed, got '" + reference + "'");
+        }
+        List<TrainingExample> examples = readExamples(kind);
+        double peak = lr == null ? defaultLr : lr;
+        long perEpoch = (examples.size() + batchSize - 1) / batchSize;
+        long total = maxSteps > 0 ? Math.min(maxSteps, perEpoch * epochs) : perEpoch * epochs;
+        TrainingConfig config = new TrainingConfig(
+                new AdamWConfig(peak, 0.9, 0.999, 1e-8, weightDecay),
+                new LearningRateSchedule(Math.round(warmupRatio * total), total, minLrRatio), maxGradNorm, microBatchSize);
+        ObjectNode settings = new ObjectMapper().createObjectNode();
+        settings.put("objective", objectiveName);
+        settings.set("hyperparameters", hyperparameters);
+        settings.put("model", model.toAbsolutePath().toString());
+        settings.put("data", data.toAbsolutePath().toString());
+        settings.put("lr", peak);
+        settings.put("batch_size", batchSize);
+        settings.put("epochs", epochs);
+        settings.put("seed", seed);
+        TrainingRun.Spec spec = new TrainingRun.Spec(model, out, objective, config, batchSize, epochs, maxSteps, saveEvery,
+                stopAfter, seed, reference.equals("precomputed"), settings);
+        System.out.printf("%s: %d examples from %s, %d steps of %d, peak lr %.2g -> %s%n", objectiveName,
+                examples.size(), data, total, batchSize, peak, out);
+        TrainingRun.run(spec, examples, resume, r -> System.out.println(progressLine(r, total)));
+        System.out.println("wrote " + out + " (model, " + TrainingRun.METRICS_FILE + ", checkpoints/)");
+    }
+
+    static String progressLine(PolicyTrainer.StepResult r, long total) {
+        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "step %d/%d  loss %.4f", r.step(), total, r.loss()));
+        Double margin = r.diagnostics().get("reward_margin");
+        Double accuracy = r.diagnostics().get("reward_accuracy");
+        if (margin != null) {
+            line.append(String.format(Locale.ROOT, "  margin %.3f", margin));
+        }
+        if (accuracy != null) {
+            line.append(String.format(Locale.ROOT, "  acc %.2f", accuracy));
+        }
+        Double w = r.diagnostics().get("sso_weight");
+        if (w != null) {
+            line.append(String.format(Locale.ROOT, "  W %.3f", w));
+        }
+        line.append(String.format(Locale.ROOT, "  lr %.2e  %,.0f tok/s", r.lr(), r.tokens() / r.seconds()));
+        return line.toString();
+    }
+}
