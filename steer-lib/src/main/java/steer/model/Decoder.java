@@ -124,8 +124,8 @@ public final class Decoder implements AutoCloseable {
             String p = "model.layers." + i + ".";
             NDArray wqkv = transposedConcat(manager, dtype, tensors, p + "self_attn.q_proj.weight",
                     p + "self_attn.k_proj.weight", p + "self_attn.v_proj.weight");
-            NDArray bqkv = config.attentionBias() ? concatenatedVector(manager, dtype, tensors, p + "self_attn.q_proj.bias",
-                    p + "self_attn.k_proj.bias", p + "self_attn.v_proj.bias") : null;
+            NDArray bqkv = config.attentionBias() ? concatenatedVector(manager, dtype, tensors,
+                    p + "self_attn.q_proj.bias", p + "self_attn.k_proj.bias", p + "self_attn.v_proj.bias") : null;
             layers[i] = new Layer(vector(manager, dtype, tensors, p + "input_layernorm.weight"), wqkv, bqkv,
                     transposedConcat(manager, dtype, tensors, p + "self_attn.o_proj.weight"),
                     vector(manager, dtype, tensors, p + "post_attention_layernorm.weight"),

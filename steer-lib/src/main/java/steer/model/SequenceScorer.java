@@ -25,8 +25,8 @@ public final class SequenceScorer {
      * records gradients (training) and none otherwise.
      *
      * @param tokenLogProbs {@code [B, L-1]}: log π(ids[t+1] | ids[..t]) where ids[t+1] is a response token, else 0
-     * @param mask          {@code [B, L-1]}, the model's data type: 1 where {@code tokenLogProbs} holds a response token
-     * @param lengths       {@code [B]}, the model's data type: response lengths |y|
+     * @param mask          {@code [B, L-1]}: 1 where {@code tokenLogProbs} holds a response token; the model's dtype
+     * @param lengths       {@code [B]}: response lengths |y|; the model's dtype
      * @param promptLengths prompt lengths in tokens
      */
     public record Batch(NDArray tokenLogProbs, NDArray mask, NDArray lengths, int[] promptLengths) {

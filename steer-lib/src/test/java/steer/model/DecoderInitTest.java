@@ -71,7 +71,8 @@ class DecoderInitTest {
                 assertMoments(tensor, isResidual ? residual : 0.02);
             }
         }
-        HostTensor down = DecoderInit.huggingFace().tensors(QWEN2, 7).get(HfTensorLayout.layer(0, HfTensorLayout.DOWN_PROJ));
+        HostTensor down = DecoderInit.huggingFace().tensors(QWEN2, 7)
+                .get(HfTensorLayout.layer(0, HfTensorLayout.DOWN_PROJ));
         assertMoments(down, 0.02);
     }
 

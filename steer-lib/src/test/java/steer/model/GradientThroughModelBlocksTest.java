@@ -53,7 +53,7 @@ class GradientThroughModelBlocksTest {
         }
     }
 
-    /** The check has teeth: a factor read from a weight as a Java number is invisible to autograd, not to differences. */
+    /** The check has teeth: a factor read from a weight as a Java number is seen by differences, not by autograd. */
     @Test
     void checkFailsWhenAutogradMissesADependence() {
         try (Decoder d = GradientCheck.decoder(llama(), 3)) {

@@ -113,8 +113,8 @@ class GradientThroughModelTest {
     void spce(String kind) {
         check(kind, (policy, reference, m) -> Spce.defaults().loss(PreferenceLogps.of(
                 SequenceScorer.score(policy, m, PROMPTS, CHOSEN), SequenceScorer.score(policy, m, PROMPTS, REJECTED),
-                SequenceScorer.score(reference, m, PROMPTS, CHOSEN), SequenceScorer.score(reference, m, PROMPTS, REJECTED),
-                m.create(new double[] {0.8, 0.6}))).loss());
+                SequenceScorer.score(reference, m, PROMPTS, CHOSEN),
+                SequenceScorer.score(reference, m, PROMPTS, REJECTED), m.create(new double[] {0.8, 0.6}))).loss());
     }
 
     /** SSO by default, its ablations (W ≡ 1; θ = 0 without the steering pairs) and v2's λ in the authors' form. */
@@ -157,7 +157,7 @@ class GradientThroughModelTest {
         GradientCheck.check(policy, entries(policy.config()), f);
     }
 
-    /** Entries in the fused layout of {@link Decoder#parameters()}: wqkv is [C, q | k | v], w_gate_up [C, gate | up]. */
+    /** Entries in the fused layout of {@link Decoder#parameters()}: wqkv [C, q | k | v], w_gate_up [C, gate | up]. */
     private static List<Entry> entries(DecoderConfig c) {
         int q = c.numHeads() * c.headDim(), kv = c.kvDim(), I = c.intermediateSize();
         List<Entry> e = new ArrayList<>(List.of(
