@@ -3,6 +3,7 @@ package steer.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Activation;
@@ -27,6 +28,10 @@ import steer.checkpoint.HostTensor;
  * place that maps Hugging Face tensors to this layout and back is {@link #fromHostTensors} /
  * {@link #toHostTensors}.
  *
+ * <p>Precision: weights and every constant table share one data type, float32 by default; float64 serves
+ * finite-difference gradient checks, where float32's rounding would swamp the differences. Host tensors are
+ * float32 either way.
+ *
  * <p>Memory: the weights live on the model manager for the model's whole life. Every method that computes
  * puts an activation first in each op, so results attach to the caller's manager (DJL attaches a result
  * to its first operand's manager); the few ops that must start from a weight (embedding lookup, rotary
@@ -44,6 +49,7 @@ public final class Decoder implements AutoCloseable {
 
     private final DecoderConfig config;
     private final NDManager manager;
+    private final DataType dtype;         // FLOAT32 or FLOAT64, of weights and constants alike
     private final NDArray embed;          // [V, C]
     private final Layer[] layers;
     private final NDArray finalNorm;      // [C]
@@ -61,61 +67,79 @@ public final class Decoder implements AutoCloseable {
                          NDArray wGateUp, NDArray wDown) {
     }
 
-    private Decoder(DecoderConfig config, NDManager manager, NDArray embed, Layer[] layers, NDArray finalNorm,
-                    NDArray lmHead) {
+    private Decoder(DecoderConfig config, NDManager manager, DataType dtype, NDArray embed, Layer[] layers,
+                    NDArray finalNorm, NDArray lmHead) {
         this.config = config;
         this.manager = manager;
+        this.dtype = dtype;
         this.embed = embed;
         this.layers = layers;
         this.finalNorm = finalNorm;
         this.lmHead = lmHead;
         int dh = config.headDim();
         float[][] tables = rotaryTables(config.maxPositionEmbeddings(), dh, config.ropeTheta());
-        this.cosTable = manager.create(tables[0], new Shape(config.maxPositionEmbeddings(), dh));
-        this.sinTable = manager.create(tables[1], new Shape(config.maxPositionEmbeddings(), dh));
+        this.cosTable = create(manager, dtype, tables[0], new Shape(config.maxPositionEmbeddings(), dh));
+        this.sinTable = create(manager, dtype, tables[1], new Shape(config.maxPositionEmbeddings(), dh));
         float[] r = new float[dh * dh];
         int half = dh / 2;
         for (int i = 0; i < half; i++) {
             r[(i + half) * dh + i] = -1f;   // out[i] = -x[i + half]
             r[i * dh + i + half] = 1f;      // out[i + half] = x[i]
         }
-        this.rotateHalf = manager.create(r, new Shape(dh, dh));
-        this.normEps = manager.create(new float[] {(float) config.rmsNormEps()});
+        this.rotateHalf = create(manager, dtype, r, new Shape(dh, dh));
+        this.normEps = create(manager, dtype, new float[] {(float) config.rmsNormEps()}, new Shape(1));
         int heads = config.numHeads() + 2 * config.numKvHeads();
         float[] scale = new float[heads];
         float[] identity = new float[heads];
         java.util.Arrays.fill(scale, 0, config.numHeads(), (float) (1.0 / Math.sqrt(dh)));
         java.util.Arrays.fill(scale, config.numHeads(), config.numHeads() + config.numKvHeads(), 1f);
         java.util.Arrays.fill(identity, config.numHeads() + config.numKvHeads(), heads, 1f);
-        this.rotaryScale = manager.create(scale, new Shape(heads, 1));
-        this.rotaryIdentity = manager.create(identity, new Shape(heads, 1));
+        this.rotaryScale = create(manager, dtype, scale, new Shape(heads, 1));
+        this.rotaryIdentity = create(manager, dtype, identity, new Shape(heads, 1));
     }
 
     /**
-     * Builds a decoder from Hugging Face-named tensors (already checked against the config by the checkpoint
-     * loader). The weights are created on {@code manager}, which the decoder then owns and closes.
+     * Builds a float32 decoder from Hugging Face-named tensors (already checked against the config by the
+     * checkpoint loader). The weights are created on {@code manager}, which the decoder then owns and closes.
      */
     public static Decoder fromHostTensors(DecoderConfig config, Map<String, HostTensor> tensors, NDManager manager) {
+        return fromHostTensors(config, tensors, manager, DataType.FLOAT32);
+    }
+
+    /**
+     * Builds a decoder whose weights and constant tables have data type {@code dtype}, as
+     * {@link #fromHostTensors(DecoderConfig, Map, NDManager)} does. The float32 values are widened exactly, so a
+     * float64 decoder computes the same function as the float32 one, with less rounding. Scoring and training
+     * run in either type; generation needs float32.
+     *
+     * @param dtype {@link DataType#FLOAT32} (serving, training) or {@link DataType#FLOAT64} (gradient checks)
+     */
+    public static Decoder fromHostTensors(DecoderConfig config, Map<String, HostTensor> tensors, NDManager manager,
+                                          DataType dtype) {
+        if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT64) {
+            throw new IllegalArgumentException("decoder data type must be FLOAT32 or FLOAT64, got " + dtype);
+        }
         Layer[] layers = new Layer[config.numLayers()];
         for (int i = 0; i < layers.length; i++) {
             String p = "model.layers." + i + ".";
-            NDArray wqkv = transposedConcat(manager, tensors, p + "self_attn.q_proj.weight",
+            NDArray wqkv = transposedConcat(manager, dtype, tensors, p + "self_attn.q_proj.weight",
                     p + "self_attn.k_proj.weight", p + "self_attn.v_proj.weight");
-            NDArray bqkv = config.attentionBias() ? concatenatedVector(manager, tensors, p + "self_attn.q_proj.bias",
-                    p + "self_attn.k_proj.bias", p + "self_attn.v_proj.bias") : null;
-            layers[i] = new Layer(vector(manager, tensors, p + "input_layernorm.weight"), wqkv, bqkv,
-                    transposedConcat(manager, tensors, p + "self_attn.o_proj.weight"),
-                    vector(manager, tensors, p + "post_attention_layernorm.weight"),
-                    transposedConcat(manager, tensors, p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"),
-                    transposedConcat(manager, tensors, p + "mlp.down_proj.weight"));
+            NDArray bqkv = config.attentionBias() ? concatenatedVector(manager, dtype, tensors,
+                    p + "self_attn.q_proj.bias", p + "self_attn.k_proj.bias", p + "self_attn.v_proj.bias") : null;
+            layers[i] = new Layer(vector(manager, dtype, tensors, p + "input_layernorm.weight"), wqkv, bqkv,
+                    transposedConcat(manager, dtype, tensors, p + "self_attn.o_proj.weight"),
+                    vector(manager, dtype, tensors, p + "post_attention_layernorm.weight"),
+                    transposedConcat(manager, dtype, tensors, p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"),
+                    transposedConcat(manager, dtype, tensors, p + "mlp.down_proj.weight"));
         }
-        HostTensor e = require(tensors, "model.embed_tokens.weight");
-        NDArray embed = manager.create(e.data(), new Shape(e.shape()));
-        NDArray lmHead = config.tieWordEmbeddings() ? null : transposedConcat(manager, tensors, "lm_head.weight");
-        return new Decoder(config, manager, embed, layers, vector(manager, tensors, "model.norm.weight"), lmHead);
+        NDArray embed = vector(manager, dtype, tensors, "model.embed_tokens.weight");
+        NDArray lmHead = config.tieWordEmbeddings() ? null
+                : transposedConcat(manager, dtype, tensors, "lm_head.weight");
+        return new Decoder(config, manager, dtype, embed, layers,
+                vector(manager, dtype, tensors, "model.norm.weight"), lmHead);
     }
 
-    /** The weights under their Hugging Face names and layout, copied to Java memory (for saving). */
+    /** The weights under their Hugging Face names and layout, copied to Java memory as float32 (for saving). */
     public Map<String, HostTensor> toHostTensors() {
         Map<String, HostTensor> out = new LinkedHashMap<>();
         int C = config.hiddenSize(), qDim = config.numHeads() * config.headDim(), kvDim = config.kvDim();
@@ -128,7 +152,7 @@ public final class Decoder implements AutoCloseable {
             splitTransposed(out, l.wqkv, C, new String[] {p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight",
                 p + "self_attn.v_proj.weight"}, new int[] {qDim, kvDim, kvDim});
             if (l.bqkv != null) {
-                float[] b = l.bqkv.toFloatArray();
+                float[] b = floats(l.bqkv);
                 out.put(p + "self_attn.q_proj.bias", slice(p + "self_attn.q_proj.bias", b, 0, qDim));
                 out.put(p + "self_attn.k_proj.bias", slice(p + "self_attn.k_proj.bias", b, qDim, kvDim));
                 out.put(p + "self_attn.v_proj.bias", slice(p + "self_attn.v_proj.bias", b, qDim + kvDim, kvDim));
@@ -176,6 +200,11 @@ public final class Decoder implements AutoCloseable {
     /** The hyperparameters. */
     public DecoderConfig config() {
         return config;
+    }
+
+    /** The data type of the weights and constants: FLOAT32, or FLOAT64 for gradient checks. */
+    public DataType dtype() {
+        return dtype;
     }
 
     /** The manager that owns the weights; request managers are made as its children. */
@@ -339,13 +368,15 @@ public final class Decoder implements AutoCloseable {
         return t;
     }
 
-    private static NDArray vector(NDManager m, Map<String, HostTensor> tensors, String name) {
+    /** A tensor as it is (vectors, the embedding). */
+    private static NDArray vector(NDManager m, DataType dtype, Map<String, HostTensor> tensors, String name) {
         HostTensor t = require(tensors, name);
-        return m.create(t.data(), new Shape(t.shape()));
+        return create(m, dtype, t.data(), new Shape(t.shape()));
     }
 
     /** Concatenates HF vectors into one, in Java, so no partial arrays are left on the manager. */
-    private static NDArray concatenatedVector(NDManager m, Map<String, HostTensor> tensors, String... names) {
+    private static NDArray concatenatedVector(NDManager m, DataType dtype, Map<String, HostTensor> tensors,
+                                              String... names) {
         int total = 0;
         for (String n : names) {
             total += require(tensors, n).size();
@@ -357,11 +388,12 @@ public final class Decoder implements AutoCloseable {
             System.arraycopy(d, 0, out, at, d.length);
             at += d.length;
         }
-        return m.create(out);
+        return create(m, dtype, out, new Shape(total));
     }
 
     /** Concatenates HF {@code [out_i, in]} matrices along out and transposes to {@code [in, Σ out_i]}. */
-    private static NDArray transposedConcat(NDManager m, Map<String, HostTensor> tensors, String... names) {
+    private static NDArray transposedConcat(NDManager m, DataType dtype, Map<String, HostTensor> tensors,
+                                            String... names) {
         HostTensor first = require(tensors, names[0]);
         int in = (int) first.shape()[1];
         int totalOut = 0;
@@ -381,12 +413,12 @@ public final class Decoder implements AutoCloseable {
             }
             col += out;
         }
-        return m.create(w, new Shape(in, totalOut));
+        return create(m, dtype, w, new Shape(in, totalOut));
     }
 
     /** Inverse of {@link #transposedConcat}: splits {@code [in, Σ out_i]} into HF {@code [out_i, in]} tensors. */
     private static void splitTransposed(Map<String, HostTensor> out, NDArray w, int in, String[] names, int[] outs) {
-        float[] d = w.toFloatArray();
+        float[] d = floats(w);
         int totalOut = d.length / in;
         int col = 0;
         for (int k = 0; k < names.length; k++) {
@@ -402,7 +434,32 @@ public final class Decoder implements AutoCloseable {
     }
 
     private static void put(Map<String, HostTensor> out, String name, NDArray a) {
-        out.put(name, new HostTensor(name, a.getShape().getShape(), a.toFloatArray()));
+        out.put(name, new HostTensor(name, a.getShape().getShape(), floats(a)));
+    }
+
+    /** Float32 values widened to {@code dtype} in Java, so no float32 copy is left on the manager. */
+    private static NDArray create(NDManager m, DataType dtype, float[] values, Shape shape) {
+        if (dtype == DataType.FLOAT32) {
+            return m.create(values, shape);
+        }
+        double[] wide = new double[values.length];
+        for (int i = 0; i < values.length; i++) {
+            wide[i] = values[i];
+        }
+        return m.create(wide, shape);
+    }
+
+    /** An array's values as float32, narrowed in Java (no native temporary on the model manager). */
+    private static float[] floats(NDArray a) {
+        if (a.getDataType() == DataType.FLOAT32) {
+            return a.toFloatArray();
+        }
+        double[] wide = a.toDoubleArray();
+        float[] out = new float[wide.length];
+        for (int i = 0; i < wide.length; i++) {
+            out[i] = (float) wide[i];
+        }
+        return out;
     }
 
     private static HostTensor slice(String name, float[] d, int from, int len) {

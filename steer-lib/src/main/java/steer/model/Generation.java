@@ -3,6 +3,7 @@ package steer.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.ArrayList;
@@ -48,6 +49,10 @@ public final class Generation {
      */
     public static List<GeneratedSequence> generate(Decoder model, List<int[]> prompts, SamplingParams params,
                                                    Set<Integer> stopTokenIds, StopCheck stopCheck) {
+        if (model.dtype() != DataType.FLOAT32) {
+            throw new IllegalArgumentException("generation needs a FLOAT32 decoder, got " + model.dtype()
+                    + "; FLOAT64 decoders are for scoring and gradient checks");
+        }
         int B = prompts.size();
         int maxPos = model.config().maxPositionEmbeddings();
         for (int b = 0; b < B; b++) {

@@ -25,8 +25,8 @@ public final class SequenceScorer {
      * records gradients (training) and none otherwise.
      *
      * @param tokenLogProbs {@code [B, L-1]}: log π(ids[t+1] | ids[..t]) where ids[t+1] is a response token, else 0
-     * @param mask          {@code [B, L-1]} float: 1 where {@code tokenLogProbs} holds a response token
-     * @param lengths       {@code [B]} float: response lengths |y|
+     * @param mask          {@code [B, L-1]}: 1 where {@code tokenLogProbs} holds a response token; the model's dtype
+     * @param lengths       {@code [B]}: response lengths |y|; the model's dtype
      * @param promptLengths prompt lengths in tokens
      */
     public record Batch(NDArray tokenLogProbs, NDArray mask, NDArray lengths, int[] promptLengths) {
@@ -86,13 +86,14 @@ public final class SequenceScorer {
             }
         }
         // right padding sits after every real token, so the causal mask alone keeps it out of view
-        NDArray bias = Generation.causalBias(m, L).reshape(1, 1, L, L);
+        DataType dtype = model.dtype();
+        NDArray bias = Generation.causalBias(m, L).toType(dtype, false).reshape(1, 1, L, L);
         NDArray hidden = model.hidden(m.create(ids, new Shape(B, L)), m.create(positions, new Shape(B, L)), bias, null);
         NDArray logp = model.logits(hidden.get(":, :-1, :")).logSoftmax(-1);             // [B, L-1, V]
-        NDArray maskArray = m.create(mask, new Shape(B, L - 1));
+        NDArray maskArray = m.create(mask, new Shape(B, L - 1)).toType(dtype, false);
         NDArray picked = logp.gather(m.create(targets, new Shape(B, L - 1, 1)), 2)       // [B, L-1, 1]
                 .reshape(B, L - 1).mul(maskArray);                                          // [B, L-1]
-        return new Batch(picked, maskArray, m.create(lengths), promptLengths);
+        return new Batch(picked, maskArray, m.create(lengths).toType(dtype, false), promptLengths);
     }
 
     /** Scores the pairs with gradient recording off and returns plain Java values (serving and evaluation). */

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.List;
@@ -190,6 +191,41 @@ class DecoderTest {
                     assertArrayEquals(in.get(name).data(), out.get(name).data(), 0f, name);
                 }
             }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"llama", "qwen2"})
+    void float64DecoderComputesTheSameFunctionAndSavesFloat32(String kind) {
+        DecoderConfig c = config(kind);
+        Map<String, HostTensor> in = TinyDecoders.tensors(c, 31);
+        List<int[]> prompts = List.of(new int[] {1, 3, 4}, new int[] {1, 9});
+        List<int[]> responses = List.of(new int[] {10, 11, 2}, new int[] {20, 21, 22, 23});
+        try (Decoder single = Decoder.fromHostTensors(c, in, NDManager.newBaseManager());
+             Decoder wide = Decoder.fromHostTensors(c, in, NDManager.newBaseManager(), DataType.FLOAT64)) {
+            assertEquals(DataType.FLOAT64, wide.dtype());
+            for (NDArray a : wide.manager().getManagedArrays().stream().map(NDArray.class::cast).toList()) {
+                assertEquals(DataType.FLOAT64, a.getDataType(), "weights and constants: " + a.getShape());
+            }
+            assertEquals(wide.parameters().size() + CONSTANT_ARRAYS, wide.manager().getManagedArrays().size());
+            List<ResponseLogProbs> expected = SequenceScorer.scoreToJava(single, prompts, responses);
+            List<ResponseLogProbs> actual = SequenceScorer.scoreToJava(wide, prompts, responses);
+            for (int b = 0; b < prompts.size(); b++) {
+                assertArrayEquals(expected.get(b).perToken(), actual.get(b).perToken(), 1e-4f, "response " + b);
+            }
+            try (NDManager m = wide.manager().newSubManager()) {
+                SequenceScorer.Batch batch = SequenceScorer.score(wide, m, prompts, responses);
+                assertEquals(DataType.FLOAT64, batch.mask().getDataType());
+                assertArrayEquals(new double[] {actual.get(0).mean(), actual.get(1).mean()}, batch.mean().toDoubleArray(),
+                        1e-6);
+            }
+            Map<String, HostTensor> out = wide.toHostTensors();
+            assertEquals(in.keySet(), out.keySet());
+            for (String name : in.keySet()) {
+                assertArrayEquals(in.get(name).data(), out.get(name).data(), 0f, name);
+            }
+            assertThrows(IllegalArgumentException.class, () -> Generation.generate(wide, prompts,
+                    SamplingParams.greedy(3), Set.of(), Generation.StopCheck.NEVER));
         }
     }
 
