@@ -5,6 +5,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import ai.djl.pytorch.jni.JniUtils;
+import steer.checkpoint.DecoderConfig;
+import steer.model.DecoderInit;
+import steer.train.TrainingBenchmark;
 import java.util.Set;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -16,7 +21,7 @@ import steer.model.SamplingParams;
 
 /** Benchmarks that print figures. */
 @Command(name = "bench", description = "Benchmarks that print figures.",
-        subcommands = {BenchCommand.Generate.class}, mixinStandardHelpOptions = true)
+        subcommands = {BenchCommand.Generate.class, BenchCommand.Train.class}, mixinStandardHelpOptions = true)
 final class BenchCommand implements Runnable {
 
     @Override
@@ -92,6 +97,61 @@ final class BenchCommand implements Runnable {
                 return -1;
             }
             return -1;
+        }
+    }
+
+    /** Optimizer-step time and model-FLOPs utilisation against the fp32 matmul rate measured in the same run. */
+    @Command(name = "train", mixinStandardHelpOptions = true,
+            description = "Training step time (forward, backward, clipping, AdamW) and model-FLOPs utilisation (MFU) "
+                    + "against the fp32 matrix-multiply rate measured in the same process.")
+    static final class Train implements Runnable {
+
+        @Option(names = "--model", description = "model directory to benchmark; without it, two random models of about "
+                + "1M and 4M parameters (vocabulary 512)")
+        Path model;
+
+        @Option(names = "--batch", defaultValue = "32", description = "sequences per step (default: ${DEFAULT-VALUE})")
+        int batch;
+
+        @Option(names = "--seq-len", defaultValue = "64", description = "tokens per sequence (default: ${DEFAULT-VALUE})")
+        int seqLen;
+
+        @Option(names = "--steps", defaultValue = "5", description = "timed steps after two warm-up steps (default: ${DEFAULT-VALUE})")
+        int steps;
+
+        @Option(names = "--threads", split = ",", description = "PyTorch intra-op thread counts to measure (default: 1 and all cores)")
+        int[] threads;
+
+        @Override
+        public void run() {
+            int cores = Runtime.getRuntime().availableProcessors();
+            ai.djl.engine.Engine.getInstance(); // loads PyTorch, so its thread count can be set
+            int[] counts = threads != null ? threads : cores > 1 ? new int[] {1, cores} : new int[] {1};
+            System.out.printf("machine: %d cores (%s %s), Java %s; batch %d x %d tokens%n", cores,
+                    System.getProperty("os.name"), System.getProperty("os.arch"), System.getProperty("java.version"),
+                    batch, seqLen);
+            List<Map.Entry<String, steer.checkpoint.HfCheckpoint>> models = new ArrayList<>();
+            if (model != null) {
+                models.add(Map.entry(model.toString(), steer.checkpoint.HfCheckpoint.load(model)));
+            } else {
+                for (DecoderConfig c : List.of(
+                        new DecoderConfig("llama", 512, 128, 352, 4, 4, 2, 1e-5, 10000, 256, true, false, 1, 2),
+                        new DecoderConfig("llama", 512, 256, 688, 6, 8, 4, 1e-5, 10000, 256, true, false, 1, 2))) {
+                    models.add(Map.entry("random width " + c.hiddenSize() + ", " + c.numLayers() + " layers",
+                            new steer.checkpoint.HfCheckpoint(c, DecoderInit.defaults().tensors(c, 0))));
+                }
+            }
+            for (int t : counts) {
+                JniUtils.setNumThreads(t);
+                double matmul = TrainingBenchmark.matmulGflops();
+                System.out.printf("%nintra-op threads %d: fp32 matmul 2048^3 at %.1f GFLOP/s (median of 5)%n", t, matmul);
+                for (Map.Entry<String, steer.checkpoint.HfCheckpoint> m : models) {
+                    TrainingBenchmark.Result r = TrainingBenchmark.measure(m.getValue(), batch, seqLen, steps);
+                    System.out.printf("  %-28s %,10d parameters: step %7.1f ms (median of %d), %6.1f GFLOP/s = %4.1f%% of matmul"
+                            + " rate, %,.0f tokens/s%n", m.getKey(), r.parameters(), r.stepSeconds() * 1e3, steps,
+                            r.gflops(), 100 * r.gflops() / matmul, batch * seqLen / r.stepSeconds());
+                }
+            }
         }
     }
 }

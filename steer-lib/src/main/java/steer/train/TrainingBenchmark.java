@@ -1,0 +1,100 @@
+package steer.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import steer.checkpoint.DecoderConfig;
+import steer.checkpoint.HfCheckpoint;
+import steer.data.Demonstration;
+import steer.model.Decoder;
+import steer.objective.Sft;
+
+/**
+ * Measures training throughput as model-FLOPs utilisation: the FLOPs a step must do by the model's arithmetic,
+ * divided by its wall time, compared with the fp32 matrix-multiply rate measured in the same process (a ratio
+ * that survives a busy or slower machine better than a raw rate).
+ */
+public final class TrainingBenchmark {
+
+    private TrainingBenchmark() {
+    }
+
+    /**
+     * One model's figures.
+     *
+     * @param parameters  trainable parameters (a tied head counted once)
+     * @param stepSeconds median wall time of one optimizer step
+     * @param gflops      model FLOPs per step / step time, in GFLOP/s
+     */
+    public record Result(long parameters, double stepSeconds, double gflops) {
+    }
+
+    /** Median GFLOP/s of a 2048 × 2048 by 2048 × 2048 fp32 matrix product over 5 runs, after one warm-up. */
+    public static double matmulGflops() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray a = m.randomUniform(-1, 1, new Shape(2048, 2048));
+            NDArray b = m.randomUniform(-1, 1, new Shape(2048, 2048));
+            a.matMul(b).close();
+            double[] rates = new double[5];
+            for (int i = 0; i < rates.length; i++) {
+                long t0 = System.nanoTime();
+                NDArray c = a.matMul(b);
+                c.getFloat(0, 0); // wait for the result
+                rates[i] = 2.0 * 2048 * 2048 * 2048 / ((System.nanoTime() - t0) / 1e9) / 1e9;
+                c.close();
+            }
+            Arrays.sort(rates);
+            return rates[rates.length / 2];
+        }
+    }
+
+    /**
+     * Model FLOPs of one training step (forward and backward) over {@code tokens} positions of length
+     * {@code seqLen}: 6 per matrix weight per token, plus attention's 12·L·C·T per token (PaLM, Chowdhery et al.
+     * 2022, arXiv 2204.02311, App. B). The embedding lookup costs nothing; a tied output head counts as a matrix.
+     */
+    public static double stepFlops(DecoderConfig c, long tokens, int seqLen) {
+        long perLayer = (long) c.hiddenSize() * (c.numHeads() * c.headDim() + 2L * c.kvDim())  // q, k, v
+                + (long) c.numHeads() * c.headDim() * c.hiddenSize()                              // o
+                + 3L * c.hiddenSize() * c.intermediateSize();                                     // gate, up, down
+        long matrices = perLayer * c.numLayers() + (long) c.vocabSize() * c.hiddenSize();       // + output head
+        double attention = 12.0 * c.numLayers() * c.hiddenSize() * seqLen;
+        return tokens * (6.0 * matrices + attention);
+    }
+
+    /** Times SFT steps on random sequences: {@code batch} of {@code seqLen} tokens, BOS then the response. */
+    public static Result measure(HfCheckpoint checkpoint, int batch, int seqLen, int steps) {
+        DecoderConfig c = checkpoint.config();
+        Random r = new Random(0);
+        List<Demonstration> data = new ArrayList<>();
+        for (int i = 0; i < batch; i++) {
+            int[] response = new int[seqLen - 1];
+            for (int t = 0; t < response.length; t++) {
+                response[t] = 3 + r.nextInt(c.vocabSize() - 3);
+            }
+            data.add(new Demonstration(new int[] {c.bosTokenId()}, response));
+        }
+        try (Decoder policy = Decoder.fromHostTensors(c, checkpoint.tensors(), NDManager.newBaseManager())) {
+            long parameters = 0;
+            for (Map.Entry<String, NDArray> p : policy.parameters()) {
+                parameters += p.getValue().size();
+            }
+            PolicyTrainer trainer = new PolicyTrainer(policy, new Sft(), new TrainingConfig(
+                    AdamWConfig.defaults().withLr(1e-4), new LearningRateSchedule(0, steps + 2, 1), 1.0, batch));
+            trainer.step(data);
+            trainer.step(data);
+            double[] seconds = new double[steps];
+            for (int i = 0; i < steps; i++) {
+                seconds[i] = trainer.step(data).seconds();
+            }
+            Arrays.sort(seconds);
+            double median = seconds[steps / 2];
+            return new Result(parameters, median, stepFlops(c, (long) batch * seqLen, seqLen) / median / 1e9);
+        }
+    }
+}
