@@ -266,6 +266,20 @@ class DecoderTest {
     }
 
     @Test
+    void nextTokenLogitsMatchTheFullForwardOfEachPromptAlone() {
+        try (Decoder d = TinyDecoders.create(TinyDecoders.qwen2(), 31)) {
+            List<int[]> prompts = List.of(new int[] {1, 5, 6, 7, 8}, new int[] {1, 9}, new int[] {1, 3, 4});
+            float[][] got = SequenceScorer.nextTokenLogits(d, prompts);
+            int V = d.config().vocabSize();
+            for (int b = 0; b < prompts.size(); b++) {
+                float[] full = fullLogits(d, prompts.get(b));
+                float[] last = java.util.Arrays.copyOfRange(full, (prompts.get(b).length - 1) * V, prompts.get(b).length * V);
+                assertArrayEquals(last, got[b], 1e-4f, "prompt " + b);
+            }
+        }
+    }
+
+    @Test
     void overlongPromptIsRejectedWithNumbers() {
         try (Decoder d = TinyDecoders.create(TinyDecoders.llama(), 1)) {
             int[] prompt = new int[60];
