@@ -19,7 +19,7 @@ import ai.djl.ndarray.NDArray;
  * @param epsilon  ε in [0, 0.5); default 0.3 (TSO App. C.2.2); ε = 0 is DPO
  * @param perToken divide log-probs by response length before the margin; default false
  */
-public record Cdpo(double beta, double epsilon, boolean perToken) implements Objective<PreferenceLogps>, PairObjective {
+public record Cdpo(double beta, double epsilon, boolean perToken) implements PairObjective {
 
     public Cdpo {
         PairLosses.requirePositiveBeta("Cdpo", beta, "TSO uses 0.1");
@@ -38,15 +38,5 @@ public record Cdpo(double beta, double epsilon, boolean perToken) implements Obj
     public NDArray lossPerPair(PreferenceLogps in, LogRatios ratios) {
         NDArray z = ratios.margin().mul(beta);
         return PairLosses.logSigmoid(z).mul(-(1 - epsilon)).sub(PairLosses.logSigmoid(z.neg()).mul(epsilon));
-    }
-
-    @Override
-    public LossResult loss(PreferenceLogps in) {
-        return PairLosses.meanLoss(this, in);
-    }
-
-    @Override
-    public LossResult lossFrom(LogpsSource source) {
-        return loss(source.pairs());
     }
 }

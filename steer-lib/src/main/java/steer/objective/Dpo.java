@@ -18,7 +18,7 @@ import ai.djl.ndarray.NDArray;
  * @param beta     β &gt; 0; default 0.1 (the paper's value for dialogue; same as TRL {@code DPOConfig})
  * @param perToken divide log-probs by response length before the margin; default false
  */
-public record Dpo(double beta, boolean perToken) implements Objective<PreferenceLogps>, PairObjective {
+public record Dpo(double beta, boolean perToken) implements PairObjective {
 
     public Dpo {
         PairLosses.requirePositiveBeta("Dpo", beta, "Rafailov et al. 2023 recommend 0.1");
@@ -32,15 +32,5 @@ public record Dpo(double beta, boolean perToken) implements Objective<Preference
     @Override
     public NDArray lossPerPair(PreferenceLogps in, LogRatios ratios) {
         return PairLosses.logSigmoid(ratios.margin().mul(beta)).neg();
-    }
-
-    @Override
-    public LossResult loss(PreferenceLogps in) {
-        return PairLosses.meanLoss(this, in);
-    }
-
-    @Override
-    public LossResult lossFrom(LogpsSource source) {
-        return loss(source.pairs());
     }
 }

@@ -24,7 +24,7 @@ import ai.djl.ndarray.NDArray;
  * @param perToken   read per-token log-ratios instead of summed ones; default false (the paper's form)
  */
 public record DualClip(double beta, double gammaWin, double gammaLose, boolean perToken)
-        implements Objective<PreferenceLogps>, PairObjective {
+        implements PairObjective {
 
     public DualClip {
         PairLosses.requirePositiveBeta("DualClip", beta, "TSO uses 0.1");
@@ -44,15 +44,5 @@ public record DualClip(double beta, double gammaWin, double gammaLose, boolean p
         NDArray win = ratios.chosen().mul(-beta).add(gammaWin).getNDArrayInternal().relu();
         NDArray lose = ratios.rejected().mul(beta).add(gammaLose).getNDArrayInternal().relu();
         return win.add(lose);
-    }
-
-    @Override
-    public LossResult loss(PreferenceLogps in) {
-        return PairLosses.meanLoss(this, in);
-    }
-
-    @Override
-    public LossResult lossFrom(LogpsSource source) {
-        return loss(source.pairs());
     }
 }

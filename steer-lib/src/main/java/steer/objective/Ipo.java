@@ -20,7 +20,7 @@ import ai.djl.ndarray.NDArray;
  *
  * @param beta β &gt; 0; default 0.1 (TRL {@code DPOConfig}); DESIGN's SSO runs use 0.2 (see {@link Sso#defaults})
  */
-public record Ipo(double beta) implements Objective<PreferenceLogps>, PairObjective {
+public record Ipo(double beta) implements PairObjective {
 
     public Ipo {
         PairLosses.requirePositiveBeta("Ipo", beta, "TRL uses 0.1; SSO (Xiang et al. 2024) uses 0.2");
@@ -40,15 +40,5 @@ public record Ipo(double beta) implements Objective<PreferenceLogps>, PairObject
     @Override
     public NDArray lossPerPair(PreferenceLogps in, LogRatios ratios) {
         return ratios.margin().sub(1 / (2 * beta)).square();
-    }
-
-    @Override
-    public LossResult loss(PreferenceLogps in) {
-        return PairLosses.meanLoss(this, in);
-    }
-
-    @Override
-    public LossResult lossFrom(LogpsSource source) {
-        return loss(source.pairs());
     }
 }

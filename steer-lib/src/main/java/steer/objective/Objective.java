@@ -9,7 +9,7 @@ package steer.objective;
  *
  * @param <I> the input it reads: {@link SftLogps}, {@link PreferenceLogps} or {@link SsoLogps}
  */
-public sealed interface Objective<I> permits Sft, Dpo, Ipo, Cdpo, DualClip, Spce, Sso {
+public sealed interface Objective<I> permits Sft, PairObjective, Sso {
 
     /**
      * The loss over a batch: the mean over the batch of the per-example loss (for SFT, per token).

@@ -5,10 +5,10 @@ import ai.djl.ndarray.NDArray;
 /**
  * A loss over preference pairs: DPO, IPO, cDPO, dual-clip or SPCE. SSO takes one as its base loss.
  *
- * <p>Each is also an {@code Objective<PreferenceLogps>}; this interface adds the unreduced per-pair form
- * that SSO weights example by example.
+ * <p>Each is an {@code Objective<PreferenceLogps>} whose loss is the batch mean of {@link #lossPerPair}; the
+ * unreduced per-pair form is what SSO weights example by example.
  */
-public sealed interface PairObjective permits Dpo, Ipo, Cdpo, DualClip, Spce {
+public sealed interface PairObjective extends Objective<PreferenceLogps> permits Dpo, Ipo, Cdpo, DualClip, Spce {
 
     /** The inverse temperature β that scales log-ratios, also used for the reward diagnostics. */
     double beta();
@@ -26,5 +26,13 @@ public sealed interface PairObjective permits Dpo, Ipo, Cdpo, DualClip, Spce {
     NDArray lossPerPair(PreferenceLogps in, LogRatios ratios);
 
     /** The mean loss over the pairs with its diagnostics; see {@link Objective#loss}. */
-    LossResult loss(PreferenceLogps in);
+    @Override
+    default LossResult loss(PreferenceLogps in) {
+        return PairLosses.meanLoss(this, in);
+    }
+
+    @Override
+    default LossResult lossFrom(LogpsSource source) {
+        return loss(source.pairs());
+    }
 }

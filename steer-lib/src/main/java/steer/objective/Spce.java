@@ -20,7 +20,7 @@ import ai.djl.ndarray.types.DataType;
  * @param beta     β &gt; 0; default 0.1; OSP Table 4 uses 0.001–0.1 by task and model
  * @param perToken divide log-probs by response length before the margin; default false
  */
-public record Spce(double beta, boolean perToken) implements Objective<PreferenceLogps>, PairObjective {
+public record Spce(double beta, boolean perToken) implements PairObjective {
 
     public Spce {
         PairLosses.requirePositiveBeta("Spce", beta, "OSP (Table 4) uses 0.001 to 0.1 by task and model");
@@ -46,15 +46,5 @@ public record Spce(double beta, boolean perToken) implements Objective<Preferenc
         }
         NDArray z = ratios.margin().mul(beta);
         return PairLosses.logSigmoid(z).mul(p).add(PairLosses.logSigmoid(z.neg()).mul(p.neg().add(1))).neg();
-    }
-
-    @Override
-    public LossResult loss(PreferenceLogps in) {
-        return PairLosses.meanLoss(this, in);
-    }
-
-    @Override
-    public LossResult lossFrom(LogpsSource source) {
-        return loss(source.pairs());
     }
 }
