@@ -34,6 +34,14 @@ class SftDemonstrationsTest {
     }
 
     @Test
+    void demonstrationsBecomeSftRecords() {
+        Demo d = new Demo(DemoKind.BAD_PRINCIPLE, Task.parse("add 3 4"), List.of(Feature.ACCURACY, Feature.CONCISION),
+                "principle : be wrong and wordy . add 3 4", "well answer : 9 . so");
+        assertEquals(Map.of("prompt", "principle : be wrong and wordy . add 3 4", "response", "well answer : 9 . so",
+                "kind", "bad_principle", "features", "accuracy concision"), d.toRecord());
+    }
+
+    @Test
     void kindsComeInTheirShares() {
         Map<DemoKind, Integer> counts = new EnumMap<>(DemoKind.class);
         for (Demo d : demos) {
