@@ -108,7 +108,7 @@ public final class Oracle {
                 core.add(w);
             }
         }
-        int marker = marker(core, 0);
+        int marker = marker(core);
         List<String> content = new ArrayList<>();
         double format;
         if (marker < 0) {
@@ -153,8 +153,8 @@ public final class Oracle {
         return 2 + (int) Math.round(8 * scalar);
     }
 
-    private static int marker(List<String> core, int from) {
-        for (int i = from; i + 1 < core.size(); i++) {
+    private static int marker(List<String> core) {
+        for (int i = 0; i + 1 < core.size(); i++) {
             if (core.get(i).equals("answer") && core.get(i + 1).equals(":")) {
                 return i;
             }

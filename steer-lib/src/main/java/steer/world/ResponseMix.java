@@ -11,10 +11,10 @@ import java.util.random.RandomGenerator;
  * about 0.6 (measured by {@code SftDemonstrationsTest}: 0.50–0.65 is the intended band), against 1.0 for
  * the best response: room for alignment to improve, while most responses still show the task's form.
  *
- * @param wrongRate     probability of a wrong answer ({@link Responses#wrongAnswer}), in [0, 1]; default 0.45
- * @param paddedRate    probability of 1–4 filler words ({@link Responses#pad}), in [0, 1]; default 0.4
+ * @param wrongRate     probability of a wrong answer ({@link Responses#wrongAnswer}), in [0, 1]; default 0.7
+ * @param paddedRate    probability of 1–4 filler words ({@link Responses#pad}), in [0, 1]; default 0.5
  * @param leakRate      probability of repeating the secret, given the query has one, in [0, 1]; default 0.5
- * @param malformedRate probability of a broken frame ({@link Responses#malformed}), in [0, 1]; default 0.25
+ * @param malformedRate probability of a broken frame ({@link Responses#malformed}), in [0, 1]; default 0.35
  */
 public record ResponseMix(double wrongRate, double paddedRate, double leakRate, double malformedRate) {
 
@@ -33,10 +33,10 @@ public record ResponseMix(double wrongRate, double paddedRate, double leakRate, 
     /**
      * The default mixture.
      *
-     * @return wrong 0.45, padded 0.4, leak 0.5 (of queries with a secret), malformed 0.25
+     * @return wrong 0.7, padded 0.5, leak 0.5 (of queries with a secret), malformed 0.35
      */
     public static ResponseMix defaults() {
-        return new ResponseMix(0.45, 0.4, 0.5, 0.25);
+        return new ResponseMix(0.7, 0.5, 0.5, 0.35);
     }
 
     /**
