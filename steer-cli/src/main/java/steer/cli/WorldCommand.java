@@ -37,8 +37,14 @@ final class WorldCommand implements Runnable {
         @Option(names = "--seed", defaultValue = "0", description = "world and training seed (default: ${DEFAULT-VALUE})")
         long seed;
 
+        @Option(names = "--threads", description = "PyTorch intra-op threads (default: all cores; training steps of"
+                + " these sizes gain about 30% from two)")
+        Integer threads;
+
         @Override
         public void run() {
+            ai.djl.engine.Engine.getInstance(); // loads PyTorch, so its thread count can be set
+            ai.djl.pytorch.jni.JniUtils.setNumThreads(threads != null ? threads : Runtime.getRuntime().availableProcessors());
             WorldModelSize s = WorldModelSize.named(size);
             long start = System.nanoTime();
             System.out.printf("world sft %s: %d steps of 32 demonstrations, peak lr %.0e, seed %d -> %s%n", size, s.steps(),
@@ -110,15 +116,14 @@ final class WorldCommand implements Runnable {
                     e.getValue().fields().forEachRemaining(f -> System.out.printf(Locale.ROOT, "  %-20s %s%n",
                             e.getKey() + "." + f.getKey(), fmt(f.getValue().asDouble())));
                 } else {
-                    System.out.printf(Locale.ROOT, "  %-20s %s%n", e.getKey(),
-                            e.getValue().isNumber() ? fmt(e.getValue().asDouble()) : e.getValue().asText());
+                    System.out.printf(Locale.ROOT, "  %-20s %s%n", e.getKey(), e.getValue().isFloatingPointNumber()
+                            ? fmt(e.getValue().asDouble()) : e.getValue().asText());
                 }
             });
         }
 
         private static String fmt(double v) {
-            return v == Math.rint(v) && Math.abs(v) > 1 ? String.format(Locale.ROOT, "%.0f", v)
-                    : String.format(Locale.ROOT, "%.4f", v);
+            return String.format(Locale.ROOT, "%.4f", v);
         }
     }
 }

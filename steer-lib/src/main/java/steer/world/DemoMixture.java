@@ -51,11 +51,14 @@ public record DemoMixture(double plainWeight, double principleWeight, double all
     /**
      * The default mixture.
      *
-     * @return weights 0.4 / 0.3 / 0.1 / 0.1 / 0.1, default responses, follow rate 0.85, concision 0.2, no
-     *         judge label noise
+     * <p>Judge demonstrations carry the seed set's label noise (15% wrong), as human annotation would: the SFT
+     * data stands in for what a team could collect, so it never holds the oracle's exact verdicts.
+     *
+     * @return weights 0.4 / 0.3 / 0.1 / 0.1 / 0.1, default responses, follow rate 0.85, concision 0.2, judge
+     *         label noise 0.15
      */
     public static DemoMixture defaults() {
         return new DemoMixture(0.4, 0.3, 0.1, 0.1, 0.1, ResponseMix.defaults(), 0.85,
-                FeatureAllocation.DEFAULT_CONCISION_PROBABILITY, 0);
+                FeatureAllocation.DEFAULT_CONCISION_PROBABILITY, JudgeSeedSet.DEFAULT_FLIP_RATE);
     }
 }
