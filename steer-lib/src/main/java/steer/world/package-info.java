@@ -63,7 +63,7 @@
  * held-out queries, disjoint by query body. {@link steer.world.SftDemonstrations}: imperfect demonstrations
  * mixed by {@link steer.world.DemoMixture} — plain queries answered by {@link steer.world.ResponseMix} (mean
  * oracle scalar about 0.6 of the best 1.0), principle-prefixed queries answered as the principle asks 85% of
- * the time, allocation instructions, and judge instructions (pairwise in both orders, rubric) with oracle
- * labels.
+ * the time, allocation instructions, and judge instructions (pairwise in both orders, rubric) whose labels
+ * carry the seed set's 15% noise.
  */
 package steer.world;
