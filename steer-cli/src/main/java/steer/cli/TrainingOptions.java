@@ -78,8 +78,8 @@ final class TrainingOptions {
     /** Reads and validates the whole data file before anything trains. */
     List<TrainingExample> readExamples(RecordKind kind) {
         try (Tokenizer tokenizer = Tokenizer.load(model)) {
-            return new TrainingDataReader(tokenizer, HfConfigJson.read(model.resolve(HfConfigJson.FILE_NAME)).eosTokenId(),
-                    HfConfigJson.read(model.resolve(HfConfigJson.FILE_NAME)).maxPositionEmbeddings()).read(data, kind);
+            return TrainingDataReader.forModel(tokenizer, HfConfigJson.read(model.resolve(HfConfigJson.FILE_NAME)))
+                    .read(data, kind);
         }
     }
 
