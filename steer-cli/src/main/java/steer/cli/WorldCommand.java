@@ -37,6 +37,9 @@ final class WorldCommand implements Runnable {
         @Option(names = "--seed", defaultValue = "0", description = "world and training seed (default: ${DEFAULT-VALUE})")
         long seed;
 
+        @Option(names = "--steps", description = "optimizer steps instead of the size's default")
+        Integer steps;
+
         @Option(names = "--threads", description = "PyTorch intra-op threads (default: all cores; training steps of"
                 + " these sizes gain about 30% from two)")
         Integer threads;
@@ -45,7 +48,9 @@ final class WorldCommand implements Runnable {
         public void run() {
             ai.djl.engine.Engine.getInstance(); // loads PyTorch, so its thread count can be set
             ai.djl.pytorch.jni.JniUtils.setNumThreads(threads != null ? threads : Runtime.getRuntime().availableProcessors());
-            WorldModelSize s = WorldModelSize.named(size);
+            WorldModelSize named = WorldModelSize.named(size);
+            WorldModelSize s = steps == null ? named : new WorldModelSize(named.hiddenSize(), named.layers(), named.heads(),
+                    named.kvHeads(), named.intermediateSize(), named.lr(), steps);
             long start = System.nanoTime();
             System.out.printf("world sft %s: %d steps of 32 demonstrations, peak lr %.0e, seed %d -> %s%n", size, s.steps(),
                     s.lr(), seed, out);
