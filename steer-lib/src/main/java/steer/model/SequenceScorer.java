@@ -130,6 +130,9 @@ public final class SequenceScorer {
      */
     public static float[][] nextTokenLogits(Decoder model, List<int[]> prompts) {
         int B = prompts.size();
+        if (B == 0) {
+            return new float[0][];
+        }
         int P = 0;
         for (int b = 0; b < B; b++) {
             if (prompts.get(b).length == 0) {
