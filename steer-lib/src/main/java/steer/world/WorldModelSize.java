@@ -24,7 +24,7 @@ public record WorldModelSize(int hiddenSize, int layers, int heads, int kvHeads,
     /** About 0.2M parameters. */
     public static final WorldModelSize SMALL = new WorldModelSize(64, 4, 4, 2, 172, 3e-3, 3000);
     /** About 1M parameters. */
-    public static final WorldModelSize MEDIUM = new WorldModelSize(128, 5, 4, 2, 344, 2e-3, 3000);
+    public static final WorldModelSize MEDIUM = new WorldModelSize(128, 5, 4, 2, 344, 2e-3, 8000);
     /** About 4M parameters. */
     public static final WorldModelSize LARGE = new WorldModelSize(256, 5, 8, 4, 688, 1e-3, 1500);
 
