@@ -114,7 +114,7 @@ class TrainCommandTest {
     @Test
     void sftWritesALoadableModelAndMetricsAndLowersItsLoss() throws Exception {
         Path out = dir.resolve("sft");
-        String printed = capture("sft", "--model", model.toString(), "--data", demos.toString(), "--out", out.toString(),
+        String printed = Stories260kTest.capture("sft", "--model", model.toString(), "--data", demos.toString(), "--out", out.toString(),
                 "--batch-size", "8", "--epochs", "3", "--lr", "5e-3");
         assertTrue(printed.contains("step 18/18"), printed);
         List<JsonNode> m = metrics(out);
@@ -176,17 +176,5 @@ class TrainCommandTest {
             lines.add(json.readTree(line));
         }
         return lines;
-    }
-
-    static String capture(String... args) {
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        PrintStream old = System.out;
-        System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
-        try {
-            assertEquals(0, Main.run(args));
-        } finally {
-            System.setOut(old);
-        }
-        return buf.toString(StandardCharsets.UTF_8);
     }
 }
