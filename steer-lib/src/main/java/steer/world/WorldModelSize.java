@@ -26,7 +26,7 @@ public record WorldModelSize(int hiddenSize, int layers, int heads, int kvHeads,
     /** About 1M parameters. */
     public static final WorldModelSize MEDIUM = new WorldModelSize(128, 5, 4, 2, 344, 2e-3, 8000);
     /** About 4M parameters. */
-    public static final WorldModelSize LARGE = new WorldModelSize(256, 5, 8, 4, 688, 1e-3, 1500);
+    public static final WorldModelSize LARGE = new WorldModelSize(256, 5, 8, 4, 688, 1e-3, 2800);
 
     /** The size named {@code small}, {@code medium} or {@code large}. */
     public static WorldModelSize named(String name) {
