@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import ai.djl.pytorch.jni.JniUtils;
 import steer.checkpoint.DecoderConfig;
 import steer.model.DecoderInit;
 import steer.train.TrainingBenchmark;
@@ -125,7 +124,6 @@ final class BenchCommand implements Runnable {
         @Override
         public void run() {
             int cores = Runtime.getRuntime().availableProcessors();
-            ai.djl.engine.Engine.getInstance(); // loads PyTorch, so its thread count can be set
             int[] counts = threads != null ? threads : cores > 1 ? new int[] {1, cores} : new int[] {1};
             System.out.printf("machine: %d cores (%s %s), Java %s; batch %d x %d tokens%n", cores,
                     System.getProperty("os.name"), System.getProperty("os.arch"), System.getProperty("java.version"),
@@ -142,7 +140,7 @@ final class BenchCommand implements Runnable {
                 }
             }
             for (int t : counts) {
-                JniUtils.setNumThreads(t);
+                Main.setTorchThreads(t);
                 double matmul = TrainingBenchmark.matmulGflops();
                 System.out.printf("%nintra-op threads %d: fp32 matmul 2048^3 at %.1f GFLOP/s (median of 5)%n", t, matmul);
                 for (Map.Entry<String, steer.checkpoint.HfCheckpoint> m : models) {

@@ -22,6 +22,12 @@ public final class Main implements Runnable {
         System.exit(run(args));
     }
 
+    /** Sets PyTorch's intra-op thread count for this process, loading the engine first (it must be loaded). */
+    static void setTorchThreads(int threads) {
+        ai.djl.engine.Engine.getInstance();
+        ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
+    }
+
     /** Runs the command line and returns its exit code (tests call this instead of {@link #main}). */
     public static int run(String... args) {
         // DJL must never reach for its download server; the launcher sets this too, tests call run() directly

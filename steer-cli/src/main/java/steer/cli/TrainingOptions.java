@@ -90,8 +90,7 @@ final class TrainingOptions {
         }
         List<TrainingExample> examples = readExamples(kind);
         double peak = lr == null ? defaultLr : lr;
-        long perEpoch = (examples.size() + batchSize - 1) / batchSize;
-        long total = maxSteps > 0 ? Math.min(maxSteps, perEpoch * epochs) : perEpoch * epochs;
+        long total = TrainingRun.totalSteps(examples.size(), batchSize, epochs, maxSteps);
         TrainingConfig config = new TrainingConfig(
                 new AdamWConfig(peak, 0.9, 0.999, 1e-8, weightDecay),
                 new LearningRateSchedule(Math.round(warmupRatio * total), total, minLrRatio), maxGradNorm, microBatchSize);

@@ -46,8 +46,7 @@ final class WorldCommand implements Runnable {
 
         @Override
         public void run() {
-            ai.djl.engine.Engine.getInstance(); // loads PyTorch, so its thread count can be set
-            ai.djl.pytorch.jni.JniUtils.setNumThreads(threads != null ? threads : Runtime.getRuntime().availableProcessors());
+            Main.setTorchThreads(threads != null ? threads : Runtime.getRuntime().availableProcessors());
             WorldModelSize named = WorldModelSize.named(size);
             WorldModelSize s = steps == null ? named : new WorldModelSize(named.hiddenSize(), named.layers(), named.heads(),
                     named.kvHeads(), named.intermediateSize(), named.lr(), steps);

@@ -116,11 +116,9 @@ public final class Generation {
         if (B == 0) {
             return List.of();
         }
-        int P = 0;
-        for (int[] prompt : prompts) {
-            P = Math.max(P, prompt.length);
-        }
-        int capacity = P + params.maxNewTokens();
+        LeftPadded layout = LeftPadded.of(prompts, params.maxNewTokens());
+        int P = layout.length();
+        int capacity = layout.width();
         int V = model.config().vocabSize();
         boolean gradMode = JniUtils.isGradMode();
         JniUtils.setGradMode(false); // grad mode is per thread; generation never needs a graph
@@ -131,21 +129,10 @@ public final class Generation {
         JniUtils.setNumThreads(1);
         try (NDManager request = model.manager().newSubManager()) {
             KvCache cache = model.newCache(request, B, capacity);
-            int[] pad = new int[B];
-            long[] ids = new long[B * P];
-            long[] positions = new long[B * P];
-            float[] keyBias = new float[B * capacity];    // [B, S]: MASKED on each row's left padding
-            for (int b = 0; b < B; b++) {
-                int[] prompt = prompts.get(b);
-                pad[b] = P - prompt.length;
-                for (int t = 0; t < P; t++) {
-                    ids[b * P + t] = t < pad[b] ? 0 : prompt[t - pad[b]];
-                    positions[b * P + t] = Math.max(0, t - pad[b]);
-                }
-                Arrays.fill(keyBias, b * capacity, b * capacity + pad[b], Decoder.MASKED);
-            }
-            boolean padded = Arrays.stream(pad).anyMatch(p -> p > 0);
-            NDArray keyBiasAll = request.create(keyBias, new Shape(B, 1, 1, capacity));    // [B, 1, 1, Smax]
+            long[] ids = layout.ids();
+            long[] positions = layout.positions();
+            boolean padded = layout.padded();
+            NDArray keyBiasAll = request.create(layout.keyBias(), new Shape(B, 1, 1, capacity));    // [B, 1, 1, Smax]
 
             int[][] out = new int[B][params.maxNewTokens()];
             float[][] tokenLogProbs = new float[B][params.maxNewTokens()];

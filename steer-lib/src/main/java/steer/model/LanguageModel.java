@@ -74,17 +74,19 @@ public final class LanguageModel implements AutoCloseable {
      */
     public List<TextCompletion> complete(List<String> prompts, SamplingParams params, List<String> stopStrings) {
         List<int[]> ids = new ArrayList<>();
+        List<String> heads = new ArrayList<>();
         for (String p : prompts) {
             ids.add(tokenizer.encode(p));
+            heads.add(tokenizer.decode(ids.get(ids.size() - 1)));
         }
         Generation.StopCheck stop = stopStrings.isEmpty() ? Generation.StopCheck.NEVER
-                : (stream, tokens, count) -> indexOfStop(continuation(ids.get(stream), Arrays.copyOf(tokens, count)),
-                        stopStrings) >= 0;
+                : (stream, tokens, count) -> indexOfStop(continuation(ids.get(stream), heads.get(stream),
+                        Arrays.copyOf(tokens, count)), stopStrings) >= 0;
         List<GeneratedSequence> out = Generation.generate(decoder, ids, params, Set.of(decoder.config().eosTokenId()), stop);
         List<TextCompletion> completions = new ArrayList<>(out.size());
         for (int i = 0; i < out.size(); i++) {
             GeneratedSequence g = out.get(i);
-            String text = continuation(ids.get(i), g.tokenIds());
+            String text = continuation(ids.get(i), heads.get(i), g.tokenIds());
             int cut = indexOfStop(text, stopStrings);
             completions.add(new TextCompletion(cut >= 0 ? text.substring(0, cut) : text, ids.get(i), g.tokenIds(),
                     g.logProbs(), g.finishReason()));
@@ -97,10 +99,14 @@ public final class LanguageModel implements AutoCloseable {
      * SentencePiece's leading space, so the prompt is decoded with and without them.
      */
     public String continuation(int[] prompt, int[] generated) {
+        return continuation(prompt, tokenizer.decode(prompt), generated);
+    }
+
+    /** {@link #continuation(int[], int[])} with the prompt's decoded text already at hand. */
+    private String continuation(int[] prompt, String head, int[] generated) {
         int[] all = Arrays.copyOf(prompt, prompt.length + generated.length);
         System.arraycopy(generated, 0, all, prompt.length, generated.length);
         String full = tokenizer.decode(all);
-        String head = tokenizer.decode(prompt);
         return full.startsWith(head) ? full.substring(head.length()) : tokenizer.decode(generated);
     }
 

@@ -133,37 +133,25 @@ public final class SequenceScorer {
         if (B == 0) {
             return new float[0][];
         }
-        int P = 0;
         for (int b = 0; b < B; b++) {
             if (prompts.get(b).length == 0) {
                 throw new IllegalArgumentException("prompt " + b + " is empty; it needs at least one token (BOS)");
             }
-            P = Math.max(P, prompts.get(b).length);
         }
+        LeftPadded layout = LeftPadded.of(prompts, 0);
+        int P = layout.length();
         if (P > model.config().maxPositionEmbeddings()) {
             throw new IllegalArgumentException("a prompt of " + P + " tokens exceeds the model's "
                     + model.config().maxPositionEmbeddings() + " positions");
-        }
-        long[] ids = new long[B * P];
-        long[] positions = new long[B * P];
-        float[] keyBias = new float[B * P];
-        for (int b = 0; b < B; b++) {
-            int[] prompt = prompts.get(b);
-            int pad = P - prompt.length;
-            for (int t = 0; t < P; t++) {
-                ids[b * P + t] = t < pad ? 0 : prompt[t - pad];
-                positions[b * P + t] = Math.max(0, t - pad);
-                keyBias[b * P + t] = t < pad ? Decoder.MASKED : 0f;
-            }
         }
         boolean gradMode = JniUtils.isGradMode();
         JniUtils.setGradMode(false);
         try (NDManager m = model.manager().newSubManager()) {
             DataType dtype = model.dtype();
-            NDArray bias = m.create(keyBias, new Shape(B, 1, 1, P)).add(Generation.causalBias(m, P))
+            NDArray bias = m.create(layout.keyBias(), new Shape(B, 1, 1, P)).add(Generation.causalBias(m, P))
                     .toType(dtype, false);                                                     // [B, 1, P, P]
-            NDArray hidden = model.hidden(m.create(ids, new Shape(B, P)), m.create(positions, new Shape(B, P)), bias,
-                    null);
+            NDArray hidden = model.hidden(m.create(layout.ids(), new Shape(B, P)),
+                    m.create(layout.positions(), new Shape(B, P)), bias, null);
             float[] logits = model.logits(hidden.get(":, -1, :")).toType(DataType.FLOAT32, false).toFloatArray();
             int V = model.config().vocabSize();
             float[][] out = new float[B][];

@@ -226,7 +226,7 @@ public final class PolicyTrainer {
             for (int i = 0; i < r.length; i++) {
                 r[i] = refs[i][role];
             }
-            return scope.create(r).toType(policy.parameters().get(0).getValue().getDataType(), false);
+            return scope.create(r).toType(policy.dtype(), false);
         }
 
         private PreferenceLogps pair(NDArray[][] policyLogps, int chosen, int rejected, NDArray strength) {

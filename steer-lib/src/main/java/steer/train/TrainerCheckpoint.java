@@ -154,7 +154,8 @@ public final class TrainerCheckpoint {
         }
     }
 
-    private static void deleteRecursively(Path p) throws IOException {
+    /** Deletes a directory tree (a checkpoint, a run's working files); nothing if it does not exist. */
+    public static void deleteRecursively(Path p) throws IOException {
         if (!Files.exists(p)) {
             return;
         }

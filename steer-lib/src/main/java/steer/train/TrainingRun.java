@@ -71,12 +71,20 @@ public final class TrainingRun {
 
         /** Optimizer steps in the whole run for {@code n} examples. */
         public long totalSteps(int n) {
-            long perEpoch = (n + batchSize - 1) / batchSize;
-            return maxSteps > 0 ? Math.min(maxSteps, perEpoch * epochs) : perEpoch * epochs;
+            return TrainingRun.totalSteps(n, batchSize, epochs, maxSteps);
         }
     }
 
     private TrainingRun() {
+    }
+
+    /**
+     * Optimizer steps of a run over {@code n} examples: {@code epochs} passes of ⌈n / batchSize⌉ steps, cut at
+     * {@code maxSteps} when that is positive. The learning-rate schedule spans exactly these steps.
+     */
+    public static long totalSteps(int n, int batchSize, int epochs, long maxSteps) {
+        long all = (long) ((n + batchSize - 1) / batchSize) * epochs;
+        return maxSteps > 0 ? Math.min(maxSteps, all) : all;
     }
 
     /**

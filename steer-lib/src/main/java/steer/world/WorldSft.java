@@ -21,6 +21,7 @@ import steer.model.DecoderInit;
 import steer.objective.Sft;
 import steer.tokenizer.Tokenizer;
 import steer.train.PolicyTrainer;
+import steer.train.TrainerCheckpoint;
 import steer.train.TrainingConfig;
 import steer.train.TrainingRun;
 
@@ -80,17 +81,9 @@ public final class WorldSft {
             for (String f : new String[] {"config.json", "model.safetensors", Tokenizer.FILE_NAME, TrainingRun.METRICS_FILE}) {
                 Files.copy(run.resolve("out").resolve(f), out.resolve(f), StandardCopyOption.REPLACE_EXISTING);
             }
-            deleteRecursively(run);
+            TrainerCheckpoint.deleteRecursively(run);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
-        }
-    }
-
-    private static void deleteRecursively(Path p) throws IOException {
-        try (var s = Files.walk(p)) {
-            for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.delete(q);
-            }
         }
     }
 }
