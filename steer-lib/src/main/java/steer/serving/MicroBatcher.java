@@ -75,6 +75,10 @@ public final class MicroBatcher<Req, Res> implements AutoCloseable {
          * @param runNanos  time the handler took
          */
         void batchRan(int requests, int size, long runNanos);
+
+        /** A request was dropped unrun: cancelled, or its deadline passed, while it waited. */
+        default void requestDropped() {
+        }
     }
 
     private final String name;
@@ -225,10 +229,12 @@ public final class MicroBatcher<Req, Res> implements AutoCloseable {
             Pending<Req, Res> p = it.next();
             if (p.future.isDone()) {
                 it.remove();
+                listener.requestDropped();
             } else if (now - p.deadlineNanoTime > 0) {
                 it.remove();
                 p.future.completeExceptionally(new RequestExpiredException(name,
                         TimeUnit.NANOSECONDS.toMillis(now - p.enqueuedNanos)));
+                listener.requestDropped();
             }
         }
     }
