@@ -5,6 +5,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import steer.judge.JudgeTemplates;
+import steer.judge.PairwiseJudge;
 import steer.model.LanguageModel;
 import steer.model.ResponseLogProbs;
 import steer.model.SamplingParams;
@@ -160,41 +162,27 @@ public final class WorldEvaluation {
     static double[] judge(LanguageModel model, List<Task> heldOut, Settings settings) {
         List<JudgeSeedExample> pairs = JudgeSeedSet.generate(heldOut, settings.judgePairs(), 0, ResponseMix.defaults(),
                 settings.seed());
-        int idA = token(model, JudgeInstructions.ANSWER_A);
-        int idB = token(model, JudgeInstructions.ANSWER_B);
+        PairwiseJudge judge = new PairwiseJudge(JudgeTemplates.world().pairwise("template", JudgeTemplates.PAIRWISE));
         double correct = 0;
         double consistent = 0;
         for (int from = 0; from < pairs.size(); from += 32) {
             List<JudgeSeedExample> part = pairs.subList(from, Math.min(pairs.size(), from + 32));
-            List<int[]> prompts = new ArrayList<>();
+            List<PairwiseJudge.Item> items = new ArrayList<>(part.size());
             for (JudgeSeedExample p : part) {
-                prompts.add(model.tokenizer().encode(p.pairwisePrompt()));
-                prompts.add(model.tokenizer().encode(p.swappedPrompt()));
+                items.add(new PairwiseJudge.Item(p.task().query(), p.responseA(), p.responseB()));
             }
-            float[][] logits = SequenceScorer.nextTokenLogits(model.decoder(), prompts);
+            List<PairwiseJudge.Verdict> verdicts = judge.compare(model, items);
             for (int i = 0; i < part.size(); i++) {
-                double stored = pFirst(logits[2 * i][idA], logits[2 * i][idB]);        // p(A) with A = response A
-                double swapped = pFirst(logits[2 * i + 1][idA], logits[2 * i + 1][idB]); // p(A) with A = response B
-                double aBetter = (stored + (1 - swapped)) / 2;
+                PairwiseJudge.Verdict v = verdicts.get(i);
+                double stored = v.pAB();                                       // p(A) with A = response A
+                double swapped = PairwiseJudge.pFirst(v.ba().a(), v.ba().b()); // p(A) with A = response B
+                double aBetter = v.pABetter();
                 boolean oracleA = part.get(i).oracleLabel().equals(JudgeInstructions.ANSWER_A);
                 correct += (aBetter > 0.5) == oracleA ? 1 : aBetter == 0.5 ? 0.5 : 0;
                 consistent += (stored > 0.5) == (swapped < 0.5) ? 1 : 0;
             }
         }
         return new double[] {correct / pairs.size(), consistent / pairs.size()};
-    }
-
-    /** softmax([a, b])[0], computed stably. */
-    static double pFirst(float a, float b) {
-        return 1 / (1 + Math.exp((double) b - a));
-    }
-
-    private static int token(LanguageModel model, String word) {
-        int[] ids = model.tokenizer().encodeWithoutSpecialTokens(word);
-        if (ids.length != 1) {
-            throw new IllegalArgumentException("'" + word + "' is not a single token in " + model.tokenizer().file());
-        }
-        return ids[0];
     }
 
     /** Response length in tokens without the closing EOS. */

@@ -71,8 +71,8 @@ class WorldEvaluationTest {
 
     @Test
     void judgeProbabilityIsTheSoftmaxOverTheTwoAnswerTokens() {
-        assertEquals(0.5, WorldEvaluation.pFirst(2f, 2f), 1e-12);
-        assertEquals(1 / (1 + Math.exp(-1.0)), WorldEvaluation.pFirst(3f, 2f), 1e-12);
-        assertEquals(0.0, WorldEvaluation.pFirst(-1e4f, 1e4f), 1e-12);
+        assertEquals(0.5, steer.judge.PairwiseJudge.pFirst(2f, 2f), 1e-12);
+        assertEquals(1 / (1 + Math.exp(-1.0)), steer.judge.PairwiseJudge.pFirst(3f, 2f), 1e-12);
+        assertEquals(0.0, steer.judge.PairwiseJudge.pFirst(-1e4f, 1e4f), 1e-12);
     }
 }

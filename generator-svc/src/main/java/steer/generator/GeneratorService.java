@@ -1,0 +1,309 @@
+package steer.generator;
+
+import io.grpc.Context;
+import io.grpc.Deadline;
+import io.grpc.stub.StreamObserver;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.quarkus.grpc.GrpcService;
+import io.smallrye.common.annotation.Blocking;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalDouble;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import steer.model.GeneratedSequence;
+import steer.model.SamplingParams;
+import steer.proto.v1.GenerateRequest;
+import steer.proto.v1.GenerateResponse;
+import steer.proto.v1.GeneratorGrpc;
+import steer.proto.v1.ListModelsRequest;
+import steer.proto.v1.ListModelsResponse;
+import steer.proto.v1.LoadModelRequest;
+import steer.proto.v1.LoadModelResponse;
+import steer.proto.v1.ModelInfo;
+import steer.proto.v1.Sample;
+import steer.proto.v1.ScoreRequest;
+import steer.proto.v1.ScoreResponse;
+import steer.proto.v1.SequenceScore;
+import steer.serving.BatchedGenerator;
+import steer.serving.BatchedScorer;
+import steer.serving.GeneratedSample;
+import steer.serving.InvalidFieldException;
+import steer.serving.ModelRegistry;
+import steer.serving.SamplingRequest;
+import steer.serving.ServedModel;
+import steer.serving.UnknownModelException;
+import steer.serving.Validation;
+
+/**
+ * The Generator gRPC API: validate, convert to library jobs, queue them on the batchers, convert back.
+ *
+ * <p>Threads: Generate, GenerateStream and Score only validate (tokenizing prompts of bounded length takes
+ * microseconds) and queue work, so they stay on the event loop, where the call's gRPC {@link Context} (its
+ * deadline and cancellation) is current; a {@code @Blocking} method runs on a worker thread without it. The
+ * model runs on the batchers' threads, and responses are sent from there as futures complete. A cancelled
+ * call or a passed deadline cancels the call's queued work, which the batcher then drops unrun. LoadModel
+ * reads a checkpoint, so it is {@code @Blocking}.
+ */
+@GrpcService
+public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
+
+    private final ModelCatalog catalog;
+    private final Counter generatedTokens;
+    private final MeterRegistry meters;
+
+    GeneratorService(ModelCatalog catalog, MeterRegistry meters) {
+        this.catalog = catalog;
+        this.meters = meters;
+        this.generatedTokens = Counter.builder("steer.generator.tokens").description("generated tokens")
+                .baseUnit("tokens").register(meters);
+    }
+
+    @Override
+    public void generate(GenerateRequest request, StreamObserver<GenerateResponse> call) {
+        StreamObserver<GenerateResponse> response = whileLive(call);
+        Timer.Sample timer = Timer.start(meters);
+        List<CompletableFuture<List<GeneratedSample>>> parts;
+        try {
+            parts = submit(request);
+        } catch (RuntimeException e) {
+            response.onError(GrpcErrors.toStatus(e));
+            record(timer, "Generate", e);
+            return;
+        }
+        CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).whenComplete((ignored, failure) -> {
+            if (failure != null) {
+                response.onError(GrpcErrors.toStatus(failure));
+            } else {
+                GenerateResponse.Builder out = GenerateResponse.newBuilder();
+                parts.forEach(p -> p.join().forEach(s -> out.addSamples(toProto(s))));
+                response.onNext(out.build());
+                response.onCompleted();
+            }
+            record(timer, "Generate", failure);
+        });
+    }
+
+    @Override
+    public void generateStream(GenerateRequest request, StreamObserver<Sample> call) {
+        StreamObserver<Sample> response = whileLive(call);
+        Timer.Sample timer = Timer.start(meters);
+        List<CompletableFuture<List<GeneratedSample>>> parts;
+        try {
+            parts = submit(request);
+        } catch (RuntimeException e) {
+            response.onError(GrpcErrors.toStatus(e));
+            record(timer, "GenerateStream", e);
+            return;
+        }
+        // chunks finish on the batcher thread in any order; the observer is not thread-safe, so calls are serialised
+        AtomicBoolean failed = new AtomicBoolean();
+        CompletableFuture<?>[] sent = new CompletableFuture<?>[parts.size()];
+        for (int i = 0; i < parts.size(); i++) {
+            sent[i] = parts.get(i).whenComplete((samples, failure) -> {
+                synchronized (response) {
+                    if (failure != null) {
+                        if (failed.compareAndSet(false, true)) {
+                            parts.forEach(p -> p.cancel(false));
+                            response.onError(GrpcErrors.toStatus(failure));
+                        }
+                    } else if (!failed.get()) {
+                        samples.forEach(s -> response.onNext(toProto(s)));
+                    }
+                }
+            });
+        }
+        CompletableFuture.allOf(sent).whenComplete((ignored, failure) -> {
+            synchronized (response) {
+                if (!failed.get()) {
+                    response.onCompleted();
+                }
+            }
+            record(timer, "GenerateStream", failure);
+        });
+    }
+
+    private List<CompletableFuture<List<GeneratedSample>>> submit(GenerateRequest request) {
+        GeneratorConfig config = catalog.config();
+        String model = request.getModel().isEmpty() ? config.modelName() : request.getModel();
+        ServedModel served = catalog.registry().find(model)
+                .orElseThrow(() -> new UnknownModelException("model", model, catalog.registry().list().stream()
+                        .map(ServedModel::name).toList()));
+        Validation.requireCount("prompts", request.getPromptsList(), 1, config.maxPrompts());
+        for (int i = 0; i < request.getPromptsCount(); i++) {
+            Validation.requireText(Validation.indexed("prompts", i), request.getPrompts(i));
+            Validation.requireMaxChars(Validation.indexed("prompts", i), request.getPrompts(i), config.maxTextChars());
+        }
+        int n = request.getN() == 0 ? 1 : request.getN();
+        Validation.requireInRange("n", n, 1, config.maxSamples());
+        var s = request.getSampling();
+        SamplingRequest sampling = new SamplingRequest(s.getMaxNewTokens(),
+                s.hasTemperature() ? OptionalDouble.of(s.getTemperature()) : OptionalDouble.empty(),
+                s.hasTopP() ? OptionalDouble.of(s.getTopP()) : OptionalDouble.empty(), s.getTopK(),
+                s.hasSeed() ? OptionalLong.of(s.getSeed()) : OptionalLong.empty(), s.getStopList());
+        SamplingParams params = sampling.resolve("sampling", SamplingRequest.Defaults.sso(), served.maxPositions(),
+                catalog.generator().pickSeed());
+        catalog.generator().checkPromptLengths(model, request.getPromptsList(), params.maxNewTokens());
+        BatchedGenerator.Job job = new BatchedGenerator.Job(model, List.copyOf(request.getPromptsList()), n, params,
+                List.copyOf(s.getStopList()), s.hasSeed());
+        List<CompletableFuture<List<GeneratedSample>>> parts = catalog.generator().submit(job, deadline());
+        cancelOnCallEnd(parts);
+        return parts;
+    }
+
+    @Override
+    public void score(ScoreRequest request, StreamObserver<ScoreResponse> call) {
+        StreamObserver<ScoreResponse> response = whileLive(call);
+        Timer.Sample timer = Timer.start(meters);
+        CompletableFuture<BatchedScorer.Result> result;
+        try {
+            GeneratorConfig config = catalog.config();
+            String model = request.getModel().isEmpty() ? config.modelName() : request.getModel();
+            catalog.registry().find(model).orElseThrow(() -> new UnknownModelException("model", model,
+                    catalog.registry().list().stream().map(ServedModel::name).toList()));
+            Validation.requireCount("pairs", request.getPairsList(), 1, config.maxPrompts() * config.maxSamples());
+            List<String> prompts = new ArrayList<>();
+            List<String> responses = new ArrayList<>();
+            for (int i = 0; i < request.getPairsCount(); i++) {
+                String field = Validation.indexed("pairs", i);
+                Validation.requireText(field + ".prompt", request.getPairs(i).getPrompt());
+                Validation.requireMaxChars(field + ".prompt", request.getPairs(i).getPrompt(), config.maxTextChars());
+                Validation.requireMaxChars(field + ".response", request.getPairs(i).getResponse(), config.maxTextChars());
+                prompts.add(request.getPairs(i).getPrompt());
+                responses.add(request.getPairs(i).getResponse());
+            }
+            catalog.scorer().checkLengths(model, prompts, responses);
+            result = catalog.scorer().submit(new BatchedScorer.Job(model, prompts, responses), deadline());
+            cancelOnCallEnd(List.of(result));
+        } catch (RuntimeException e) {
+            response.onError(GrpcErrors.toStatus(e));
+            record(timer, "Score", e);
+            return;
+        }
+        result.whenComplete((r, failure) -> {
+            if (failure != null) {
+                response.onError(GrpcErrors.toStatus(failure));
+            } else {
+                ScoreResponse.Builder out = ScoreResponse.newBuilder().setModel(r.model()).setModelVersion(r.modelVersion());
+                for (var lp : r.scores()) {
+                    SequenceScore.Builder score = SequenceScore.newBuilder().setSumLogprob(lp.sum()).setMeanLogprob(lp.mean())
+                            .setResponseTokens(lp.perToken().length);
+                    for (float f : lp.perToken()) {
+                        score.addTokenLogprobs(f);
+                    }
+                    out.addScores(score);
+                }
+                response.onNext(out.build());
+                response.onCompleted();
+            }
+            record(timer, "Score", failure);
+        });
+    }
+
+    @Override
+    public void listModels(ListModelsRequest request, StreamObserver<ListModelsResponse> response) {
+        ListModelsResponse.Builder out = ListModelsResponse.newBuilder();
+        catalog.registry().list().forEach(m -> out.addModels(toProto(m)));
+        response.onNext(out.build());
+        response.onCompleted();
+    }
+
+    @Override
+    @Blocking
+    public void loadModel(LoadModelRequest request, StreamObserver<LoadModelResponse> response) {
+        try {
+            String name = request.getName().isEmpty() ? catalog.config().modelName() : request.getName();
+            if (request.getLocation().isEmpty()) {
+                throw new InvalidFieldException("location", "empty; this service has no checkpoint store, so a load "
+                        + "needs the checkpoint directory");
+            }
+            Validation.requireInRange("version", request.getVersion(), 0, Long.MAX_VALUE);
+            ModelRegistry.LoadResult loaded = catalog.registry().load(name, request.getVersion(), Path.of(request.getLocation()));
+            LoadModelResponse.Builder out = LoadModelResponse.newBuilder().setModel(toProto(loaded.model()));
+            loaded.previous().ifPresent(p -> out.setPrevious(toProto(p)));
+            response.onNext(out.build());
+            response.onCompleted();
+        } catch (RuntimeException e) {
+            response.onError(GrpcErrors.toStatus(e));
+        }
+    }
+
+    /** The call's deadline as a {@link System#nanoTime()} instant; none = never. */
+    private static long deadline() {
+        Deadline d = Context.current().getDeadline();
+        return d == null ? Long.MAX_VALUE : System.nanoTime() + d.timeRemaining(TimeUnit.NANOSECONDS);
+    }
+
+    /** A cancelled call (client gone, deadline passed) cancels its queued work so the batcher skips it. */
+    private static void cancelOnCallEnd(List<? extends CompletableFuture<?>> work) {
+        Context.current().addListener(ctx -> work.forEach(f -> f.cancel(false)), Runnable::run);
+    }
+
+    /**
+     * Answers only while the call is live: writing to a call the client already reset (deadline passed) makes
+     * the HTTP/2 server reset the whole connection, failing every other call on it.
+     */
+    private static <T> StreamObserver<T> whileLive(StreamObserver<T> response) {
+        Context call = Context.current();
+        return new StreamObserver<>() {
+            @Override
+            public void onNext(T value) {
+                if (!call.isCancelled()) {
+                    response.onNext(value);
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                if (!call.isCancelled()) {
+                    response.onError(t);
+                }
+            }
+
+            @Override
+            public void onCompleted() {
+                if (!call.isCancelled()) {
+                    response.onCompleted();
+                }
+            }
+        };
+    }
+
+    private void record(Timer.Sample timer, String rpc, Throwable failure) {
+        timer.stop(Timer.builder("steer.generator.request").description("request latency, queueing included")
+                .tag("rpc", rpc).tag("outcome", failure == null ? "ok" : GrpcErrors.toStatus(failure).getStatus().getCode().name())
+                .publishPercentileHistogram().register(meters));
+    }
+
+    private Sample toProto(GeneratedSample s) {
+        generatedTokens.increment(s.tokenIds().length);
+        Sample.Builder b = Sample.newBuilder().setPromptIndex(s.promptIndex()).setSampleIndex(s.sampleIndex())
+                .setText(s.text()).setFinishReason(finishReason(s.finishReason())).setModel(s.model())
+                .setModelVersion(s.modelVersion()).setSeed(s.seed());
+        for (int id : s.tokenIds()) {
+            b.addTokenIds(id);
+        }
+        for (float lp : s.logProbs()) {
+            b.addTokenLogprobs(lp);
+        }
+        return b.build();
+    }
+
+    private static String finishReason(GeneratedSequence.FinishReason r) {
+        return switch (r) {
+            case STOP_TOKEN -> "eos";
+            case STOP_CHECK -> "stop";
+            case LENGTH -> "length";
+        };
+    }
+
+    static ModelInfo toProto(ServedModel m) {
+        return ModelInfo.newBuilder().setName(m.name()).setVersion(m.version()).setLocation(m.location().toString())
+                .setParameters(m.parameters()).setMaxPositions(m.maxPositions()).setVocabSize(m.vocabSize()).build();
+    }
+}

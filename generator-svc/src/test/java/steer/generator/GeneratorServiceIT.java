@@ -1,0 +1,251 @@
+package steer.generator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import steer.model.LanguageModel;
+import steer.model.SamplingParams;
+import steer.model.TextCompletion;
+import steer.proto.v1.GenerateRequest;
+import steer.proto.v1.GenerateResponse;
+import steer.proto.v1.GeneratorGrpc;
+import steer.proto.v1.ListModelsRequest;
+import steer.proto.v1.LoadModelRequest;
+import steer.proto.v1.LoadModelResponse;
+import steer.proto.v1.PromptResponse;
+import steer.proto.v1.Sample;
+import steer.proto.v1.SamplingParams.Builder;
+import steer.proto.v1.ScoreRequest;
+import steer.proto.v1.ScoreResponse;
+import steer.model.ResponseLogProbs;
+import steer.model.SequenceScorer;
+
+/** The packaged generator over real gRPC on loopback, serving a tiny random world model. */
+class GeneratorServiceIT {
+
+    @TempDir
+    static Path dir;
+
+    static Path v0;
+    static Path v1;
+    static ServiceProcess service;
+    static GeneratorGrpc.GeneratorBlockingStub blocking;
+
+    @BeforeAll
+    static void start() throws Exception {
+        v0 = TinyModels.write(dir.resolve("v0"), 11);
+        v1 = TinyModels.write(dir.resolve("v1"), 12);
+        // batches of 4 sequences, so a large request spans many batches (hot load mid-stream)
+        service = ServiceProcess.start(dir, Map.of("steer.generator.model-location", v0.toString(),
+                "steer.generator.max-batch-size", "4"));
+        blocking = GeneratorGrpc.newBlockingStub(service.channel());
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        service.close();
+    }
+
+    private static GeneratorGrpc.GeneratorBlockingStub stub() {
+        return blocking.withDeadlineAfter(60, TimeUnit.SECONDS);
+    }
+
+    private static GenerateRequest greedy(int maxNewTokens, String... prompts) {
+        return GenerateRequest.newBuilder().addAllPrompts(List.of(prompts))
+                .setSampling(steer.proto.v1.SamplingParams.newBuilder().setTemperature(0).setMaxNewTokens(maxNewTokens)).build();
+    }
+
+    private static final List<String> PROMPTS = List.of("query : add 3 4", "query : sort 5 2 9", "query : reverse a b c");
+
+    /** The service adds nothing to the maths: greedy samples are the library's, token for token. */
+    private static void assertGreedyMatchesTheLibrary() {
+        GenerateResponse r = stub().generate(GenerateRequest.newBuilder(greedy(10, PROMPTS.toArray(String[]::new))).setN(2).build());
+        List<TextCompletion> expected;
+        try (LanguageModel m = LanguageModel.load(v0)) {
+            expected = m.complete(PROMPTS, SamplingParams.greedy(10), List.of());
+        }
+        assertEquals(6, r.getSamplesCount());
+        for (int i = 0; i < 6; i++) {
+            Sample s = r.getSamples(i);
+            TextCompletion e = expected.get(i / 2);
+            assertEquals(i / 2, s.getPromptIndex());
+            assertEquals(i % 2, s.getSampleIndex());
+            assertEquals(Arrays.stream(e.tokenIds()).boxed().toList(), s.getTokenIdsList());
+            assertEquals(e.text(), s.getText());
+            for (int t = 0; t < e.logProbs().length; t++) {
+                assertEquals(e.logProbs()[t], s.getTokenLogprobs(t), 1e-5);
+            }
+            assertEquals(e.finishReason() == steer.model.GeneratedSequence.FinishReason.LENGTH ? "length" : "eos", s.getFinishReason());
+            assertEquals("policy", s.getModel());
+            assertEquals(0, s.getModelVersion());
+        }
+    }
+
+    @Test
+    void greedyGenerateEqualsTheLibrarysCompletion() {
+        assertGreedyMatchesTheLibrary();
+    }
+
+    @Test
+    void scoreEqualsTheLibrarysLogProbs() {
+        ScoreResponse r = stub().score(ScoreRequest.newBuilder()
+                .addPairs(PromptResponse.newBuilder().setPrompt("query : add 3 4").setResponse("answer : 7 ."))
+                .addPairs(PromptResponse.newBuilder().setPrompt("query : sort 5 2").setResponse("")).build());
+        List<ResponseLogProbs> expected;
+        try (LanguageModel m = LanguageModel.load(v0)) {
+            expected = SequenceScorer.scoreToJava(m.decoder(), List.of(m.tokenizer().encode("query : add 3 4"),
+                    m.tokenizer().encode("query : sort 5 2")), List.of(m.tokenizer().encodeWithoutSpecialTokens("answer : 7 ."),
+                    new int[0]));
+        }
+        assertEquals(expected.get(0).sum(), r.getScores(0).getSumLogprob(), 1e-4);
+        assertEquals(expected.get(0).mean(), r.getScores(0).getMeanLogprob(), 1e-5);
+        assertEquals(4, r.getScores(0).getResponseTokens());
+        assertEquals(0, r.getScores(1).getResponseTokens());
+        assertEquals("policy", r.getModel());
+    }
+
+    private static void assertRejected(Status.Code code, String message, Supplier<?> call) {
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call::get);
+        assertEquals(code, e.getStatus().getCode(), e.getStatus().toString());
+        assertTrue(e.getStatus().getDescription().startsWith(message), e.getStatus().getDescription());
+        assertGreedyMatchesTheLibrary(); // the service still answers correctly
+    }
+
+    private static GenerateRequest withSampling(java.util.function.Consumer<Builder> s) {
+        Builder b = steer.proto.v1.SamplingParams.newBuilder();
+        s.accept(b);
+        return GenerateRequest.newBuilder().addPrompts("query : add 1 2").setSampling(b).build();
+    }
+
+    @Test
+    void everyValidationRuleAnswersItsStatusAndNamesTheField() {
+        assertRejected(Status.Code.INVALID_ARGUMENT, "prompts: 0 items; need 1..64",
+                () -> stub().generate(GenerateRequest.getDefaultInstance()));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "prompts[1]: empty",
+                () -> stub().generate(greedy(4, "query : add 1 2", " ")));
+        String longPrompt = "query : add" + " 1".repeat(120);
+        assertRejected(Status.Code.INVALID_ARGUMENT, "prompts[0]: 124 tokens; with max_new_tokens 8 at most 120 fit",
+                () -> stub().generate(greedy(8, longPrompt)));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "n: 17 is outside 1..16",
+                () -> stub().generate(GenerateRequest.newBuilder(greedy(4, "query : add 1 2")).setN(17).build()));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "n: -1 is outside 1..16",
+                () -> stub().generate(GenerateRequest.newBuilder(greedy(4, "query : add 1 2")).setN(-1).build()));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "sampling.top_p: 1.5 is outside (0, 1]",
+                () -> stub().generate(withSampling(s -> s.setTopP(1.5f))));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "sampling.temperature: 6 is outside [0, 5]",
+                () -> stub().generate(withSampling(s -> s.setTemperature(6))));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "sampling.max_new_tokens: 500 is outside 1..127",
+                () -> stub().generate(withSampling(s -> s.setMaxNewTokens(500))));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "sampling.top_k: -3 is negative",
+                () -> stub().generate(withSampling(s -> s.setTopK(-3))));
+        assertRejected(Status.Code.NOT_FOUND, "model: no model named 'nope'",
+                () -> stub().generate(GenerateRequest.newBuilder(greedy(4, "query : add 1 2")).setModel("nope").build()));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "pairs: 0 items", () -> stub().score(ScoreRequest.getDefaultInstance()));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "pairs[0].prompt: empty", () -> stub().score(ScoreRequest.newBuilder()
+                .addPairs(PromptResponse.newBuilder().setResponse("x")).build()));
+        assertRejected(Status.Code.NOT_FOUND, "model: no model named 'nope'", () -> stub().score(ScoreRequest.newBuilder()
+                .setModel("nope").addPairs(PromptResponse.newBuilder().setPrompt("query : add 1 2")).build()));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "location: empty",
+                () -> stub().loadModel(LoadModelRequest.newBuilder().setName("policy").setVersion(3).build()));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "location: " + dir.resolve("absent") + " is not a directory",
+                () -> stub().loadModel(LoadModelRequest.newBuilder().setLocation(dir.resolve("absent").toString()).build()));
+    }
+
+    @Test
+    void aMalformedCheckpointFailsItsLoadAndTheServedModelStays() throws Exception {
+        Path bad = Files.createDirectories(dir.resolve("bad"));
+        Files.copy(v1.resolve("tokenizer.json"), bad.resolve("tokenizer.json"));
+        Files.copy(v1.resolve("config.json"), bad.resolve("config.json"));
+        byte[] weights = Files.readAllBytes(v1.resolve("model.safetensors"));
+        Files.write(bad.resolve("model.safetensors"), Arrays.copyOf(weights, weights.length / 3));
+        assertRejected(Status.Code.FAILED_PRECONDITION, "cannot load " + bad,
+                () -> stub().loadModel(LoadModelRequest.newBuilder().setVersion(5).setLocation(bad.toString()).build()));
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+                () -> stub().loadModel(LoadModelRequest.newBuilder().setVersion(5).setLocation(bad.toString()).build()));
+        assertTrue(e.getStatus().getDescription().contains("model.safetensors"), e.getStatus().getDescription());
+        assertEquals(0, stub().listModels(ListModelsRequest.getDefaultInstance()).getModelsList().stream()
+                .filter(m -> m.getName().equals("policy")).findFirst().orElseThrow().getVersion());
+    }
+
+    @Test
+    void aHotLoadDuringAStreamDropsNothingAndLaterSamplesCarryTheNewVersion() throws Exception {
+        LoadModelResponse first = stub().loadModel(LoadModelRequest.newBuilder().setName("hot").setVersion(0)
+                .setLocation(v0.toString()).build());
+        assertFalse(first.hasPrevious());
+        List<String> prompts = new ArrayList<>();
+        for (int i = 0; i < 64; i++) {
+            prompts.add("query : add " + (i % 10) + " " + (i / 10));
+        }
+        GenerateRequest request = GenerateRequest.newBuilder().setModel("hot").addAllPrompts(prompts).setN(2)
+                .setSampling(steer.proto.v1.SamplingParams.newBuilder().setTemperature(0.7f).setMaxNewTokens(24)).build();
+        List<Sample> received = Collections.synchronizedList(new ArrayList<>());
+        CountDownLatch firstSample = new CountDownLatch(1);
+        CountDownLatch done = new CountDownLatch(1);
+        AtomicReference<Throwable> error = new AtomicReference<>();
+        GeneratorGrpc.newStub(service.channel()).withDeadlineAfter(120, TimeUnit.SECONDS).generateStream(request,
+                new StreamObserver<>() {
+                    @Override
+                    public void onNext(Sample s) {
+                        received.add(s);
+                        firstSample.countDown();
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        error.set(t);
+                        done.countDown();
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                        done.countDown();
+                    }
+                });
+        assertTrue(firstSample.await(60, TimeUnit.SECONDS));
+        LoadModelResponse swapped = stub().loadModel(LoadModelRequest.newBuilder().setName("hot").setVersion(1)
+                .setLocation(v1.toString()).build());
+        assertEquals(0, swapped.getPrevious().getVersion());
+        assertEquals(1, swapped.getModel().getVersion());
+        assertTrue(done.await(120, TimeUnit.SECONDS));
+        assertEquals(null, error.get());
+        assertEquals(128, received.size(), "every sample arrives");
+        assertEquals(0, received.get(0).getModelVersion());
+        assertEquals(1, received.get(received.size() - 1).getModelVersion(), "batches after the load use version 1");
+        int versionChanges = 0;
+        for (int i = 1; i < received.size(); i++) {
+            versionChanges += received.get(i).getModelVersion() != received.get(i - 1).getModelVersion() ? 1 : 0;
+        }
+        assertEquals(1, versionChanges, "a single switch from 0 to 1, never back");
+        assertTrue(received.stream().allMatch(s -> s.getModel().equals("hot")));
+    }
+
+    @Test
+    void readinessAndMetricsAreExported() throws Exception {
+        assertTrue(service.get("/q/health/ready").startsWith("200 "));
+        stub().generate(greedy(5, "query : add 1 2"));
+        assertTrue(service.metric("steer_generator_tokens_total") >= 5);
+        assertTrue(service.metric("steer_generator_batch_size_sequences_count") >= 1);
+        assertTrue(service.get("/q/metrics").contains("steer_generator_queue_depth"));
+        assertTrue(service.get("/q/metrics").contains("steer_generator_request_seconds_bucket"));
+    }
+}

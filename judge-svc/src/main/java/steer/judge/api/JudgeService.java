@@ -1,0 +1,251 @@
+package steer.judge.api;
+
+import io.grpc.Context;
+import io.grpc.Deadline;
+import io.grpc.stub.StreamObserver;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.quarkus.grpc.GrpcService;
+import io.smallrye.common.annotation.Blocking;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import steer.judge.PairwiseJudge;
+import steer.judge.PairwiseTemplate;
+import steer.judge.RubricJudge;
+import steer.judge.RubricTemplate;
+import steer.proto.v1.CompareBatchRequest;
+import steer.proto.v1.CompareBatchResponse;
+import steer.proto.v1.CompareRequest;
+import steer.proto.v1.CompareWithEmptyBatchRequest;
+import steer.proto.v1.CompareWithEmptyRequest;
+import steer.proto.v1.Comparison;
+import steer.proto.v1.JudgeGrpc;
+import steer.proto.v1.ListModelsRequest;
+import steer.proto.v1.ListModelsResponse;
+import steer.proto.v1.LoadModelRequest;
+import steer.proto.v1.LoadModelResponse;
+import steer.proto.v1.ModelInfo;
+import steer.proto.v1.OrderLogits;
+import steer.proto.v1.RubricRequest;
+import steer.proto.v1.RubricScoreResponse;
+import steer.proto.v1.ScoreProbability;
+import steer.serving.BatchedJudge;
+import steer.serving.InvalidFieldException;
+import steer.serving.ModelRegistry;
+import steer.serving.ServedModel;
+import steer.serving.UnknownModelException;
+import steer.serving.Validation;
+
+/**
+ * The Judge gRPC API: validate, convert to library items, queue them on the judge's batchers, convert back.
+ *
+ * <p>Threads: the judging RPCs only validate (tokenizing bounded texts) and queue work, so they stay on the
+ * event loop, where the call's gRPC {@link Context} (deadline, cancellation; see {@link CallDeadlines}) is
+ * current; the model runs on the batchers' threads. LoadModel reads a checkpoint, so it is {@code @Blocking}.
+ * A batch request's items must all name the same model and template, since they run as one batch.
+ */
+@GrpcService
+public class JudgeService extends JudgeGrpc.JudgeImplBase {
+
+    private final ModelCatalog catalog;
+    private final MeterRegistry meters;
+
+    JudgeService(ModelCatalog catalog, MeterRegistry meters) {
+        this.catalog = catalog;
+        this.meters = meters;
+    }
+
+    @Override
+    public void compare(CompareRequest request, StreamObserver<Comparison> call) {
+        run("Compare", call, () -> comparisons("", List.of(request)), r -> toProto(r, 0));
+    }
+
+    @Override
+    public void compareBatch(CompareBatchRequest request, StreamObserver<CompareBatchResponse> call) {
+        run("CompareBatch", call, () -> comparisons("items", request.getItemsList()), this::toBatch);
+    }
+
+    @Override
+    public void compareWithEmpty(CompareWithEmptyRequest request, StreamObserver<Comparison> call) {
+        run("CompareWithEmpty", call, () -> comparisons("", List.of(againstEmpty(request))), r -> toProto(r, 0));
+    }
+
+    @Override
+    public void compareWithEmptyBatch(CompareWithEmptyBatchRequest request, StreamObserver<CompareBatchResponse> call) {
+        run("CompareWithEmptyBatch", call, () -> comparisons("items",
+                request.getItemsList().stream().map(JudgeService::againstEmpty).toList()), this::toBatch);
+    }
+
+    /** A comparison with an empty B, marked so that validation accepts the empty side. */
+    private static CompareRequest againstEmpty(CompareWithEmptyRequest r) {
+        return CompareRequest.newBuilder().setModel(r.getModel()).setTemplateId(r.getTemplateId()).setPrompt(r.getPrompt())
+                .setResponseA(r.getResponse()).build();
+    }
+
+    @Override
+    public void rubricScore(RubricRequest request, StreamObserver<RubricScoreResponse> call) {
+        run("RubricScore", call, () -> {
+            JudgeConfig config = catalog.config();
+            String model = servedModel(request.getModel());
+            RubricTemplate template = catalog.templates().rubric("template_id", request.getTemplateId());
+            text("prompt", request.getPrompt(), config);
+            text("response", request.getResponse(), config);
+            List<RubricJudge.Item> items = List.of(new RubricJudge.Item(request.getPrompt(), request.getResponse()));
+            catalog.judge().checkRubricLengths("prompt", model, template, items);
+            return catalog.judge().rate(model, template, items, deadline());
+        }, judged -> {
+            RubricJudge.Rating r = judged.results().get(0);
+            RubricScoreResponse.Builder out = RubricScoreResponse.newBuilder().setExpectedScore(r.expectedScore())
+                    .setMostLikelyScore(r.mostLikely()).setModel(judged.model()).setModelVersion(judged.modelVersion());
+            for (int i = 0; i < r.scores().length; i++) {
+                out.addDistribution(ScoreProbability.newBuilder().setScore(r.scores()[i]).setProbability(r.probabilities()[i]));
+            }
+            return out.build();
+        });
+    }
+
+    /**
+     * Validates comparisons and queues them as one job.
+     *
+     * @param field {@code items} for a batch request, empty for a single one (fields are then top-level)
+     */
+    private CompletableFuture<BatchedJudge.Judged<PairwiseJudge.Verdict>> comparisons(String field, List<CompareRequest> requests) {
+        JudgeConfig config = catalog.config();
+        boolean batch = !field.isEmpty();
+        if (batch) {
+            Validation.requireCount(field, requests, 1, config.maxItems());
+        }
+        String model = null;
+        PairwiseTemplate template = null;
+        List<PairwiseJudge.Item> items = new ArrayList<>(requests.size());
+        for (int i = 0; i < requests.size(); i++) {
+            CompareRequest r = requests.get(i);
+            String prefix = batch ? Validation.indexed(field, i) + "." : "";
+            String m = servedModel(prefix + "model", r.getModel());
+            PairwiseTemplate t = catalog.templates().pairwise(prefix + "template_id", r.getTemplateId());
+            if (model != null && (!model.equals(m) || !template.id().equals(t.id()))) {
+                throw new InvalidFieldException(prefix + "model", "every item of a batch must name the same model and "
+                        + "template as items[0] ('" + model + "', '" + template.id() + "')");
+            }
+            model = m;
+            template = t;
+            text(prefix + "prompt", r.getPrompt(), config);
+            text(prefix + "response_a", r.getResponseA(), config);
+            // B is empty only in comparisons with the empty response, which build it themselves
+            Validation.requireMaxChars(prefix + "response_b", r.getResponseB(), config.maxTextChars());
+            items.add(new PairwiseJudge.Item(r.getPrompt(), r.getResponseA(), r.getResponseB()));
+        }
+        catalog.judge().checkPairwiseLengths(batch ? field : "prompt", model, template, items);
+        return catalog.judge().compare(model, template, items, deadline());
+    }
+
+    private String servedModel(String requested) {
+        return servedModel("model", requested);
+    }
+
+    private String servedModel(String field, String requested) {
+        String model = requested.isEmpty() ? catalog.config().modelName() : requested;
+        if (catalog.registry().find(model).isEmpty()) {
+            throw new UnknownModelException(field, model, catalog.registry().list().stream().map(ServedModel::name).toList());
+        }
+        return model;
+    }
+
+    private static void text(String field, String value, JudgeConfig config) {
+        Validation.requireText(field, value);
+        Validation.requireMaxChars(field, value, config.maxTextChars());
+    }
+
+    /** Validates and queues on the calling thread, answers from the batcher's, and times the call. */
+    private <J, R> void run(String rpc, StreamObserver<R> call, java.util.function.Supplier<CompletableFuture<J>> submit,
+                            Function<J, R> toProto) {
+        Timer.Sample timer = Timer.start(meters);
+        Context context = Context.current();
+        CompletableFuture<J> work;
+        try {
+            work = submit.get();
+        } catch (RuntimeException e) {
+            call.onError(GrpcErrors.toStatus(e));
+            record(timer, rpc, e);
+            return;
+        }
+        // a cancelled call (client gone, deadline passed) cancels its queued work so the batcher skips it
+        context.addListener(ctx -> work.cancel(false), Runnable::run);
+        work.whenComplete((result, failure) -> {
+            // writing to a call the client already reset would tear down the HTTP/2 connection (see CallDeadlines)
+            if (!context.isCancelled()) {
+                if (failure != null) {
+                    call.onError(GrpcErrors.toStatus(failure));
+                } else {
+                    call.onNext(toProto.apply(result));
+                    call.onCompleted();
+                }
+            }
+            record(timer, rpc, failure);
+        });
+    }
+
+    @Override
+    public void listModels(ListModelsRequest request, StreamObserver<ListModelsResponse> response) {
+        ListModelsResponse.Builder out = ListModelsResponse.newBuilder();
+        catalog.registry().list().forEach(m -> out.addModels(toProto(m)));
+        response.onNext(out.build());
+        response.onCompleted();
+    }
+
+    @Override
+    @Blocking
+    public void loadModel(LoadModelRequest request, StreamObserver<LoadModelResponse> response) {
+        try {
+            String name = request.getName().isEmpty() ? catalog.config().modelName() : request.getName();
+            if (request.getLocation().isEmpty()) {
+                throw new InvalidFieldException("location", "empty; this service has no checkpoint store, so a load "
+                        + "needs the checkpoint directory");
+            }
+            Validation.requireInRange("version", request.getVersion(), 0, Long.MAX_VALUE);
+            ModelRegistry.LoadResult loaded = catalog.registry().load(name, request.getVersion(), Path.of(request.getLocation()));
+            LoadModelResponse.Builder out = LoadModelResponse.newBuilder().setModel(toProto(loaded.model()));
+            loaded.previous().ifPresent(p -> out.setPrevious(toProto(p)));
+            response.onNext(out.build());
+            response.onCompleted();
+        } catch (RuntimeException e) {
+            response.onError(GrpcErrors.toStatus(e));
+        }
+    }
+
+    private static long deadline() {
+        Deadline d = Context.current().getDeadline();
+        return d == null ? Long.MAX_VALUE : System.nanoTime() + d.timeRemaining(TimeUnit.NANOSECONDS);
+    }
+
+    private void record(Timer.Sample timer, String rpc, Throwable failure) {
+        timer.stop(Timer.builder("steer.judge.request").description("judge latency, queueing included").tag("rpc", rpc)
+                .tag("outcome", failure == null ? "ok" : GrpcErrors.toStatus(failure).getStatus().getCode().name())
+                .publishPercentileHistogram().register(meters));
+    }
+
+    private CompareBatchResponse toBatch(BatchedJudge.Judged<PairwiseJudge.Verdict> judged) {
+        CompareBatchResponse.Builder out = CompareBatchResponse.newBuilder();
+        for (int i = 0; i < judged.results().size(); i++) {
+            out.addComparisons(toProto(judged, i));
+        }
+        return out.build();
+    }
+
+    private static Comparison toProto(BatchedJudge.Judged<PairwiseJudge.Verdict> judged, int i) {
+        PairwiseJudge.Verdict v = judged.results().get(i);
+        return Comparison.newBuilder().setPABetter(v.pABetter()).setPABetterAb(v.pAB()).setPABetterBa(v.pBA())
+                .setLogitsAb(OrderLogits.newBuilder().setLogitA(v.ab().a()).setLogitB(v.ab().b()))
+                .setLogitsBa(OrderLogits.newBuilder().setLogitA(v.ba().a()).setLogitB(v.ba().b()))
+                .setModel(judged.model()).setModelVersion(judged.modelVersion()).build();
+    }
+
+    private static ModelInfo toProto(ServedModel m) {
+        return ModelInfo.newBuilder().setName(m.name()).setVersion(m.version()).setLocation(m.location().toString())
+                .setParameters(m.parameters()).setMaxPositions(m.maxPositions()).setVocabSize(m.vocabSize()).build();
+    }
+}

@@ -1,0 +1,166 @@
+package steer.judge.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import steer.judge.JudgeTemplates;
+import steer.judge.PairwiseJudge;
+import steer.judge.RubricJudge;
+import steer.model.LanguageModel;
+import steer.proto.v1.CompareBatchRequest;
+import steer.proto.v1.CompareBatchResponse;
+import steer.proto.v1.CompareRequest;
+import steer.proto.v1.CompareWithEmptyBatchRequest;
+import steer.proto.v1.CompareWithEmptyRequest;
+import steer.proto.v1.Comparison;
+import steer.proto.v1.JudgeGrpc;
+import steer.proto.v1.LoadModelRequest;
+import steer.proto.v1.RubricRequest;
+import steer.proto.v1.RubricScoreResponse;
+
+/** The packaged judge over real gRPC on loopback, judging with a tiny random world model. */
+class JudgeServiceIT {
+
+    @TempDir
+    static Path dir;
+
+    static Path model;
+    static ServiceProcess service;
+
+    @BeforeAll
+    static void start() throws Exception {
+        model = TinyModels.write(dir.resolve("judge"), 31);
+        service = ServiceProcess.start(dir, Map.of("steer.judge.model-location", model.toString()));
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        service.close();
+    }
+
+    private static JudgeGrpc.JudgeBlockingStub stub() {
+        return JudgeGrpc.newBlockingStub(service.channel()).withDeadlineAfter(60, TimeUnit.SECONDS);
+    }
+
+    private static CompareRequest compare(String prompt, String a, String b) {
+        return CompareRequest.newBuilder().setPrompt(prompt).setResponseA(a).setResponseB(b).build();
+    }
+
+    private static final List<PairwiseJudge.Item> ITEMS = List.of(
+            new PairwiseJudge.Item("add 3 4", "answer : 7 .", "answer : 8 ."),
+            new PairwiseJudge.Item("sort 5 2 9", "answer : 2 5 9 .", "answer : 9 5 2 ."),
+            new PairwiseJudge.Item("add 3 4", "answer : 7 .", ""));
+
+    private static List<PairwiseJudge.Verdict> inProcess() {
+        try (LanguageModel m = LanguageModel.load(model)) {
+            return new PairwiseJudge(JudgeTemplates.world().pairwise("template_id", "")).compare(m, ITEMS);
+        }
+    }
+
+    private static void assertSame(PairwiseJudge.Verdict v, Comparison c) {
+        assertEquals(v.pABetter(), c.getPABetter(), 1e-5);
+        assertEquals(v.pAB(), c.getPABetterAb(), 1e-5);
+        assertEquals(v.pBA(), c.getPABetterBa(), 1e-5);
+        assertEquals(v.ab().a(), c.getLogitsAb().getLogitA(), 1e-4);
+        assertEquals(v.ab().b(), c.getLogitsAb().getLogitB(), 1e-4);
+        assertEquals(v.ba().a(), c.getLogitsBa().getLogitA(), 1e-4);
+        assertEquals(v.ba().b(), c.getLogitsBa().getLogitB(), 1e-4);
+        assertEquals("judge", c.getModel());
+        assertEquals(0, c.getModelVersion());
+    }
+
+    private static void assertCompareMatchesTheLibrary() {
+        assertSame(inProcess().get(0), stub().compare(compare("add 3 4", "answer : 7 .", "answer : 8 .")));
+    }
+
+    @Test
+    void everyComparisonEqualsThePairwiseJudgeInProcess() {
+        List<PairwiseJudge.Verdict> expected = inProcess();
+        assertSame(expected.get(0), stub().compare(compare("add 3 4", "answer : 7 .", "answer : 8 .")));
+        CompareBatchResponse batch = stub().compareBatch(CompareBatchRequest.newBuilder()
+                .addItems(compare("add 3 4", "answer : 7 .", "answer : 8 ."))
+                .addItems(compare("sort 5 2 9", "answer : 2 5 9 .", "answer : 9 5 2 .")).build());
+        assertSame(expected.get(0), batch.getComparisons(0));
+        assertSame(expected.get(1), batch.getComparisons(1));
+        assertSame(expected.get(2), stub().compareWithEmpty(CompareWithEmptyRequest.newBuilder().setPrompt("add 3 4")
+                .setResponse("answer : 7 .").build()));
+        CompareBatchResponse empties = stub().compareWithEmptyBatch(CompareWithEmptyBatchRequest.newBuilder()
+                .addItems(CompareWithEmptyRequest.newBuilder().setPrompt("add 3 4").setResponse("answer : 7 .")).build());
+        assertSame(expected.get(2), empties.getComparisons(0));
+    }
+
+    @Test
+    void rubricScoreEqualsTheRubricJudgeInProcess() {
+        RubricJudge.Rating expected;
+        try (LanguageModel m = LanguageModel.load(model)) {
+            expected = new RubricJudge(JudgeTemplates.world().rubric("template_id", "")).rate(m,
+                    List.of(new RubricJudge.Item("add 3 4", "answer : 7 ."))).get(0);
+        }
+        RubricScoreResponse r = stub().rubricScore(RubricRequest.newBuilder().setPrompt("add 3 4").setResponse("answer : 7 .").build());
+        assertEquals(expected.expectedScore(), r.getExpectedScore(), 1e-4);
+        assertEquals(expected.mostLikely(), r.getMostLikelyScore());
+        assertEquals(9, r.getDistributionCount());
+        for (int i = 0; i < 9; i++) {
+            assertEquals(i + 2, r.getDistribution(i).getScore());
+            assertEquals(expected.probabilities()[i], r.getDistribution(i).getProbability(), 1e-5);
+        }
+        assertEquals("judge", r.getModel());
+    }
+
+    private static void assertRejected(Status.Code code, String message, Supplier<?> call) {
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call::get);
+        assertEquals(code, e.getStatus().getCode(), e.getStatus().toString());
+        assertTrue(e.getStatus().getDescription().startsWith(message), e.getStatus().getDescription());
+        assertCompareMatchesTheLibrary(); // the service still answers correctly
+    }
+
+    @Test
+    void everyValidationRuleAnswersItsStatusAndNamesTheField() {
+        assertRejected(Status.Code.INVALID_ARGUMENT, "prompt: empty", () -> stub().compare(compare("", "a", "b")));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "response_a: empty", () -> stub().compare(compare("add 1 2", " ", "b")));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "prompt: 10000 characters; at most 8192",
+                () -> stub().compare(compare("x".repeat(10000), "a", "b")));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "prompt: the judge prompt is",
+                () -> stub().compare(compare("add" + " 1".repeat(150), "answer : 2 .", "answer : 3 .")));
+        assertRejected(Status.Code.NOT_FOUND, "model: no model named 'nope'",
+                () -> stub().compare(CompareRequest.newBuilder(compare("add 1 2", "a", "b")).setModel("nope").build()));
+        assertRejected(Status.Code.NOT_FOUND, "template_id: no pairwise template 'fancy'",
+                () -> stub().compare(CompareRequest.newBuilder(compare("add 1 2", "a", "b")).setTemplateId("fancy").build()));
+        assertRejected(Status.Code.NOT_FOUND, "template_id: no rubric template 'pairwise'", () -> stub().rubricScore(
+                RubricRequest.newBuilder().setPrompt("add 1 2").setResponse("a").setTemplateId("pairwise").build()));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "response: empty", () -> stub().rubricScore(
+                RubricRequest.newBuilder().setPrompt("add 1 2").build()));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "items: 0 items; need 1..256",
+                () -> stub().compareBatch(CompareBatchRequest.getDefaultInstance()));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "items[1].prompt: empty", () -> stub().compareBatch(CompareBatchRequest
+                .newBuilder().addItems(compare("add 1 2", "a", "b")).addItems(compare("", "a", "b")).build()));
+        assertRejected(Status.Code.NOT_FOUND, "items[1].model: no model named 'other'", () -> stub().compareBatch(
+                CompareBatchRequest.newBuilder().addItems(compare("add 1 2", "a", "b"))
+                        .addItems(CompareRequest.newBuilder(compare("add 1 2", "a", "b")).setModel("other")).build()));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "items[0].response_a: empty", () -> stub().compareWithEmptyBatch(
+                CompareWithEmptyBatchRequest.newBuilder().addItems(CompareWithEmptyRequest.newBuilder().setPrompt("add 1 2")).build()));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "location: empty",
+                () -> stub().loadModel(LoadModelRequest.newBuilder().setVersion(2).build()));
+    }
+
+    @Test
+    void latencyHistogramAndBatchSizesAreExported() throws Exception {
+        stub().compare(compare("add 1 2", "answer : 3 .", "answer : 4 ."));
+        String metrics = service.get("/q/metrics");
+        assertTrue(metrics.contains("steer_judge_request_seconds_bucket"), metrics);
+        assertTrue(service.metric("steer_judge_batch_size_items_count") >= 1);
+        assertTrue(metrics.contains("steer_judge_queue_depth"));
+    }
+}

@@ -1,0 +1,107 @@
+package steer.judge;
+
+import java.util.ArrayList;
+import java.util.List;
+import steer.model.LanguageModel;
+import steer.model.SequenceScorer;
+
+/**
+ * A language model as OSP's pairwise judge. With the responses shown in order (A, B), p_AB = softmax(ℓ_A,
+ * ℓ_B)[A] over the next-token logits of the two answer tokens after the judge prompt; shown swapped (B first),
+ * p_BA = 1 − softmax(ℓ'_A, ℓ'_B)[A], the swapped verdict mapped back to "A is better". The strength is their
+ * mean, p = (p_AB + p_BA) / 2, which cancels a position bias (OSP §3.2, Fig. 6).
+ *
+ * <p>Comparing with an empty response (OSP's ranked pairing) is the same with B = "".
+ */
+public final class PairwiseJudge {
+
+    /**
+     * One comparison.
+     *
+     * @param prompt    the query
+     * @param responseA response A
+     * @param responseB response B (empty for a comparison with the empty response)
+     */
+    public record Item(String prompt, String responseA, String responseB) {
+    }
+
+    /**
+     * The answer-token logits of one presentation order.
+     *
+     * @param a logit of the "A" token
+     * @param b logit of the "B" token
+     */
+    public record OrderLogits(float a, float b) {
+    }
+
+    /**
+     * A judged comparison.
+     *
+     * @param pABetter p = (p_AB + p_BA) / 2
+     * @param pAB      A shown first: softmax(ℓ_A, ℓ_B)[A]
+     * @param pBA      B shown first, mapped back: 1 − softmax(ℓ'_A, ℓ'_B)[A]
+     * @param ab       logits with A shown first
+     * @param ba       logits with B shown first (its "A" token then names response B)
+     */
+    public record Verdict(double pABetter, double pAB, double pBA, OrderLogits ab, OrderLogits ba) {
+
+        /** The verdict of the two orders' logits. */
+        public static Verdict of(OrderLogits ab, OrderLogits ba) {
+            double stored = pFirst(ab.a(), ab.b());
+            double swapped = pFirst(ba.a(), ba.b());
+            return new Verdict((stored + (1 - swapped)) / 2, stored, 1 - swapped, ab, ba);
+        }
+    }
+
+    private final PairwiseTemplate template;
+
+    /** A judge that prompts with {@code template}. */
+    public PairwiseJudge(PairwiseTemplate template) {
+        this.template = template;
+    }
+
+    /** The template. */
+    public PairwiseTemplate template() {
+        return template;
+    }
+
+    /**
+     * Judges each item in both orders in one forward pass of 2 × items prompts.
+     *
+     * @param model the judge
+     * @param items comparisons
+     * @return one verdict per item, in order
+     * @throws JudgeTemplateException if an answer word is not a single token of the model
+     */
+    public List<Verdict> compare(LanguageModel model, List<Item> items) {
+        int idA = AnswerTokens.of(model, template.id(), template.answerA());
+        int idB = AnswerTokens.of(model, template.id(), template.answerB());
+        List<int[]> prompts = new ArrayList<>(2 * items.size());
+        for (Item item : items) {
+            prompts.add(model.tokenizer().encode(template.prompt().text(item.prompt(), item.responseA(), item.responseB())));
+            prompts.add(model.tokenizer().encode(template.prompt().text(item.prompt(), item.responseB(), item.responseA())));
+        }
+        float[][] logits = SequenceScorer.nextTokenLogits(model.decoder(), prompts);
+        List<Verdict> out = new ArrayList<>(items.size());
+        for (int i = 0; i < items.size(); i++) {
+            out.add(Verdict.of(new OrderLogits(logits[2 * i][idA], logits[2 * i][idB]),
+                    new OrderLogits(logits[2 * i + 1][idA], logits[2 * i + 1][idB])));
+        }
+        return out;
+    }
+
+    /**
+     * The token lengths of an item's two prompts, to check them against the model's context before judging.
+     *
+     * @return the longer of the two orders' prompts, in tokens
+     */
+    public int promptTokens(LanguageModel model, Item item) {
+        return Math.max(model.tokenizer().encode(template.prompt().text(item.prompt(), item.responseA(), item.responseB())).length,
+                model.tokenizer().encode(template.prompt().text(item.prompt(), item.responseB(), item.responseA())).length);
+    }
+
+    /** softmax([a, b])[0] = 1 / (1 + e^(b − a)), stable for any logits. */
+    public static double pFirst(float a, float b) {
+        return 1 / (1 + Math.exp((double) b - a));
+    }
+}

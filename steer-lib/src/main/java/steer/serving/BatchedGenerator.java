@@ -1,0 +1,190 @@
+package steer.serving;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import steer.model.LanguageModel;
+import steer.model.SamplingParams;
+import steer.model.TextCompletion;
+
+/**
+ * Generation for concurrent callers: each job (prompts × n samples) is cut into chunks of at most
+ * {@code maxBatchSize} sequences, and chunks of compatible jobs that arrive together run as one
+ * {@link LanguageModel#complete} call.
+ *
+ * <p>Which jobs share a call, since one call samples with one {@link SamplingParams}:
+ * <ul>
+ *   <li>greedy jobs with the same max_new_tokens and stop strings (argmax ignores seed, top-p and top-k, and a
+ *       row's tokens do not depend on its batch);
+ *   <li>sampled jobs without a seed and with equal parameters: the call draws a fresh seed, reported on each
+ *       sample;
+ *   <li>a sampled job with a seed never shares a call, so the same request gives the same samples whatever
+ *       else is running (stream i of each chunk draws from (seed, i), as {@link LanguageModel#complete} does).
+ * </ul>
+ *
+ * <p>Every chunk leases the model when its batch starts, so after a hot load the remaining chunks of a running
+ * job use the new version; each sample names the version that produced it.
+ */
+public final class BatchedGenerator implements AutoCloseable {
+
+    /**
+     * A generation job.
+     *
+     * @param model   the served model's name
+     * @param prompts the prompts, none empty
+     * @param n       samples per prompt
+     * @param params  sampling parameters (the seed is used only when {@code seeded})
+     * @param stops   stop strings
+     * @param seeded  whether the caller chose the seed
+     */
+    public record Job(String model, List<String> prompts, int n, SamplingParams params, List<String> stops,
+                      boolean seeded) {
+
+        /** Sequences in the job. */
+        public int streams() {
+            return prompts.size() * n;
+        }
+    }
+
+    /** Part of a job: sequences {@code [from, to)} in prompt-major order. */
+    private record Chunk(Job job, int from, int to) {
+    }
+
+    private final ModelRegistry registry;
+    private final MicroBatcher<Chunk, List<GeneratedSample>> batcher;
+    private final int maxBatchSize;
+    private final SplittableRandom seeds = new SplittableRandom();
+
+    /**
+     * @param registry the served models
+     * @param settings batch window, size (in sequences) and queue capacity (in chunks)
+     * @param listener observes each batch
+     */
+    public BatchedGenerator(ModelRegistry registry, MicroBatcher.Settings settings, MicroBatcher.Listener listener) {
+        this.registry = registry;
+        this.maxBatchSize = settings.maxBatchSize();
+        this.batcher = new MicroBatcher<>("generator", settings, BatchedGenerator::key, this::run, listener);
+    }
+
+    private static Object key(Chunk c) {
+        Job j = c.job;
+        SamplingParams p = j.params;
+        if (p.temperature() == 0) {
+            return List.of("greedy", j.model, p.maxNewTokens(), j.stops);
+        }
+        if (j.seeded) {
+            return new SameJob(j); // a seeded job batches only with its own chunks
+        }
+        return List.of("sampled", j.model, p.maxNewTokens(), p.temperature(), p.topP(), p.topK(), j.stops);
+    }
+
+    /**
+     * Picks a seed for a caller that sent none.
+     *
+     * @return a random seed
+     */
+    public synchronized long pickSeed() {
+        return seeds.nextLong();
+    }
+
+    /**
+     * Checks that each prompt leaves room for max_new_tokens in the model's context.
+     *
+     * @throws UnknownModelException  if the model is not served
+     * @throws InvalidFieldException  naming {@code prompts[i]} if a prompt is too long
+     */
+    public void checkPromptLengths(String model, List<String> prompts, int maxNewTokens) {
+        try (ModelRegistry.Lease lease = registry.acquire(model)) {
+            int positions = lease.info().maxPositions();
+            for (int i = 0; i < prompts.size(); i++) {
+                int tokens = lease.model().tokenizer().encode(prompts.get(i)).length;
+                if (tokens + maxNewTokens > positions) {
+                    throw new InvalidFieldException(Validation.indexed("prompts", i), tokens + " tokens; with max_new_tokens "
+                            + maxNewTokens + " at most " + (positions - maxNewTokens) + " fit the model's " + positions
+                            + " positions");
+                }
+            }
+        }
+    }
+
+    /**
+     * Queues a job.
+     *
+     * @param deadlineNanoTime {@link System#nanoTime()} after which chunks not yet started are dropped
+     * @return one future per chunk, in order; together they hold the job's samples in prompt-major order
+     * @throws QueueFullException if the queue cannot take every chunk (none of the job's chunks then runs)
+     */
+    public List<CompletableFuture<List<GeneratedSample>>> submit(Job job, long deadlineNanoTime) {
+        List<CompletableFuture<List<GeneratedSample>>> parts = new ArrayList<>();
+        try {
+            for (int from = 0; from < job.streams(); from += maxBatchSize) {
+                int to = Math.min(job.streams(), from + maxBatchSize);
+                parts.add(batcher.submit(new Chunk(job, from, to), to - from, deadlineNanoTime));
+            }
+        } catch (QueueFullException e) {
+            parts.forEach(f -> f.cancel(false));
+            throw e;
+        }
+        return parts;
+    }
+
+    /** Requests (chunks) waiting for a batch. */
+    public int queueDepth() {
+        return batcher.queueDepth();
+    }
+
+    private List<List<GeneratedSample>> run(List<Chunk> chunks) {
+        Job first = chunks.get(0).job;
+        SamplingParams p = first.params;
+        long seed = first.seeded || p.temperature() == 0 ? p.seed() : pickSeed();
+        SamplingParams params = new SamplingParams(p.maxNewTokens(), p.temperature(), p.topP(), p.topK(), seed);
+        List<String> prompts = new ArrayList<>();
+        for (Chunk c : chunks) {
+            for (int s = c.from; s < c.to; s++) {
+                prompts.add(c.job.prompts.get(s / c.job.n));
+            }
+        }
+        try (ModelRegistry.Lease lease = registry.acquire(first.model)) {
+            List<TextCompletion> out = lease.model().complete(prompts, params, first.stops);
+            List<List<GeneratedSample>> results = new ArrayList<>(chunks.size());
+            int row = 0;
+            for (Chunk c : chunks) {
+                List<GeneratedSample> samples = new ArrayList<>(c.to - c.from);
+                for (int s = c.from; s < c.to; s++, row++) {
+                    TextCompletion t = out.get(row);
+                    // a greedy sample reports its own request's seed: the batch's does not matter to argmax
+                    long reported = p.temperature() == 0 ? c.job.params.seed() : seed;
+                    samples.add(new GeneratedSample(s / c.job.n, s % c.job.n, t.text(), t.tokenIds(), t.logProbs(),
+                            t.finishReason(), lease.info().name(), lease.info().version(), reported));
+                }
+                results.add(samples);
+            }
+            return results;
+        }
+    }
+
+    @Override
+    public void close() {
+        batcher.close();
+    }
+
+    /** Equal only for the same job instance: records compare by value, and two equal requests must not merge. */
+    private static final class SameJob {
+        private final Job job;
+
+        SameJob(Job job) {
+            this.job = job;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof SameJob other && other.job == job;
+        }
+
+        @Override
+        public int hashCode() {
+            return System.identityHashCode(job);
+        }
+    }
+}
