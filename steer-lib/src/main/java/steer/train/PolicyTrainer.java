@@ -107,6 +107,21 @@ public final class PolicyTrainer {
      * of at most {@link TrainingConfig#microBatchSize()} examples.
      */
     public StepResult step(List<? extends TrainingExample> batch) {
+        return step(batch, objective, config.schedule().lr(config.optimizer().lr(), optimizer.stepCount() + 1));
+    }
+
+    /**
+     * One optimizer step over {@code batch} with another objective and an explicit learning rate, for online
+     * training where each batch names its objective and the caller owns the schedule. The optimizer (and its
+     * moments) is the same one {@link #step(List)} uses.
+     *
+     * @param stepObjective the loss for this step; its kind must match the examples
+     * @param lr            the learning rate to apply, ≥ 0
+     */
+    public StepResult step(List<? extends TrainingExample> batch, Objective<?> stepObjective, double lr) {
+        if (!(lr >= 0 && Double.isFinite(lr))) {
+            throw new IllegalArgumentException("learning rate must be finite and >= 0, got " + lr);
+        }
         if (batch.isEmpty()) {
             throw new IllegalArgumentException("a training step needs at least one example");
         }
@@ -118,11 +133,11 @@ public final class PolicyTrainer {
             List<? extends TrainingExample> micro = batch.subList(from, Math.min(batch.size(),
                     from + config.microBatchSize()));
             double share = micro.size() / (double) batch.size();
-            double[][] refs = objective instanceof Sft ? null : referenceFor(micro); // SFT has no reference
+            double[][] refs = stepObjective instanceof Sft ? null : referenceFor(micro); // SFT has no reference
             try (NDManager scope = policy.manager().newSubManager()) {
                 try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-                    MicroBatch mb = new MicroBatch(scope, micro, refs);
-                    LossResult r = objective.lossFrom(mb);
+                    MicroBatch mb = new MicroBatch(scope, stepObjective, micro, refs);
+                    LossResult r = stepObjective.lossFrom(mb);
                     // the batch loss is the mean over examples: weight each micro-batch by its share
                     collector.backward(r.loss().mul(share));
                     loss += share * r.loss().toType(DataType.FLOAT64, false).getDouble();
@@ -134,8 +149,6 @@ public final class PolicyTrainer {
             }
         }
         double gradNorm = optimizer.clipGradients(config.maxGradNorm());
-        long t = optimizer.stepCount() + 1;
-        double lr = config.schedule().lr(config.optimizer().lr(), t);
         optimizer.step(lr);
         optimizer.zeroGradients();
         double seconds = (System.nanoTime() - start) / 1e9;
@@ -187,12 +200,14 @@ public final class PolicyTrainer {
     private final class MicroBatch implements LogpsSource {
 
         private final NDManager scope;
+        private final Objective<?> objective;
         private final List<? extends TrainingExample> examples;
         private final double[][] refs;
         long tokens;
 
-        MicroBatch(NDManager scope, List<? extends TrainingExample> examples, double[][] refs) {
+        MicroBatch(NDManager scope, Objective<?> objective, List<? extends TrainingExample> examples, double[][] refs) {
             this.scope = scope;
+            this.objective = objective;
             this.examples = examples;
             this.refs = refs;
         }

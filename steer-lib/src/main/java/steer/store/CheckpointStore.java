@@ -1,0 +1,266 @@
+package steer.store;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import steer.checkpoint.CheckpointException;
+import steer.checkpoint.HfCheckpoint;
+import steer.tokenizer.Tokenizer;
+
+/**
+ * Versioned policy checkpoints per run, as generators and judges load them:
+ * {@code ROOT/<run id>/v000001/} holds {@code config.json}, {@code model.safetensors} and {@code tokenizer.json}
+ * (the Hugging Face layout) plus {@code checkpoint.json} (run id, version, iteration, step, metrics, creation
+ * time).
+ *
+ * <p>Version 0 is the base (SFT) model the run started from; it lives wherever the run's configuration says and
+ * is never stored here, so stored versions start at 1.
+ *
+ * <p>A version appears atomically: it is written into a hidden temporary directory
+ * {@code .v000001.tmp-<pid>-<uuid>} beside its final name, every file forced to disk, then renamed. A reader
+ * listing versions never sees a half-written one. A writer that crashes leaves its temporary directory; readers
+ * ignore it and {@link #cleanLeftovers} (called by every write) deletes those whose process is gone.
+ *
+ * <p>One writer per run: two processes writing the same version of one run is a configuration error, which the
+ * rename detects (the second fails with {@link CheckpointException}).
+ */
+public final class CheckpointStore {
+
+    /** The metadata file of each version. */
+    public static final String INFO_FILE = "checkpoint.json";
+
+    private static final Pattern RUN_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+    private static final Pattern VERSION_DIR = Pattern.compile("v(\\d{6,})");
+    private static final Pattern TEMP_DIR = Pattern.compile("\\.v\\d{6,}\\.tmp-(\\d+)-[0-9a-f-]+");
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Path root;
+
+    /** A store under {@code root}, created on the first write. */
+    public CheckpointStore(Path root) {
+        this.root = root.toAbsolutePath().normalize();
+    }
+
+    /** The store's root directory. */
+    public Path root() {
+        return root;
+    }
+
+    /**
+     * Writes a version.
+     *
+     * @param runId          the run; letters, digits, '.', '_' and '-', starting with a letter or digit
+     * @param version        the new version, ≥ 1; must not exist yet
+     * @param iteration      the iteration that produced it
+     * @param step           optimizer steps so far in the run
+     * @param metrics        the iteration's mean metrics
+     * @param model          the weights and configuration
+     * @param tokenizerDir   a directory holding the model's {@code tokenizer.json}, copied beside the weights
+     * @return the stored version, with its location
+     * @throws IllegalArgumentException if the run id or version is invalid
+     * @throws CheckpointException      if the version already exists or a file cannot be written
+     */
+    public StoredCheckpoint write(String runId, long version, int iteration, long step, Map<String, Double> metrics,
+                                  HfCheckpoint model, Path tokenizerDir) {
+        requireRunId(runId);
+        if (version < 1) {
+            throw new IllegalArgumentException("stored versions start at 1 (version 0 is the base model), got "
+                    + version);
+        }
+        Path target = location(runId, version);
+        if (Files.exists(target)) {
+            throw new CheckpointException(target, "version " + version + " of run " + runId + " already exists");
+        }
+        cleanLeftovers(runId);
+        Path temp = target.resolveSibling("." + target.getFileName() + ".tmp-" + ProcessHandle.current().pid() + "-"
+                + UUID.randomUUID());
+        StoredCheckpoint stored = new StoredCheckpoint(runId, version, iteration, step, metrics,
+                System.currentTimeMillis(), target);
+        try {
+            Files.createDirectories(temp);
+            HfCheckpoint.save(temp, model.config(), model.tensors());
+            copyDurably(tokenizerDir.resolve(Tokenizer.FILE_NAME), temp.resolve(Tokenizer.FILE_NAME));
+            writeDurably(temp.resolve(INFO_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(toJson(stored)));
+            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
+            forceDirectory(target.getParent());
+        } catch (FileAlreadyExistsException e) {
+            throw new CheckpointException(target, "version " + version + " of run " + runId
+                    + " was written by someone else meanwhile", e);
+        } catch (IOException e) {
+            throw new CheckpointException(target, "could not write: " + e, e);
+        } finally {
+            try {
+                deleteRecursively(temp);
+            } catch (IOException e) {
+                // the rename succeeded or the write failed; cleanLeftovers removes what remains later
+            }
+        }
+        return stored;
+    }
+
+    /** The stored versions of a run, ascending; empty if the run has none. */
+    public List<Long> versions(String runId) {
+        requireRunId(runId);
+        Path dir = root.resolve(runId);
+        List<Long> versions = new ArrayList<>();
+        if (!Files.isDirectory(dir)) {
+            return versions;
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Iterator<Path> it = s.iterator(); it.hasNext(); ) {
+                Matcher m = VERSION_DIR.matcher(it.next().getFileName().toString());
+                if (m.matches()) {
+                    versions.add(Long.parseLong(m.group(1)));
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("listing " + dir + ": " + e.getMessage(), e);
+        }
+        versions.sort(null);
+        return versions;
+    }
+
+    /** The newest stored version of a run, if any. */
+    public Optional<Long> latest(String runId) {
+        List<Long> v = versions(runId);
+        return v.isEmpty() ? Optional.empty() : Optional.of(v.get(v.size() - 1));
+    }
+
+    /** The directory of a version, whether or not it exists. */
+    public Path location(String runId, long version) {
+        requireRunId(runId);
+        if (version < 1) {
+            throw new IllegalArgumentException("stored versions start at 1 (version 0 is the base model), got "
+                    + version);
+        }
+        return root.resolve(runId).resolve(String.format("v%06d", version));
+    }
+
+    /** Whether a version is stored. */
+    public boolean exists(String runId, long version) {
+        return Files.isRegularFile(location(runId, version).resolve(INFO_FILE));
+    }
+
+    /**
+     * Reads a version's {@code checkpoint.json}.
+     *
+     * @throws CheckpointException if the version is not stored or its metadata is unreadable
+     */
+    public StoredCheckpoint read(String runId, long version) {
+        Path dir = location(runId, version);
+        Path file = dir.resolve(INFO_FILE);
+        if (!Files.isRegularFile(file)) {
+            throw new CheckpointException(dir, "version " + version + " of run " + runId + " is not stored; stored: "
+                    + versions(runId));
+        }
+        try {
+            JsonNode json = JSON.readTree(file.toFile());
+            Map<String, Double> metrics = new LinkedHashMap<>();
+            json.path("metrics").fields().forEachRemaining(e -> metrics.put(e.getKey(), e.getValue().asDouble()));
+            return new StoredCheckpoint(json.path("run_id").asText(), json.path("version").asLong(),
+                    json.path("iteration").asInt(), json.path("step").asLong(), metrics,
+                    json.path("created_unix_ms").asLong(), dir);
+        } catch (IOException e) {
+            throw new CheckpointException(file, "cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Deletes temporary directories of a run left by writers that no longer run (a crash mid-write).
+     *
+     * @return how many were deleted
+     */
+    public int cleanLeftovers(String runId) {
+        requireRunId(runId);
+        Path dir = root.resolve(runId);
+        if (!Files.isDirectory(dir)) {
+            return 0;
+        }
+        int deleted = 0;
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : s.toList()) {
+                Matcher m = TEMP_DIR.matcher(p.getFileName().toString());
+                // a live writer's directory is its own business; its pid tells us whether it still runs
+                if (m.matches() && ProcessHandle.of(Long.parseLong(m.group(1))).map(h -> !h.isAlive()).orElse(true)) {
+                    deleteRecursively(p);
+                    deleted++;
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cleaning " + dir + ": " + e.getMessage(), e);
+        }
+        return deleted;
+    }
+
+    private static ObjectNode toJson(StoredCheckpoint c) {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("run_id", c.runId());
+        o.put("version", c.version());
+        o.put("iteration", c.iteration());
+        o.put("step", c.step());
+        ObjectNode metrics = o.putObject("metrics");
+        c.metrics().forEach(metrics::put);
+        o.put("created_unix_ms", c.createdUnixMs());
+        o.put("created", Instant.ofEpochMilli(c.createdUnixMs()).toString());
+        return o;
+    }
+
+    private static void requireRunId(String runId) {
+        if (runId == null || !RUN_ID.matcher(runId).matches()) {
+            throw new IllegalArgumentException("run id must be 1 to 128 letters, digits, '.', '_' or '-', starting"
+                    + " with a letter or digit; got '" + runId + "'");
+        }
+    }
+
+    private static void copyDurably(Path from, Path to) throws IOException {
+        writeDurably(to, Files.readAllBytes(from));
+    }
+
+    private static void writeDurably(Path file, byte[] bytes) throws IOException {
+        try (FileChannel c = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            java.nio.ByteBuffer buffer = java.nio.ByteBuffer.wrap(bytes);
+            while (buffer.hasRemaining()) {
+                c.write(buffer);
+            }
+            c.force(true);
+        }
+    }
+
+    private static void deleteRecursively(Path p) throws IOException {
+        if (!Files.exists(p)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(p)) {
+            for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(q);
+            }
+        }
+    }
+
+    private static void forceDirectory(Path dir) {
+        try (FileChannel c = FileChannel.open(dir, StandardOpenOption.READ)) {
+            c.force(true);
+        } catch (IOException e) {
+            // best effort: some platforms cannot open a directory
+        }
+    }
+}

@@ -1,0 +1,70 @@
+package steer.trainer;
+
+import java.util.ArrayList;
+import java.util.List;
+import steer.data.TrainingExample;
+import steer.objective.Objective;
+import steer.objective.ObjectiveFactory;
+import steer.proto.v1.PairBatch;
+import steer.proto.v1.PreferencePair;
+import steer.proto.v1.SoftPreferencePair;
+import steer.proto.v1.SsoExample;
+import steer.train.ExampleEncoder;
+import steer.train.OnlineTrainer;
+
+/** Converts a {@code PairBatch} record into the library's batch, tokenising its texts with the model's tokenizer. */
+final class PairBatches {
+
+    static final int SCHEMA_VERSION = 1;
+
+    private PairBatches() {
+    }
+
+    /**
+     * @throws IllegalArgumentException naming the field at fault: schema version, objective, examples
+     */
+    static OnlineTrainer.Batch toBatch(PairBatch b, ExampleEncoder encoder) {
+        if (b.getSchemaVersion() != SCHEMA_VERSION) {
+            throw new IllegalArgumentException("schema_version must be " + SCHEMA_VERSION + ", got "
+                    + b.getSchemaVersion());
+        }
+        Objective<?> objective;
+        try {
+            objective = ObjectiveFactory.create(b.getObjective().getName(), b.getObjective().getParamsMap());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("objective: " + e.getMessage(), e);
+        }
+        int kinds = (b.getSsoExamplesCount() > 0 ? 1 : 0) + (b.getPairsCount() > 0 ? 1 : 0)
+                + (b.getSoftPairsCount() > 0 ? 1 : 0);
+        if (kinds != 1) {
+            throw new IllegalArgumentException("a batch holds exactly one kind of example (sso_examples, pairs or"
+                    + " soft_pairs); this one holds " + kinds);
+        }
+        List<TrainingExample> examples = new ArrayList<>();
+        for (int i = 0; i < b.getSsoExamplesCount(); i++) {
+            SsoExample e = b.getSsoExamples(i);
+            examples.add(at("sso_examples", i, () -> encoder.sso(e.getPrompt(), e.getPromptPlus(), e.getPromptMinus(),
+                    e.getYPlus(), e.getYMinus(), e.getYOrig())));
+        }
+        for (int i = 0; i < b.getPairsCount(); i++) {
+            PreferencePair p = b.getPairs(i);
+            examples.add(at("pairs", i, () -> encoder.pair(p.getPrompt(), p.getChosen(), p.getRejected(), Double.NaN)));
+        }
+        for (int i = 0; i < b.getSoftPairsCount(); i++) {
+            SoftPreferencePair p = b.getSoftPairs(i);
+            examples.add(at("soft_pairs", i, () -> encoder.pair(p.getPrompt(), p.getChosen(), p.getRejected(),
+                    p.getStrength())));
+        }
+        return new OnlineTrainer.Batch(b.getRunId(), b.getIteration(), b.getBatchId(), b.getPolicyVersion(),
+                objective, b.getBatchIndex(), b.getBatchesInIteration(), b.getLearningRate(), b.getTotalSteps(),
+                examples);
+    }
+
+    private static TrainingExample at(String field, int index, java.util.function.Supplier<TrainingExample> encode) {
+        try {
+            return encode.get();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(field + "[" + index + "]: " + e.getMessage(), e);
+        }
+    }
+}

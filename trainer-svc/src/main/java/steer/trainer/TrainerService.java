@@ -1,0 +1,76 @@
+package steer.trainer;
+
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import io.quarkus.grpc.GrpcService;
+import io.smallrye.common.annotation.Blocking;
+import jakarta.inject.Inject;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import steer.proto.v1.CheckpointRequest;
+import steer.proto.v1.CheckpointResponse;
+import steer.proto.v1.TrainerGrpc;
+import steer.proto.v1.TrainerStatus;
+import steer.proto.v1.TrainerStatusRequest;
+import steer.store.StoredCheckpoint;
+import steer.train.OnlineTrainer;
+
+/** The gRPC Trainer: reports where training stands and takes checkpoint requests. Training itself is Kafka's. */
+@GrpcService
+public class TrainerService extends TrainerGrpc.TrainerImplBase {
+
+    /** A checkpoint of a model of a few million parameters takes well under a second; a minute means trouble. */
+    private static final long CHECKPOINT_TIMEOUT_SECONDS = 60;
+    private static final int MAX_REASON_LENGTH = 1000;
+
+    @Inject
+    TrainingLoop loop;
+
+    @Override
+    public void status(TrainerStatusRequest request, StreamObserver<TrainerStatus> response) {
+        OnlineTrainer.Status s = loop.status();
+        if (s == null) {
+            response.onError(Status.UNAVAILABLE.withDescription(loop.failure() != null
+                    ? "the training loop stopped: " + loop.failure() : "the trainer is still loading its model")
+                    .asRuntimeException());
+            return;
+        }
+        TrainerStatus.Builder b = TrainerStatus.newBuilder().setIteration(s.iteration()).setStep(s.step())
+                .setCheckpointVersion(s.checkpointVersion()).setConsumerLag(loop.consumerLag())
+                .putAllLastMetrics(s.lastMetrics()).setBatchesTrained(s.trained())
+                .setBatchesDuplicate(s.duplicate()).setBatchesStale(s.stale());
+        if (s.runId() != null) {
+            b.setRunId(s.runId());
+        }
+        response.onNext(b.build());
+        response.onCompleted();
+    }
+
+    @Override
+    @Blocking
+    public void requestCheckpoint(CheckpointRequest request, StreamObserver<CheckpointResponse> response) {
+        if (request.getReason().length() > MAX_REASON_LENGTH) {
+            response.onError(Status.INVALID_ARGUMENT.withDescription("reason must be at most " + MAX_REASON_LENGTH
+                    + " characters, got " + request.getReason().length()).asRuntimeException());
+            return;
+        }
+        try {
+            StoredCheckpoint c = loop.requestCheckpoint().get(CHECKPOINT_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            response.onNext(CheckpointResponse.newBuilder().setVersion(c.version())
+                    .setLocation(c.location().toString()).build());
+            response.onCompleted();
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            Status status = cause instanceof IllegalStateException ? Status.FAILED_PRECONDITION : Status.INTERNAL;
+            response.onError(status.withDescription("checkpoint not written: " + cause.getMessage())
+                    .asRuntimeException());
+        } catch (TimeoutException e) {
+            response.onError(Status.DEADLINE_EXCEEDED.withDescription("the training loop did not write the"
+                    + " checkpoint within " + CHECKPOINT_TIMEOUT_SECONDS + " s").asRuntimeException());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            response.onError(Status.CANCELLED.withDescription("interrupted").asRuntimeException());
+        }
+    }
+}

@@ -1,0 +1,416 @@
+package steer.trainer;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpServer;
+import io.grpc.StatusRuntimeException;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.BooleanSupplier;
+import java.util.zip.GZIPInputStream;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import steer.broker.EmbeddedKafkaBroker;
+import steer.checkpoint.DecoderConfig;
+import steer.checkpoint.HfCheckpoint;
+import steer.model.DecoderInit;
+import steer.proto.v1.CheckpointEvent;
+import steer.proto.v1.CheckpointRequest;
+import steer.proto.v1.CheckpointResponse;
+import steer.proto.v1.ObjectiveSpec;
+import steer.proto.v1.PairBatch;
+import steer.proto.v1.SsoExample;
+import steer.proto.v1.TrainerStatus;
+import steer.proto.v1.TrainerStatusRequest;
+import steer.store.CheckpointStore;
+import steer.tokenizer.Tokenizer;
+import steer.train.TrainerCheckpoint;
+import steer.world.Feature;
+import steer.world.Responses;
+import steer.world.Task;
+import steer.world.TaskGenerator;
+import steer.world.WorldModelSize;
+import steer.world.WorldVocabulary;
+
+/**
+ * The packaged trainer against a real Kafka broker (KRaft, started from Maven Central's jars by the kafka-broker
+ * module), driven as the orchestrator would: publish an iteration's SSO batches, wait for its checkpoint event,
+ * publish the next iteration sampled from that checkpoint.
+ */
+class TrainerServiceIT {
+
+    static final ObjectMapper JSON = new ObjectMapper();
+    static EmbeddedKafkaBroker broker;
+    static KafkaProducer<String, byte[]> producer;
+    @TempDir
+    static Path work;
+    static Path baseModel;
+
+    @BeforeAll
+    static void brokerAndTinyWorldModel() {
+        broker = EmbeddedKafkaBroker.start();
+        producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
+                ProducerConfig.ACKS_CONFIG, "all"), new StringSerializer(), new ByteArraySerializer());
+        baseModel = work.resolve("base");
+        WorldVocabulary.writeTokenizer(baseModel);
+        int vocab;
+        try (Tokenizer t = Tokenizer.load(baseModel)) {
+            vocab = t.vocabSize();
+        }
+        DecoderConfig c = new WorldModelSize(32, 2, 2, 1, 64, 1e-3, 1).config(vocab);
+        HfCheckpoint.save(baseModel, c, new DecoderInit(0.5, false).tensors(c, 5));
+    }
+
+    @AfterAll
+    static void stopBroker() {
+        if (producer != null) {
+            producer.close();
+        }
+        if (broker != null) {
+            broker.close();
+        }
+    }
+
+    @Test
+    void trainsEachBatchOnceSkipsDuplicatesRefusesStaleBatchesAndTracesSteps(@TempDir Path dir) throws Exception {
+        Run run = new Run("main", dir, 3, 4);
+        try (OtlpReceiver otlp = OtlpReceiver.start();
+             TrainerProcess trainer = TrainerProcess.start(run.properties(Map.of(
+                     "quarkus.otel.exporter.otlp.endpoint", "http://127.0.0.1:" + otlp.port(),
+                     "quarkus.otel.bsp.schedule.delay", "200ms")), dir.resolve("trainer.log"));
+             KafkaConsumer<String, byte[]> events = run.eventConsumer()) {
+            String traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+            String parentSpanId = "00f067aa0ba902b7";
+            run.publishIteration(0, 0, "00-" + traceId + "-" + parentSpanId + "-01");
+            CheckpointEvent v1 = awaitEvents(events, 1).get(0);
+            run.publishIteration(1, 1, null);
+            List<CheckpointEvent> got = awaitEvents(events, 1);
+            CheckpointEvent v2 = got.get(0);
+
+            assertEquals(1, v1.getVersion());
+            assertEquals(0, v1.getIteration());
+            assertEquals(3, v1.getStep());
+            assertEquals(2, v2.getVersion());
+            assertEquals(1, v2.getIteration());
+            assertEquals(6, v2.getStep());
+            for (CheckpointEvent e : List.of(v1, v2)) {
+                assertEquals("main", e.getRunId());
+                assertEquals(3.0, e.getMetricsOrThrow("steps"));
+                assertTrue(e.getMetricsMap().keySet().containsAll(List.of("loss", "sso_weight", "reward_margin")),
+                        e.getMetricsMap().toString());
+                assertTrue(Files.isRegularFile(Path.of(e.getLocation()).resolve("model.safetensors")));
+            }
+            assertEquals(List.of(1L, 2L), new CheckpointStore(run.store).versions("main"));
+
+            TrainerStatus s = awaitStatus(trainer, st -> st.getConsumerLag() == 0 && st.getStep() == 6);
+            assertEquals("main", s.getRunId());
+            assertEquals(1, s.getIteration());
+            assertEquals(2, s.getCheckpointVersion());
+            assertEquals(6, s.getBatchesTrained());
+            assertEquals(0, s.getBatchesDuplicate());
+            assertTrue(s.getLastMetricsMap().containsKey("loss"));
+
+            // the same batch id again: skipped, counted, no step
+            run.send(run.batch(0, 0, 0, "main-it0-b0"), null);
+            s = awaitStatus(trainer, st -> st.getBatchesDuplicate() == 1 && st.getConsumerLag() == 0);
+            assertEquals(6, s.getStep());
+            // iteration 2 sampled from version 0, two behind the newest: refused, counted, dead-lettered
+            run.send(run.batch(2, 0, 0, "main-it2-late"), null);
+            s = awaitStatus(trainer, st -> st.getBatchesStale() == 1 && st.getConsumerLag() == 0);
+            assertEquals(6, s.getStep());
+            ConsumerRecord<String, byte[]> dead = run.deadLetters().get(0);
+            String reason = new String(dead.headers().lastHeader(TrainingLoop.REASON_HEADER).value(),
+                    StandardCharsets.UTF_8);
+            assertTrue(reason.contains("policy version 0"), reason);
+
+            CheckpointResponse requested = trainer.stub().requestCheckpoint(CheckpointRequest.newBuilder()
+                    .setReason("test").build());
+            assertEquals(3, requested.getVersion());
+            assertEquals(3, awaitEvents(events, 1).get(0).getVersion());
+            StatusRuntimeException tooLong = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
+                    () -> trainer.stub().requestCheckpoint(CheckpointRequest.newBuilder()
+                            .setReason("x".repeat(1001)).build()));
+            assertEquals(io.grpc.Status.Code.INVALID_ARGUMENT, tooLong.getStatus().getCode());
+
+            String metrics = trainer.httpGet("/q/metrics").body();
+            assertTrue(metrics.contains("steer_trainer_batches_trained_total 6.0"), metrics);
+            assertTrue(metrics.contains("steer_trainer_batches_duplicate_total 1.0"));
+            assertTrue(metrics.contains("steer_trainer_batches_stale_total 1.0"));
+            assertTrue(metrics.contains("steer_trainer_step_seconds_count"));
+            assertTrue(metrics.contains("steer_trainer_consumer_lag_records 0.0"));
+
+            // the first iteration's records carried a traceparent: their steps are spans of that trace, children of
+            // the sender's span. The export is OTLP protobuf, where ids are raw bytes
+            byte[] trace = HexFormat.of().parseHex(traceId);
+            byte[] parent = HexFormat.of().parseHex(parentSpanId);
+            await("a trainer.step span in trace " + traceId, () -> otlp.bodies().stream().anyMatch(b ->
+                    contains(b, trace) && contains(b, parent) && contains(b, "trainer.step".getBytes(StandardCharsets.UTF_8))));
+        }
+    }
+
+    @Test
+    void aTrainerKilledMidIterationResumesAsIfItNeverStopped(@TempDir Path dir) throws Exception {
+        int perIteration = 5;
+        Run uninterrupted = new Run("steady", dir.resolve("u"), perIteration, 8);
+        try (TrainerProcess trainer = TrainerProcess.start(uninterrupted.properties(Map.of()),
+                dir.resolve("u.log")); KafkaConsumer<String, byte[]> events = uninterrupted.eventConsumer()) {
+            uninterrupted.publishIteration(0, 0, null);
+            awaitEvents(events, 1);
+            uninterrupted.publishIteration(1, 1, null);
+            awaitEvents(events, 1);
+        }
+
+        Run crashed = new Run("steady", dir.resolve("k"), perIteration, 8);
+        Map<String, String> props = crashed.properties(Map.of());
+        long stepAtKill;
+        KafkaConsumer<String, byte[]> events = crashed.eventConsumer();
+        TrainerProcess first = TrainerProcess.start(props, dir.resolve("k1.log"));
+        crashed.publishIteration(0, 0, null);
+        awaitStatus(first, st -> st.getStep() >= 2);
+        first.kill();
+        stepAtKill = -1;
+        try (TrainerProcess second = TrainerProcess.start(props, dir.resolve("k2.log"))) {
+            stepAtKill = second.stub().status(TrainerStatusRequest.getDefaultInstance()).getStep();
+            awaitEvents(events, 1);
+            crashed.publishIteration(1, 1, null);
+            awaitEvents(events, 1);
+            TrainerStatus s = awaitStatus(second, st -> st.getStep() == 2L * perIteration && st.getConsumerLag() == 0);
+            assertEquals(2, s.getCheckpointVersion());
+        } finally {
+            events.close();
+        }
+        System.out.printf("killed the trainer with %d of %d steps durable%n", stepAtKill, 2 * perIteration);
+
+        // every batch trained once: the final state lists each id once, and the step count is the batch count
+        JsonNode state = JSON.readTree(TrainerCheckpoint.latest(crashed.state.resolve("states")).orElseThrow()
+                .resolve(TrainerCheckpoint.STATE_FILE).toFile());
+        assertEquals(2L * perIteration, state.get("step").asLong());
+        List<String> ids = new ArrayList<>();
+        state.get("settings").get("trained_batches").forEach(n -> ids.add(n.asText()));
+        assertEquals(crashed.sentIds, ids);
+        // and the weights are those of the run that never stopped, bit for bit
+        CheckpointStore a = new CheckpointStore(uninterrupted.store);
+        CheckpointStore b = new CheckpointStore(crashed.store);
+        for (long v = 1; v <= 2; v++) {
+            assertArrayEquals(Files.readAllBytes(a.location("steady", v).resolve("model.safetensors")),
+                    Files.readAllBytes(b.location("steady", v).resolve("model.safetensors")), "version " + v);
+        }
+    }
+
+    /** One run: its own topics, group, state and store, and the batches it publishes. */
+    static final class Run {
+        final String runId;
+        final Path state;
+        final Path store;
+        final int perIteration;
+        final int examplesPerBatch;
+        final String prefix;
+        final List<String> sentIds = new ArrayList<>();
+        final Random random = new Random(17);
+
+        Run(String runId, Path dir, int perIteration, int examplesPerBatch) {
+            this.runId = runId;
+            this.state = dir.resolve("state");
+            this.store = dir.resolve("store");
+            this.perIteration = perIteration;
+            this.examplesPerBatch = examplesPerBatch;
+            this.prefix = "t" + Long.toHexString(System.nanoTime());
+        }
+
+        Map<String, String> properties(Map<String, String> extra) {
+            Map<String, String> p = new java.util.LinkedHashMap<>(Map.of(
+                    "steer.trainer.base-model", baseModel.toString(),
+                    "steer.trainer.store-root", store.toString(),
+                    "steer.trainer.state-dir", state.toString(),
+                    "steer.trainer.bootstrap-servers", broker.bootstrapServers(),
+                    "steer.trainer.batch-topic", prefix + ".batches",
+                    "steer.trainer.checkpoint-topic", prefix + ".checkpoints",
+                    "steer.trainer.dead-letter-topic", prefix + ".dead",
+                    "steer.trainer.group-id", prefix + ".trainer",
+                    "quarkus.otel.traces.exporter", extra.isEmpty() ? "none" : "cdi"));
+            p.putAll(extra);
+            return p;
+        }
+
+        void publishIteration(int iteration, long policyVersion, String traceparent) throws Exception {
+            for (int i = 0; i < perIteration; i++) {
+                String id = runId + "-it" + iteration + "-b" + i;
+                send(batch(iteration, i, policyVersion, id), traceparent);
+                sentIds.add(id);
+            }
+        }
+
+        PairBatch batch(int iteration, int index, long policyVersion, String id) {
+            PairBatch.Builder b = PairBatch.newBuilder().setSchemaVersion(1).setRunId(runId).setIteration(iteration)
+                    .setBatchId(id).setPolicyVersion(policyVersion)
+                    .setObjective(ObjectiveSpec.newBuilder().setName("sso"))
+                    .setBatchIndex(index).setBatchesInIteration(perIteration);
+            for (int e = 0; e < examplesPerBatch; e++) {
+                b.addSsoExamples(ssoExample(random));
+            }
+            return b.build();
+        }
+
+        void send(PairBatch batch, String traceparent) throws Exception {
+            ProducerRecord<String, byte[]> r = new ProducerRecord<>(prefix + ".batches", batch.getBatchId(),
+                    batch.toByteArray());
+            if (traceparent != null) {
+                r.headers().add("traceparent", traceparent.getBytes(StandardCharsets.UTF_8));
+            }
+            producer.send(r).get();
+        }
+
+        KafkaConsumer<String, byte[]> eventConsumer() {
+            return consumer(prefix + ".checkpoints");
+        }
+
+        List<ConsumerRecord<String, byte[]>> deadLetters() {
+            try (KafkaConsumer<String, byte[]> c = consumer(prefix + ".dead")) {
+                List<ConsumerRecord<String, byte[]>> out = new ArrayList<>();
+                long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+                while (out.isEmpty() && System.nanoTime() < deadline) {
+                    c.poll(Duration.ofMillis(200)).forEach(out::add);
+                }
+                return out;
+            }
+        }
+
+        private KafkaConsumer<String, byte[]> consumer(String topic) {
+            KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(Map.of(
+                    ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
+                    ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false"), new StringDeserializer(),
+                    new ByteArrayDeserializer());
+            TopicPartition tp = new TopicPartition(topic, 0);
+            c.assign(List.of(tp));
+            c.seekToBeginning(List.of(tp));
+            return c;
+        }
+    }
+
+    /** An SSO example in the oracle world's language: x, x+ / x- under the accuracy principles, y+, y-, y°. */
+    static SsoExample ssoExample(Random r) {
+        Task task = TaskGenerator.defaults().sample(r);
+        List<Feature> accuracy = List.of(Feature.ACCURACY);
+        String right = Responses.wellFormed(task.answer());
+        String wrong = Responses.wellFormed(Responses.wrongAnswer(task, r));
+        return SsoExample.newBuilder().setPrompt(task.query())
+                .setPromptPlus(Feature.positivePrompt(task, accuracy))
+                .setPromptMinus(Feature.negativePrompt(task, accuracy))
+                .setYPlus(right).setYMinus(wrong).setYOrig(r.nextBoolean() ? right : wrong)
+                .setFeature(Feature.ACCURACY.word()).build();
+    }
+
+    static List<CheckpointEvent> awaitEvents(KafkaConsumer<String, byte[]> consumer, int n) throws Exception {
+        List<CheckpointEvent> out = new ArrayList<>();
+        long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+        while (out.size() < n && System.nanoTime() < deadline) {
+            for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                out.add(CheckpointEvent.parseFrom(r.value()));
+            }
+        }
+        assertEquals(n, out.size(), "checkpoint events");
+        return out;
+    }
+
+    static TrainerStatus awaitStatus(TrainerProcess trainer, java.util.function.Predicate<TrainerStatus> ok)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+        TrainerStatus last = null;
+        while (System.nanoTime() < deadline) {
+            last = trainer.stub().status(TrainerStatusRequest.getDefaultInstance());
+            if (ok.test(last)) {
+                return last;
+            }
+            Thread.sleep(5);
+        }
+        throw new AssertionError("status never reached the expected state; last:\n" + last + "\nlog:\n"
+                + trainer.logText());
+    }
+
+    static void await(String what, BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (condition.getAsBoolean()) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("never saw " + what);
+    }
+
+    static boolean contains(byte[] haystack, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= haystack.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (haystack[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return true;
+        }
+        return false;
+    }
+
+    /** A minimal OTLP/HTTP endpoint: keeps the body of every POST to /v1/traces (gunzipped if need be). */
+    record OtlpReceiver(HttpServer server, List<byte[]> bodies) implements AutoCloseable {
+
+        static OtlpReceiver start() throws IOException {
+            HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+            List<byte[]> bodies = new CopyOnWriteArrayList<>();
+            server.createContext("/v1/traces", exchange -> {
+                try (InputStream raw = exchange.getRequestBody()) {
+                    boolean gzip = "gzip".equalsIgnoreCase(exchange.getRequestHeaders().getFirst("Content-Encoding"));
+                    InputStream in = gzip ? new GZIPInputStream(raw) : raw;
+                    ByteArrayOutputStream out = new ByteArrayOutputStream();
+                    in.transferTo(out);
+                    bodies.add(out.toByteArray());
+                }
+                // an empty ExportTraceServiceResponse is an empty protobuf message
+                exchange.getResponseHeaders().add("Content-Type", "application/x-protobuf");
+                exchange.sendResponseHeaders(200, -1);
+                exchange.getResponseBody().close();
+            });
+            server.start();
+            return new OtlpReceiver(server, bodies);
+        }
+
+        int port() {
+            return server.getAddress().getPort();
+        }
+
+        @Override
+        public void close() {
+            server.stop(0);
+        }
+    }
+}
