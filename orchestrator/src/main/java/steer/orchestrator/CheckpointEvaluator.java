@@ -1,0 +1,64 @@
+package steer.orchestrator;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import steer.align.EvalMetrics;
+import steer.align.RunWorld;
+import steer.model.LanguageModel;
+import steer.world.WorldEvaluation;
+
+/**
+ * Evaluates checkpoints in the oracle world, in this process: the checkpoint is read from its directory in the
+ * checkpoint store (a shared volume with the trainer), the SFT baseline is loaded once and kept for the win rate.
+ * Every evaluation of a run uses the run's seed, so iterations are compared on the same held-out queries and
+ * sampler seeds.
+ */
+final class CheckpointEvaluator implements AutoCloseable {
+
+    private final Path baseModel;
+    private LanguageModel baseline;
+
+    /** @param baseModel the SFT model's directory, or null if none is configured */
+    CheckpointEvaluator(Path baseModel) {
+        this.baseModel = baseModel;
+    }
+
+    /** The SFT model's own figures (no win rate: against itself it would be 0.5 by construction). */
+    Map<String, Double> evaluateBaseline(RunWorld world, int queries, long seed) {
+        return EvalMetrics.of(WorldEvaluation.evaluate(baseline(), null, world.heldOut(queries),
+                WorldEvaluation.Settings.defaults(seed)));
+    }
+
+    /** A checkpoint's figures, with its win rate against the SFT model. */
+    Map<String, Double> evaluate(String location, RunWorld world, int queries, long seed) {
+        Path dir = Path.of(location);
+        if (!Files.isDirectory(dir)) {
+            throw new RunFailure("checkpoint directory " + location + " is not readable from the orchestrator;"
+                    + " it must share the trainer's checkpoint store");
+        }
+        try (LanguageModel model = LanguageModel.load(dir)) {
+            return EvalMetrics.of(WorldEvaluation.evaluate(model, baseline(), world.heldOut(queries),
+                    WorldEvaluation.Settings.defaults(seed)));
+        }
+    }
+
+    private synchronized LanguageModel baseline() {
+        if (baseline == null) {
+            if (baseModel == null) {
+                throw new RunFailure("evaluation needs the SFT model: set steer.orchestrator.base-model"
+                        + " (or start the run with skip_evaluation)");
+            }
+            baseline = LanguageModel.load(baseModel);
+        }
+        return baseline;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (baseline != null) {
+            baseline.close();
+            baseline = null;
+        }
+    }
+}

@@ -1,0 +1,70 @@
+package steer.orchestrator;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * The orchestrator's deployment settings ({@code steer.orchestrator.*}). A run's hyperparameters are not here:
+ * they come with each StartRun request ({@code steer.align.RunSettings}). The Kafka connection is Quarkus's
+ * {@code kafka.*} (e.g. {@code kafka.bootstrap.servers}).
+ */
+@ConfigMapping(prefix = "steer.orchestrator")
+public interface OrchestratorConfig {
+
+    /** The generator service, host:port (plaintext gRPC). */
+    @WithDefault("localhost:8081")
+    String generatorAddress();
+
+    /** The judge service, host:port; absent = the run has no judge to keep on-policy. */
+    Optional<String> judgeAddress();
+
+    /** The name under which the generator (and judge) serve the policy. */
+    @WithDefault("policy")
+    String policyModel();
+
+    /**
+     * The SFT model directory (Hugging Face layout): policy version 0, loaded into the generator for a run's first
+     * iteration if it serves another version, and the baseline of every evaluation. Needed unless runs skip
+     * evaluation and the generator already serves version 0.
+     */
+    Optional<Path> baseModel();
+
+    /** Where run states are kept, one JSON file per run. */
+    @WithDefault("data/orchestrator/runs")
+    Path stateDir();
+
+    /** Topic of pair batches (to the trainer). */
+    @WithDefault("steer.pair-batches")
+    String pairBatchesTopic();
+
+    /** Topic of checkpoint events (from the trainer). */
+    @WithDefault("steer.checkpoints")
+    String checkpointsTopic();
+
+    /** How long to wait for the trainer's checkpoint of an iteration before the run fails. */
+    @WithDefault("PT30M")
+    Duration checkpointWaitTimeout();
+
+    /** Deadline of each Generate call (one chunk of prompts). */
+    @WithDefault("PT5M")
+    Duration generateDeadline();
+
+    /** Deadline of ListModels and LoadModel calls. */
+    @WithDefault("PT2M")
+    Duration loadDeadline();
+
+    /** Prompts per Generate call. */
+    @WithDefault("64")
+    int generateChunk();
+
+    /** Bound on blocking Kafka client calls (metadata, transactions, reading a topic back). */
+    @WithDefault("PT30S")
+    Duration kafkaTimeout();
+
+    /** Whether a run persisted as running (the orchestrator was killed) resumes when the orchestrator starts. */
+    @WithDefault("true")
+    boolean resumeOnStart();
+}

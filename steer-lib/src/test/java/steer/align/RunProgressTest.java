@@ -1,0 +1,82 @@
+package steer.align;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import steer.align.RunProgress.Action;
+import steer.align.RunProgress.Step;
+
+class RunProgressTest {
+
+    private static RunSettings settings(boolean skipEvaluation) {
+        return new RunSettings("r", "sso", 2, 1, 1, 10, 4, 0, 1, null, Map.of(), "rule", 10, skipEvaluation);
+    }
+
+    private static final SsoTriple T = new SsoTriple("x", "x+", "x-", "p", "m", "o", "accuracy");
+
+    @Test
+    void aFreshRunEvaluatesTheBaselineFirstThenSamples() {
+        RunRecord run = RunRecord.start(settings(false), 0);
+        assertEquals(new Step(Action.EVALUATE_BASELINE, -1), RunProgress.next(run));
+        run = run.withBaseline(Map.of("mean_score", 0.4), 1);
+        assertEquals(new Step(Action.SAMPLE, 0), RunProgress.next(run));
+        assertEquals(new Step(Action.SAMPLE, 0), RunProgress.next(RunRecord.start(settings(true), 0)),
+                "no baseline without evaluation");
+    }
+
+    @Test
+    void eachSavedPhaseContinuesWithTheNextAction() {
+        RunRecord run = RunRecord.start(settings(false), 0).withBaseline(Map.of("mean_score", 0.4), 1);
+        IterationRecord it = IterationRecord.sampled(0, 0, List.of(T), 0, 0, 1, 1);
+        assertEquals(new Step(Action.PUBLISH, 0), RunProgress.next(run.with(it, 2)));
+        it = it.withPublished(List.of("r-it0-b0"));
+        assertEquals(new Step(Action.PUBLISH, 0), RunProgress.next(run.with(it, 2)),
+                "ids recorded mid-publishing: publish the rest");
+        it = it.withPhase(IterationPhase.PUBLISHED);
+        assertEquals(new Step(Action.AWAIT_CHECKPOINT, 0), RunProgress.next(run.with(it, 2)));
+        it = it.trained(1, "/c/r/v000001", 1, Map.of("loss", 0.6));
+        assertEquals(new Step(Action.LOAD, 0), RunProgress.next(run.with(it, 2)));
+        it = it.withPhase(IterationPhase.LOADED);
+        assertEquals(new Step(Action.EVALUATE, 0), RunProgress.next(run.with(it, 2)));
+        it = it.evaluated(Map.of("mean_score", 0.5));
+        run = run.with(it, 3);
+        assertEquals(1, run.completedIterations());
+        assertEquals(new Step(Action.SAMPLE, 1), RunProgress.next(run));
+        IterationRecord last = IterationRecord.sampled(1, 1, List.of(T), 0, 0, 1, 1)
+                .withPhase(IterationPhase.PUBLISHED).trained(2, "/c/r/v000002", 2, Map.of())
+                .withPhase(IterationPhase.LOADED).evaluated(Map.of());
+        assertEquals(new Step(Action.FINISH, 2), RunProgress.next(run.with(last, 4)));
+    }
+
+    @Test
+    void withoutEvaluationALoadedIterationIsFinished() {
+        RunRecord run = RunRecord.start(settings(true), 0);
+        IterationRecord it = IterationRecord.sampled(0, 0, List.of(T), 0, 0, 1, 1)
+                .withPhase(IterationPhase.PUBLISHED).trained(1, "/c/r/v000001", 1, Map.of())
+                .withPhase(IterationPhase.LOADED);
+        assertEquals(new Step(Action.SAMPLE, 1), RunProgress.next(run.with(it, 1)));
+    }
+
+    @Test
+    void thePolicyOfAnIterationIsThePreviousCheckpoint() {
+        assertEquals(0, RunProgress.policyVersion(0));
+        assertEquals(1, RunProgress.checkpointVersion(0));
+        assertEquals(2, RunProgress.policyVersion(2));
+        RunRecord run = RunRecord.start(settings(true), 0);
+        assertEquals("/models/sft", RunProgress.policyLocation(run, 0, "/models/sft"));
+        assertThrows(IllegalStateException.class, () -> RunProgress.policyLocation(run, 1, "/models/sft"));
+        IterationRecord it = IterationRecord.sampled(0, 0, List.of(T), 0, 0, 1, 1).trained(1, "/c/r/v000001", 1,
+                Map.of());
+        assertEquals("/c/r/v000001", RunProgress.policyLocation(run.with(it, 1), 1, "/models/sft"));
+    }
+
+    @Test
+    void iterationsMustBeRecordedInOrder() {
+        RunRecord run = RunRecord.start(settings(true), 0);
+        assertThrows(IllegalArgumentException.class,
+                () -> run.with(IterationRecord.sampled(1, 1, List.of(T), 0, 0, 1, 1), 1));
+    }
+}
