@@ -120,7 +120,8 @@ final class RunLoop implements Runnable {
                 finish(RunStatus.STOPPED, "");
             }
         } catch (RunFailure e) {
-            LOG.errorf(e, "run %s failed", run.runId());
+            // the message stands alone (it becomes the run's error); the stack only when debugging
+            LOG.debugf(e, "run %s failed", run.runId());
             finish(RunStatus.FAILED, e.getMessage());
         } catch (RuntimeException e) {
             LOG.errorf(e, "run %s failed on an internal error", run.runId());
