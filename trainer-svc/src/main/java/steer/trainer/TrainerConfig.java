@@ -48,6 +48,13 @@ public interface TrainerConfig {
     String groupId();
 
     /**
+     * Static group membership id. One trainer consumes a group (offsets are committed record by record), so a
+     * fixed id lets a restarted trainer rejoin at once; a second trainer with the same id fences the first.
+     */
+    @WithDefault("steer-trainer")
+    String groupInstanceId();
+
+    /**
      * How many checkpoint versions a batch's policy may lag the newest one; 1 lets samples from the previous
      * checkpoint train while the generators load the new one.
      */

@@ -99,6 +99,7 @@ public class TrainingLoop {
     private Thread thread;
     private Tracer tracer;
     private Timer stepTimer;
+    private Timer saveTimer;
     private Counter trainedCounter;
     private Counter duplicateCounter;
     private Counter staleCounter;
@@ -112,6 +113,8 @@ public class TrainingLoop {
         tracer = openTelemetry.getTracer("steer.trainer");
         stepTimer = Timer.builder("steer.trainer.step").description("wall time of one optimizer step, save included")
                 .register(registry);
+        saveTimer = Timer.builder("steer.trainer.state.save")
+                .description("wall time of making a step durable (weights, moments, trained ids)").register(registry);
         trainedCounter = Counter.builder("steer.trainer.batches.trained").register(registry);
         duplicateCounter = Counter.builder("steer.trainer.batches.duplicate")
                 .description("deliveries skipped because their batch id was trained before").register(registry);
@@ -274,13 +277,16 @@ public class TrainingLoop {
                 if (trained.checkpoint().isPresent()) {
                     publish(producer, trained.checkpoint().get());
                 }
+                long saveStart = System.nanoTime();
                 trainer.saveState();
+                long end = System.nanoTime();
                 trainedCounter.increment();
-                stepTimer.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
-                LOG.infof("run %s iteration %d: trained batch %s (%d/%d) as step %d, loss %.4f, %.0f ms",
-                        batch.runId(), batch.iteration(), batch.batchId(), batch.batchIndex() + 1,
+                stepTimer.record(end - start, TimeUnit.NANOSECONDS);
+                saveTimer.record(end - saveStart, TimeUnit.NANOSECONDS);
+                LOG.infof("run %s iteration %d: trained batch %s (%d/%d) as step %d, loss %.4f; step %.0f ms, state"
+                        + " save %.0f ms", batch.runId(), batch.iteration(), batch.batchId(), batch.batchIndex() + 1,
                         batch.batchesInIteration(), trained.step().step(), trained.step().loss(),
-                        (System.nanoTime() - start) / 1e6);
+                        (saveStart - start) / 1e6, (end - saveStart) / 1e6);
             } else if (outcome instanceof OnlineTrainer.Duplicate) {
                 span.setAttribute("steer.outcome", "duplicate");
                 duplicateCounter.increment();
@@ -373,6 +379,9 @@ public class TrainingLoop {
         // one record per poll: each is trained, saved and committed before the next is looked at
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1");
         p.put(ConsumerConfig.CLIENT_ID_CONFIG, "steer-trainer");
+        // static membership: a restarted trainer takes its partitions back at once instead of waiting for the
+        // dead member's session to expire (45 s by default)
+        p.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, config.groupInstanceId());
         return p;
     }
 

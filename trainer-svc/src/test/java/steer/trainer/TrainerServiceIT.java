@@ -107,7 +107,7 @@ class TrainerServiceIT {
         try (OtlpReceiver otlp = OtlpReceiver.start();
              TrainerProcess trainer = TrainerProcess.start(run.properties(Map.of(
                      "quarkus.otel.exporter.otlp.endpoint", "http://127.0.0.1:" + otlp.port(),
-                     "quarkus.otel.bsp.schedule.delay", "200ms")), dir.resolve("trainer.log"));
+                     "quarkus.otel.bsp.schedule.delay", "200ms")), log("main.log"));
              KafkaConsumer<String, byte[]> events = run.eventConsumer()) {
             String traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
             String parentSpanId = "00f067aa0ba902b7";
@@ -183,7 +183,7 @@ class TrainerServiceIT {
         int perIteration = 5;
         Run uninterrupted = new Run("steady", dir.resolve("u"), perIteration, 8);
         try (TrainerProcess trainer = TrainerProcess.start(uninterrupted.properties(Map.of()),
-                dir.resolve("u.log")); KafkaConsumer<String, byte[]> events = uninterrupted.eventConsumer()) {
+                log("steady-uninterrupted.log")); KafkaConsumer<String, byte[]> events = uninterrupted.eventConsumer()) {
             uninterrupted.publishIteration(0, 0, null);
             awaitEvents(events, 1);
             uninterrupted.publishIteration(1, 1, null);
@@ -194,12 +194,12 @@ class TrainerServiceIT {
         Map<String, String> props = crashed.properties(Map.of());
         long stepAtKill;
         KafkaConsumer<String, byte[]> events = crashed.eventConsumer();
-        TrainerProcess first = TrainerProcess.start(props, dir.resolve("k1.log"));
+        TrainerProcess first = TrainerProcess.start(props, log("steady-killed.log"));
         crashed.publishIteration(0, 0, null);
         awaitStatus(first, st -> st.getStep() >= 2);
         first.kill();
         stepAtKill = -1;
-        try (TrainerProcess second = TrainerProcess.start(props, dir.resolve("k2.log"))) {
+        try (TrainerProcess second = TrainerProcess.start(props, log("steady-restarted.log"))) {
             stepAtKill = second.stub().status(TrainerStatusRequest.getDefaultInstance()).getStep();
             awaitEvents(events, 1);
             crashed.publishIteration(1, 1, null);
@@ -366,6 +366,13 @@ class TrainerServiceIT {
             Thread.sleep(100);
         }
         throw new AssertionError("never saw " + what);
+    }
+
+    /** Trainer logs stay in target/it-logs for a look after the run. */
+    static Path log(String name) throws IOException {
+        Path dir = Files.createDirectories(Path.of("target", "it-logs"));
+        Files.deleteIfExists(dir.resolve(name));
+        return dir.resolve(name);
     }
 
     static boolean contains(byte[] haystack, byte[] needle) {
