@@ -69,7 +69,7 @@ public class ModelCatalog {
         }
         Thread loader = new Thread(() -> {
             try {
-                var loaded = registry.load(config.modelName(), config.modelVersion(), location.get());
+                var loaded = registry.loadConfigured(config.modelName(), config.modelVersion(), location.get());
                 LOG.infof("serving %s version %d from %s (%d parameters)", loaded.model().name(), loaded.model().version(),
                         loaded.model().location(), loaded.model().parameters());
             } catch (RuntimeException e) {

@@ -70,13 +70,25 @@ public final class ModelRegistry implements AutoCloseable {
      *                            is missing or malformed; the previously served model stays served
      */
     public synchronized LoadResult load(String name, long version, Path location) {
+        return loadFrom(name, version, checkedLocation(location));
+    }
+
+    /**
+     * Loads the model a service is configured to start with. The location comes from the operator, not from
+     * a caller, so the allowed-root check (which guards {@link #load}) does not apply: the SFT model usually
+     * lives outside the checkpoint store.
+     */
+    public synchronized LoadResult loadConfigured(String name, long version, Path location) {
+        return loadFrom(name, version, location.toAbsolutePath().normalize());
+    }
+
+    private LoadResult loadFrom(String name, long version, Path dir) {
         if (closed) {
             throw new IllegalStateException("the model registry is closed");
         }
         if (name == null || name.isBlank()) {
             throw new IllegalArgumentException("name: empty");
         }
-        Path dir = checkedLocation(location);
         LanguageModel model;
         try {
             model = loader.apply(dir);

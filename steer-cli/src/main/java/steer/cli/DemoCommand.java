@@ -1,0 +1,108 @@
+package steer.cli;
+
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import steer.cli.demo.DemoReport;
+import steer.cli.demo.LocalStack;
+import steer.proto.v1.GetRunRequest;
+import steer.proto.v1.OrchestratorGrpc;
+import steer.proto.v1.Run;
+import steer.proto.v1.RunConfig;
+import steer.proto.v1.RunEvent;
+import steer.proto.v1.RunState;
+import steer.proto.v1.StartRunRequest;
+import steer.proto.v1.WatchRunRequest;
+
+/**
+ * The embedded default: a real Kafka broker and the four services on loopback, one alignment run through them,
+ * a table per iteration and an HTML report; everything started is stopped at the end.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = "Run SSO (or the PBAA baseline) for a few iterations through all services and a local Kafka broker.")
+final class DemoCommand implements java.util.concurrent.Callable<Integer> {
+
+    @Option(names = "--algorithm", defaultValue = "sso", description = "sso or pbaa (default: ${DEFAULT-VALUE})")
+    String algorithm;
+
+    @Option(names = "--iterations", defaultValue = "3", description = "alignment iterations (default: ${DEFAULT-VALUE})")
+    int iterations;
+
+    @Option(names = "--seed", defaultValue = "0", description = "sampling and training seed (default: ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--model", defaultValue = "models/world/medium",
+            description = "the SFT model the run starts from (default: ${DEFAULT-VALUE})")
+    Path model;
+
+    @Option(names = "--prompts", defaultValue = "0",
+            description = "prompts per iteration (default: the whole iteration split, 500)")
+    int prompts;
+
+    @Option(names = "--out", description = "working directory: logs, checkpoints, state, report (default: build-out/demo/RUN)")
+    Path out;
+
+    @Override
+    public Integer call() throws Exception {
+        long start = System.nanoTime();
+        Path root = Path.of(System.getProperty("steer.home", ".")).toAbsolutePath().normalize();
+        String runId = String.format(Locale.ROOT, "%s-seed%d-%tY%<tm%<td-%<tH%<tM%<tS", algorithm, seed, new java.util.Date());
+        Path work = out != null ? out : root.resolve("build-out/demo").resolve(runId);
+        Path base = model.isAbsolute() ? model : root.resolve(model);
+        System.out.println("steer demo: " + algorithm.toUpperCase(Locale.ROOT) + ", " + iterations + " iterations from " + base
+                + "; working directory " + work);
+        try (LocalStack stack = LocalStack.start(new LocalStack.Options(root, work, base),
+                line -> System.out.println("  " + line))) {
+            ManagedChannel channel = NettyChannelBuilder.forTarget(stack.orchestrator().address()).usePlaintext().build();
+            try {
+                OrchestratorGrpc.OrchestratorBlockingStub orchestrator = OrchestratorGrpc.newBlockingStub(channel);
+                RunConfig config = RunConfig.newBuilder().setRunId(runId).setAlgorithm(algorithm).setIterations(iterations)
+                        .setSeed(seed).setPromptsPerIteration(prompts).build();
+                orchestrator.startRun(StartRunRequest.newBuilder().setConfig(config).build());
+                watch(orchestrator, runId, start);
+                Run run = orchestrator.getRun(GetRunRequest.newBuilder().setRunId(runId).build());
+                DemoReport report = DemoReport.of(run);
+                System.out.println();
+                System.out.print(report.table());
+                Path html = report.write(work);
+                System.out.printf(Locale.ROOT, "%nreport: %s%ntraces: %s (%d spans)%nlogs: %s%n", html, stack.traces().file(),
+                        stack.traces().spans().size(), work.resolve("logs"));
+                if (run.getState() != RunState.RUN_STATE_SUCCEEDED) {
+                    System.err.println("steer demo: the run ended " + run.getState() + ": " + run.getError());
+                    return 1;
+                }
+            } finally {
+                channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            }
+            System.out.print("stopping the services and Kafka ... ");
+        }
+        System.out.printf(Locale.ROOT, "done in %.1f min%n", (System.nanoTime() - start) / 6e10);
+        return 0;
+    }
+
+    /** Prints the run's progress: every phase change, and each further quarter of a phase. */
+    private void watch(OrchestratorGrpc.OrchestratorBlockingStub orchestrator, String runId, long start) {
+        Iterator<RunEvent> events = orchestrator.watchRun(WatchRunRequest.newBuilder().setRunId(runId).build());
+        String lastPhase = "";
+        double lastFraction = -1;
+        while (events.hasNext()) {
+            RunEvent e = events.next();
+            String phase = e.getIteration() + "/" + e.getPhase();
+            if (!phase.equals(lastPhase) || e.getFraction() >= lastFraction + 0.25 || e.getFraction() >= 1 && lastFraction < 1) {
+                // iteration -1 is the SFT baseline; the opening "current state" and the final state carry no iteration
+                String where = e.getIteration() < 0 ? "SFT model"
+                        : e.getPhase().equals("running") || e.getPhase().equals("succeeded") || e.getPhase().equals("failed")
+                                || e.getPhase().equals("stopped") ? "run" : "iteration " + (e.getIteration() + 1) + "/" + iterations;
+                System.out.printf(Locale.ROOT, "  %5.1f min  %-15s %-11s %s%n", (System.nanoTime() - start) / 6e10, where,
+                        e.getPhase(), e.getMessage());
+                lastPhase = phase;
+                lastFraction = e.getFraction();
+            }
+        }
+    }
+}

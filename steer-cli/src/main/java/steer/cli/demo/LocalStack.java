@@ -1,0 +1,184 @@
+package steer.cli.demo;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import steer.broker.EmbeddedKafkaBroker;
+
+/**
+ * The embedded default: a real Kafka broker (KRaft) and the four services, each its own process on loopback,
+ * plus a trace collector. {@link #close()} stops everything it started, newest first.
+ */
+public final class LocalStack implements AutoCloseable {
+
+    /**
+     * @param repoRoot  the checkout (the services' packaged apps are under {@code MODULE/target/quarkus-app})
+     * @param workDir   logs, the checkpoint store, trainer and orchestrator state, traces
+     * @param baseModel the SFT model every run starts from (Hugging Face layout)
+     */
+    public record Options(Path repoRoot, Path workDir, Path baseModel) {
+    }
+
+    private static final Duration READY = Duration.ofMinutes(3);
+
+    private final Options options;
+    private final List<AutoCloseable> started = new ArrayList<>();
+    private TraceCollector traces;
+    private EmbeddedKafkaBroker broker;
+    private ServiceProcess generator;
+    private ServiceProcess judge;
+    private ServiceProcess trainer;
+    private ServiceProcess orchestrator;
+
+    private LocalStack(Options options) {
+        this.options = options;
+    }
+
+    /** Starts the collector, the broker and the services, reporting each step to {@code progress}. */
+    public static LocalStack start(Options options, Consumer<String> progress) {
+        LocalStack stack = new LocalStack(options);
+        try {
+            stack.startAll(progress);
+            return stack;
+        } catch (RuntimeException e) {
+            stack.close();
+            throw e;
+        }
+    }
+
+    private void startAll(Consumer<String> progress) {
+        Path logs = options.workDir().resolve("logs");
+        if (System.getProperty(EmbeddedKafkaBroker.LIB_PROPERTY) == null) {
+            System.setProperty(EmbeddedKafkaBroker.LIB_PROPERTY,
+                    options.repoRoot().resolve("kafka-broker/target/broker-lib").toString());
+        }
+        traces = track(new TraceCollector(options.workDir().resolve("traces.jsonl")));
+        progress.accept("starting Kafka (KRaft) ...");
+        broker = track(EmbeddedKafkaBroker.start(options.workDir().resolve("kafka"), 0, false));
+        progress.accept("Kafka at " + broker.bootstrapServers() + "; starting generator, judge and trainer ...");
+        generator = track(new ServiceProcess("generator", app("generator-svc"), FreePorts.next(), generatorConfig(), logs)).start();
+        judge = track(new ServiceProcess("judge", app("judge-svc"), FreePorts.next(), judgeConfig(), logs)).start();
+        trainer = track(new ServiceProcess("trainer", app("trainer-svc"), FreePorts.next(), trainerConfig(), logs)).start();
+        generator.awaitReady(READY);
+        judge.awaitReady(READY);
+        trainer.awaitReady(READY);
+        progress.accept("generator " + generator.address() + ", judge " + judge.address() + ", trainer " + trainer.address()
+                + " ready; starting the orchestrator ...");
+        orchestrator = track(new ServiceProcess("orchestrator", app("orchestrator"), FreePorts.next(), orchestratorConfig(),
+                logs)).start();
+        orchestrator.awaitReady(READY);
+        progress.accept("orchestrator " + orchestrator.address() + " ready");
+    }
+
+    private Path app(String module) {
+        return options.repoRoot().resolve(module).resolve("target/quarkus-app/quarkus-run.jar");
+    }
+
+    private Map<String, String> common(String service) {
+        Map<String, String> c = new LinkedHashMap<>();
+        c.put("quarkus.otel.exporter.otlp.traces.endpoint", traces.endpoint());
+        c.put("quarkus.otel.exporter.otlp.traces.protocol", "http/protobuf");
+        c.put("quarkus.otel.bsp.schedule.delay", "200ms");
+        c.put("quarkus.application.name", service);
+        c.put("kafka.bootstrap.servers", broker.bootstrapServers());
+        return c;
+    }
+
+    private Map<String, String> generatorConfig() {
+        Map<String, String> c = common("generator-svc");
+        c.put("steer.generator.model-location", options.baseModel().toString());
+        c.put("steer.generator.allowed-root", store().toString());
+        return c;
+    }
+
+    private Map<String, String> judgeConfig() {
+        Map<String, String> c = common("judge-svc");
+        c.put("steer.judge.model-location", options.baseModel().toString());
+        c.put("steer.judge.model-name", "policy");  // SSO's judge follows the policy
+        c.put("steer.judge.allowed-root", store().toString());
+        return c;
+    }
+
+    private Map<String, String> trainerConfig() {
+        Map<String, String> c = common("trainer-svc");
+        c.put("steer.trainer.base-model", options.baseModel().toString());
+        c.put("steer.trainer.store-root", store().toString());
+        c.put("steer.trainer.state-dir", options.workDir().resolve("trainer-state").toString());
+        return c;
+    }
+
+    private Map<String, String> orchestratorConfig() {
+        Map<String, String> c = common("orchestrator");
+        c.put("steer.orchestrator.generator-address", generator.address());
+        c.put("steer.orchestrator.judge-address", judge.address());
+        c.put("steer.orchestrator.base-model", options.baseModel().toString());
+        c.put("steer.orchestrator.state-dir", options.workDir().resolve("orchestrator-state").toString());
+        return c;
+    }
+
+    /** The checkpoint store the trainer writes and the generator and judge read. */
+    public Path store() {
+        return options.workDir().resolve("checkpoints");
+    }
+
+    public EmbeddedKafkaBroker broker() {
+        return broker;
+    }
+
+    public TraceCollector traces() {
+        return traces;
+    }
+
+    public ServiceProcess generator() {
+        return generator;
+    }
+
+    public ServiceProcess judge() {
+        return judge;
+    }
+
+    public ServiceProcess trainer() {
+        return trainer;
+    }
+
+    public ServiceProcess orchestrator() {
+        return orchestrator;
+    }
+
+    /** Kills the trainer as a crash would and starts it again on the same state; returns when it is ready. */
+    public void crashAndRestartTrainer() {
+        trainer.kill();
+        trainer.start().awaitReady(READY);
+    }
+
+    private <T extends AutoCloseable> T track(T resource) {
+        started.add(resource);
+        return resource;
+    }
+
+    @Override
+    public void close() {
+        for (int i = started.size() - 1; i >= 0; i--) {
+            try {
+                started.get(i).close();
+            } catch (Exception e) {
+                System.err.println("steer: stopping " + started.get(i) + ": " + e.getMessage());
+            }
+        }
+        started.clear();
+    }
+
+    static boolean built(Path repoRoot) {
+        for (String m : List.of("generator-svc", "judge-svc", "trainer-svc", "orchestrator")) {
+            if (!Files.isRegularFile(repoRoot.resolve(m).resolve("target/quarkus-app/quarkus-run.jar"))) {
+                return false;
+            }
+        }
+        return true;
+    }
+}

@@ -1,0 +1,273 @@
+package steer.cli.demo;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import steer.proto.v1.GetRunRequest;
+import steer.proto.v1.OrchestratorGrpc;
+import steer.proto.v1.PairBatch;
+import steer.proto.v1.Run;
+import steer.proto.v1.RunConfig;
+import steer.proto.v1.RunEvent;
+import steer.proto.v1.RunState;
+import steer.proto.v1.StartRunRequest;
+import steer.proto.v1.TrainerGrpc;
+import steer.proto.v1.TrainerStatus;
+import steer.proto.v1.TrainerStatusRequest;
+import steer.proto.v1.WatchRunRequest;
+
+/**
+ * Short SSO runs through every real part: the Kafka broker, the generator, judge, trainer and orchestrator
+ * processes on loopback. The first run goes undisturbed; the second has its trainer killed mid-iteration.
+ */
+class EndToEndTest {
+
+    private static final Path ROOT = Path.of(System.getProperty("user.dir")).getParent();
+    private static final int ITERATIONS = 2;
+
+    // a stack per test: a trainer's durable state belongs to one run
+    @TempDir
+    Path work;
+
+    private LocalStack stack;
+    private ManagedChannel orchestratorChannel;
+    private ManagedChannel trainerChannel;
+
+    @BeforeEach
+    void start() {
+        stack = LocalStack.start(new LocalStack.Options(ROOT, work, ROOT.resolve("models/world/small")), line -> { });
+        orchestratorChannel = NettyChannelBuilder.forTarget(stack.orchestrator().address()).usePlaintext().build();
+        trainerChannel = NettyChannelBuilder.forTarget(stack.trainer().address()).usePlaintext().build();
+    }
+
+    @AfterEach
+    void stop() throws InterruptedException {
+        if (orchestratorChannel != null) {
+            orchestratorChannel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
+        if (trainerChannel != null) {
+            trainerChannel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
+        if (stack != null) {
+            stack.close();
+        }
+    }
+
+    private static RunConfig config(String runId) {
+        // 48 prompts, batches of 6: several optimizer steps per iteration, so a kill can land inside one
+        return RunConfig.newBuilder().setRunId(runId).setAlgorithm("sso").setIterations(ITERATIONS).setSeed(3)
+                .setPromptsPerIteration(48).setBatchSize(6).setEvalQueries(40).build();
+    }
+
+    @Test
+    void ssoRunTrainsEveryBatchOnceAndMovesTheGeneratorOnPolicy() throws Exception {
+        String runId = "e2e-straight";
+        Run run = runToEnd(config(runId), null);
+        assertEquals(RunState.RUN_STATE_SUCCEEDED, run.getState(), run.getError());
+
+        // checkpoint versions advance once per iteration
+        assertEquals(ITERATIONS, run.getIterationsCount());
+        for (int i = 0; i < ITERATIONS; i++) {
+            assertEquals(i, run.getIterations(i).getPolicyVersion(), "iteration " + i + " sampled from version " + i);
+            assertEquals(i + 1, run.getIterations(i).getCheckpointVersion(), "iteration " + i + " wrote version " + (i + 1));
+        }
+        assertEquals(List.of("v000001", "v000002"), storedVersions(runId));
+
+        // every published batch id trained exactly once
+        List<PairBatch> published = publishedBatches(runId);
+        assertTrained(runId, published);
+
+        // the second iteration's samples came from the first iteration's checkpoint: its batches say so, and the
+        // orchestrator refuses any sample whose model_version differs from the batch's policy version
+        assertTrue(published.stream().filter(b -> b.getIteration() == 1).allMatch(b -> b.getPolicyVersion() == 1));
+        assertTrue(published.stream().filter(b -> b.getIteration() == 0).allMatch(b -> b.getPolicyVersion() == 0));
+
+        // one trace links the orchestrator's iteration to the trainer's steps for that iteration
+        TraceCollector.CollectedSpan iteration = awaitSpan(s -> s.name().equals("orchestrator.iteration")
+                && runId.equals(s.attributes().get("steer.run_id")) && "1".equals(s.attributes().get("steer.iteration")));
+        TraceCollector.CollectedSpan step = awaitSpan(s -> s.name().equals("trainer.step")
+                && s.traceId().equals(iteration.traceId()) && "1".equals(s.attributes().get("steer.iteration")));
+        assertTrue(isAncestor(iteration, step), "the trainer's step descends from the orchestrator's iteration span");
+        assertTrue(stack.traces().spans().stream().anyMatch(s -> s.traceId().equals(iteration.traceId())
+                && s.service().contains("generator")), "the generator's calls are in the iteration's trace");
+    }
+
+    @Test
+    void aTrainerKilledMidIterationLosesNoBatchAndTrainsNoneTwice() throws Exception {
+        String runId = "e2e-crash";
+        TrainerGrpc.TrainerBlockingStub trainer = TrainerGrpc.newBlockingStub(trainerChannel);
+        long[] killedAtStep = {-1};
+        Run run = runToEnd(config(runId), event -> {
+            // the second iteration's batches are on the topic: kill the trainer once it has taken one of them
+            if (event.getIteration() == 1 && event.getPhase().equals("training")) {
+                killedAtStep[0] = awaitSecondIterationStep(trainer);
+                stack.crashAndRestartTrainer();
+                return true;
+            }
+            return false;
+        });
+        assertEquals(RunState.RUN_STATE_SUCCEEDED, run.getState(), run.getError());
+        List<PairBatch> published = publishedBatches(runId);
+        assertTrue(killedAtStep[0] < published.size(), "killed at step " + killedAtStep[0] + " of " + published.size()
+                + ": inside the second iteration");
+        assertTrained(runId, published);
+        assertEquals(List.of("v000001", "v000002"), storedVersions(runId));
+    }
+
+    /** Starts the run, follows its events (a hook may act once on one of them), and returns the finished run. */
+    private Run runToEnd(RunConfig config, java.util.function.Predicate<RunEvent> hook) {
+        OrchestratorGrpc.OrchestratorBlockingStub orchestrator = OrchestratorGrpc.newBlockingStub(orchestratorChannel);
+        orchestrator.startRun(StartRunRequest.newBuilder().setConfig(config).build());
+        Iterator<RunEvent> events = orchestrator.withDeadlineAfter(10, TimeUnit.MINUTES)
+                .watchRun(WatchRunRequest.newBuilder().setRunId(config.getRunId()).build());
+        boolean hooked = hook == null;
+        while (events.hasNext()) {
+            RunEvent e = events.next();
+            if (!hooked) {
+                hooked = hook.test(e);
+            }
+        }
+        Run run = orchestrator.getRun(GetRunRequest.newBuilder().setRunId(config.getRunId()).build());
+        assertTrue(hooked, "the fault was injected; the run ended " + run.getState() + " " + run.getError());
+        return run;
+    }
+
+    /** Waits until the trainer has taken a step of the second iteration; returns its step count then. */
+    private static long awaitSecondIterationStep(TrainerGrpc.TrainerBlockingStub trainer) {
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        while (System.nanoTime() < deadline) {
+            TrainerStatus s = trainer.withDeadlineAfter(5, TimeUnit.SECONDS).status(TrainerStatusRequest.getDefaultInstance());
+            if (s.getIteration() == 1) {
+                return s.getStep();
+            }
+            sleep(20);
+        }
+        throw new AssertionError("the trainer never started the second iteration");
+    }
+
+    /** The trainer's durable state lists each published batch id once, and took one optimizer step per batch. */
+    private void assertTrained(String runId, List<PairBatch> published) throws IOException {
+        Set<String> publishedIds = published.stream().map(PairBatch::getBatchId).collect(Collectors.toCollection(TreeSet::new));
+        assertEquals(published.size(), publishedIds.size(), "no batch id published twice");
+        JsonNode state = latestTrainerState();
+        assertEquals(runId, state.findValue("run_id").asText());
+        List<String> trained = new ArrayList<>();
+        state.findValue("trained_batches").forEach(id -> trained.add(id.asText()));
+        assertEquals(publishedIds, new TreeSet<>(trained), "every published batch trained");
+        assertEquals(trained.size(), new TreeSet<>(trained).size(), "none trained twice");
+        TrainerStatus status = TrainerGrpc.newBlockingStub(trainerChannel).status(TrainerStatusRequest.getDefaultInstance());
+        assertEquals(runId, status.getRunId());
+        assertEquals(published.size(), status.getBatchesTrained());
+        Map<Integer, Long> perIteration = new HashMap<>();
+        published.forEach(b -> perIteration.merge(b.getIteration(), 1L, Long::sum));
+        assertEquals(ITERATIONS, perIteration.size());
+        // one optimizer step per batch: the store's last version records the run's step count
+        JsonNode last = new ObjectMapper().readTree(stack.store().resolve(runId).resolve("v000002/checkpoint.json").toFile());
+        assertEquals(published.size(), last.findValue("step").asLong(), "optimizer steps = published batches");
+    }
+
+    private JsonNode latestTrainerState() throws IOException {
+        Path states = work.resolve("trainer-state/states");
+        try (Stream<Path> dirs = Files.list(states)) {
+            Path newest = dirs.filter(d -> d.getFileName().toString().startsWith("step-")).max(Path::compareTo)
+                    .orElseThrow(() -> new AssertionError("no trainer state in " + states));
+            return new ObjectMapper().readTree(newest.resolve("trainer_state.json").toFile());
+        }
+    }
+
+    private List<String> storedVersions(String runId) throws IOException {
+        try (Stream<Path> dirs = Files.list(stack.store().resolve(runId))) {
+            return dirs.map(d -> d.getFileName().toString()).filter(n -> n.startsWith("v")).sorted().toList();
+        }
+    }
+
+    /** Every pair batch of the run committed to the topic, read as the trainer reads it (read_committed). */
+    private List<PairBatch> publishedBatches(String runId) throws IOException {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.broker().bootstrapServers());
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        List<PairBatch> batches = new ArrayList<>();
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> partitions = consumer.partitionsFor("steer.pair-batches").stream()
+                    .map(i -> new TopicPartition(i.topic(), i.partition())).toList();
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp)) && System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                    PairBatch b = PairBatch.parseFrom(r.value());
+                    if (b.getRunId().equals(runId)) {
+                        batches.add(b);
+                    }
+                }
+            }
+        }
+        assertFalse(batches.isEmpty(), "the run published batches");
+        return batches;
+    }
+
+    private TraceCollector.CollectedSpan awaitSpan(java.util.function.Predicate<TraceCollector.CollectedSpan> p) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (System.nanoTime() < deadline) {
+            var found = stack.traces().spans().stream().filter(p).findFirst();
+            if (found.isPresent()) {
+                return found.get();
+            }
+            sleep(200);
+        }
+        throw new AssertionError("no such span among " + stack.traces().spans().size() + " collected");
+    }
+
+    private boolean isAncestor(TraceCollector.CollectedSpan ancestor, TraceCollector.CollectedSpan span) {
+        Map<String, String> parents = new HashMap<>();
+        stack.traces().spans().forEach(s -> parents.put(s.spanId(), s.parentSpanId()));
+        String at = span.parentSpanId();
+        for (int hops = 0; hops < 64 && at != null && !at.isEmpty(); hops++) {
+            if (at.equals(ancestor.spanId())) {
+                return true;
+            }
+            at = parents.get(at);
+        }
+        return false;
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
