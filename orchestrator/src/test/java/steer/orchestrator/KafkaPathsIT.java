@@ -23,7 +23,8 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
-import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.AfterAll;
+import steer.broker.EmbeddedKafkaBroker;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import steer.align.BatchPlan;
@@ -34,17 +35,28 @@ import steer.proto.v1.PairBatch;
  * The orchestrator's Kafka paths against a real broker: transactional publishing, reading committed batch ids
  * back, a crashed publisher's open transaction aborted by the next one, and waiting for a checkpoint event.
  *
- * <p>Needs a running broker at the system property {@code steer.kafka.bootstrap} (the embedded KRaft broker of
- * the {@code kafka-broker} module, wired in by the build); without it the tests are skipped, never faked.
+ * <p>Runs against the embedded KRaft broker of the {@code kafka-broker} module, started here, or against the
+ * broker at the system property {@code steer.kafka.bootstrap} when one is given.
  */
 class KafkaPathsIT {
 
     static String bootstrap;
+    static EmbeddedKafkaBroker broker;
 
     @BeforeAll
     static void broker() {
         bootstrap = System.getProperty("steer.kafka.bootstrap", "");
-        Assumptions.assumeFalse(bootstrap.isEmpty(), "no broker: set -Dsteer.kafka.bootstrap=host:port");
+        if (bootstrap.isEmpty()) {
+            broker = EmbeddedKafkaBroker.start();
+            bootstrap = broker.bootstrapServers();
+        }
+    }
+
+    @AfterAll
+    static void stopBroker() {
+        if (broker != null) {
+            broker.close();
+        }
     }
 
     private static Map<String, Object> kafka() {
