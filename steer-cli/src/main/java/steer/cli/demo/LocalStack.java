@@ -156,6 +156,12 @@ public final class LocalStack implements AutoCloseable {
         trainer.start().awaitReady(READY);
     }
 
+    /** Kills the orchestrator as a crash would and starts it again on the same state; returns when it is ready. */
+    public void crashAndRestartOrchestrator() {
+        orchestrator.kill();
+        orchestrator.start().awaitReady(READY);
+    }
+
     private <T extends AutoCloseable> T track(T resource) {
         started.add(resource);
         return resource;

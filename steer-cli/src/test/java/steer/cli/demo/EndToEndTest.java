@@ -144,6 +144,41 @@ class EndToEndTest {
         assertEquals(List.of("v000001", "v000002"), storedVersions(runId));
     }
 
+    @Test
+    void anOrchestratorKilledMidRunResumesWithoutRepeatingWork() throws Exception {
+        String runId = "e2e-orchestrator-crash";
+        Run run = runToEnd(config(runId), event -> {
+            // the second iteration's batches are committed to the topic and the trainer's checkpoint is awaited
+            if (event.getIteration() == 1 && event.getPhase().equals("training")) {
+                stack.crashAndRestartOrchestrator();
+                return true;
+            }
+            return false;
+        });
+        if (run.getState() == RunState.RUN_STATE_RUNNING) {
+            run = awaitEnd(runId);
+        }
+        assertEquals(RunState.RUN_STATE_SUCCEEDED, run.getState(), run.getError());
+        assertEquals(ITERATIONS, run.getIterationsCount());
+        List<PairBatch> published = publishedBatches(runId);
+        assertTrained(runId, published); // also: no batch id on the topic twice
+        assertEquals(List.of("v000001", "v000002"), storedVersions(runId));
+        long firstIterationSpans = stack.traces().spans().stream().filter(s -> s.name().equals("orchestrator.iteration")
+                && runId.equals(s.attributes().get("steer.run_id")) && "0".equals(s.attributes().get("steer.iteration"))).count();
+        assertEquals(1, firstIterationSpans, "the finished first iteration was not run again");
+    }
+
+    /** Follows a run (after an orchestrator restart) until it ends. */
+    private Run awaitEnd(String runId) {
+        OrchestratorGrpc.OrchestratorBlockingStub orchestrator = OrchestratorGrpc.newBlockingStub(orchestratorChannel);
+        Iterator<RunEvent> events = orchestrator.withDeadlineAfter(10, TimeUnit.MINUTES).withWaitForReady()
+                .watchRun(WatchRunRequest.newBuilder().setRunId(runId).build());
+        while (events.hasNext()) {
+            events.next();
+        }
+        return orchestrator.getRun(GetRunRequest.newBuilder().setRunId(runId).build());
+    }
+
     /** Starts the run, follows its events (a hook may act once on one of them), and returns the finished run. */
     private Run runToEnd(RunConfig config, java.util.function.Predicate<RunEvent> hook) {
         OrchestratorGrpc.OrchestratorBlockingStub orchestrator = OrchestratorGrpc.newBlockingStub(orchestratorChannel);
@@ -151,13 +186,19 @@ class EndToEndTest {
         Iterator<RunEvent> events = orchestrator.withDeadlineAfter(10, TimeUnit.MINUTES)
                 .watchRun(WatchRunRequest.newBuilder().setRunId(config.getRunId()).build());
         boolean hooked = hook == null;
-        while (events.hasNext()) {
-            RunEvent e = events.next();
+        try {
+            while (events.hasNext()) {
+                RunEvent e = events.next();
+                if (!hooked) {
+                    hooked = hook.test(e);
+                }
+            }
+        } catch (io.grpc.StatusRuntimeException e) {
             if (!hooked) {
-                hooked = hook.test(e);
+                throw e; // only a stream cut by the injected crash is expected
             }
         }
-        Run run = orchestrator.getRun(GetRunRequest.newBuilder().setRunId(config.getRunId()).build());
+        Run run = orchestrator.withWaitForReady().getRun(GetRunRequest.newBuilder().setRunId(config.getRunId()).build());
         assertTrue(hooked, "the fault was injected; the run ended " + run.getState() + " " + run.getError());
         return run;
     }
