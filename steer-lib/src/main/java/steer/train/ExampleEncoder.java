@@ -42,7 +42,7 @@ public final class ExampleEncoder {
      * An SSO example; field names in errors are {@code prompt}, {@code prompt_plus}, {@code prompt_minus},
      * {@code y_plus}, {@code y_minus}, {@code y_orig}.
      *
-     * @throws IllegalArgumentException if a field is blank or a sequence is too long
+     * @throws IllegalArgumentException if a prompt is blank or a sequence is too long
      */
     public SsoExample sso(String prompt, String promptPlus, String promptMinus, String yPlus, String yMinus,
                           String yOrig) {
@@ -64,7 +64,7 @@ public final class ExampleEncoder {
     /**
      * A preference pair; with {@code strength} NaN a plain pair, otherwise a soft pair (strength in [0, 1]).
      *
-     * @throws IllegalArgumentException if a field is blank, the strength is out of range or a sequence too long
+     * @throws IllegalArgumentException if the prompt is blank, the strength is out of range or a sequence too long
      */
     public PreferencePair pair(String prompt, String chosen, String rejected, double strength) {
         int[] x = prompt("prompt", prompt);
@@ -83,8 +83,14 @@ public final class ExampleEncoder {
         return tokenizer.encode(text);
     }
 
+    /**
+     * A response in ids with EOS appended. An empty response is allowed: a sampled policy may stop at once, and
+     * "say nothing" (EOS alone) is a response the objectives can prefer or reject like any other.
+     */
     private int[] response(String field, String text) {
-        requireText(field, text);
+        if (text == null) {
+            throw new IllegalArgumentException("field " + field + " is missing");
+        }
         int[] ids = tokenizer.encodeWithoutSpecialTokens(text);
         int[] withEos = Arrays.copyOf(ids, ids.length + 1);
         withEos[ids.length] = eosTokenId;
