@@ -1,6 +1,7 @@
 package steer.orchestrator;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -13,27 +14,35 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.jboss.logging.Logger;
 import steer.proto.v1.CheckpointEvent;
+import steer.proto.v1.PairBatch;
 
 /**
  * Waits for the trainer's checkpoint of one iteration on the checkpoint topic. It reads every partition from the
  * beginning, without a consumer group, so an event the trainer published while the orchestrator was down (or
- * before it started waiting) is found all the same; events of other runs or iterations are skipped.
+ * before it started waiting) is found all the same; events of other runs or iterations are skipped. It also
+ * reads the trainer's dead-letter topic: a batch of this iteration that the trainer refused would leave the
+ * iteration without its checkpoint, so the refusal fails the run at once, with the trainer's reason.
  */
 final class CheckpointWatcher {
 
     private static final Logger LOG = Logger.getLogger(CheckpointWatcher.class);
 
+    private static final String REASON_HEADER = "steer-reason";
+
     private final Map<String, Object> kafka;
     private final String topic;
+    private final String deadLetterTopic;
     private final Duration kafkaTimeout;
 
-    CheckpointWatcher(Map<String, Object> kafka, String topic, Duration kafkaTimeout) {
+    CheckpointWatcher(Map<String, Object> kafka, String topic, String deadLetterTopic, Duration kafkaTimeout) {
         this.kafka = kafka;
         this.topic = topic;
+        this.deadLetterTopic = deadLetterTopic;
         this.kafkaTimeout = kafkaTimeout;
     }
 
@@ -55,7 +64,8 @@ final class CheckpointWatcher {
         long lastReport = start;
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(props, new StringDeserializer(),
                 new ByteArrayDeserializer())) {
-            List<TopicPartition> assigned = List.of();
+            List<TopicPartition> checkpoints = List.of();
+            List<TopicPartition> refusals = List.of();
             while (true) {
                 if (stopped.getAsBoolean()) {
                     throw new RunStopped();
@@ -70,18 +80,32 @@ final class CheckpointWatcher {
                     lastReport = System.nanoTime();
                     waiting.accept(waited);
                 }
-                // the topic may not exist until the trainer's first checkpoint: look for partitions until it does
-                if (assigned.isEmpty()) {
-                    assigned = consumer.partitionsFor(topic, kafkaTimeout).stream()
-                            .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
-                    if (assigned.isEmpty()) {
+                // neither topic need exist yet (the first checkpoint, the first refusal): look until they do
+                if (checkpoints.isEmpty() || refusals.isEmpty()) {
+                    List<TopicPartition> c = checkpoints.isEmpty() ? partitions(consumer, topic) : checkpoints;
+                    List<TopicPartition> d = refusals.isEmpty() ? partitions(consumer, deadLetterTopic) : refusals;
+                    if (c.size() + d.size() > checkpoints.size() + refusals.size()) {
+                        List<TopicPartition> added = new java.util.ArrayList<>(c);
+                        added.addAll(d);
+                        added.removeAll(checkpoints);
+                        added.removeAll(refusals);
+                        List<TopicPartition> all = new java.util.ArrayList<>(c);
+                        all.addAll(d);
+                        consumer.assign(all);
+                        consumer.seekToBeginning(added);
+                        checkpoints = c;
+                        refusals = d;
+                    }
+                    if (checkpoints.isEmpty() && refusals.isEmpty()) {
                         Thread.sleep(1000);
                         continue;
                     }
-                    consumer.assign(assigned);
-                    consumer.seekToBeginning(assigned);
                 }
                 for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                    if (r.topic().equals(deadLetterTopic)) {
+                        refused(r, runId, iteration);
+                        continue;
+                    }
                     if (r.key() != null && !r.key().equals(runId)) {
                         continue;
                     }
@@ -103,6 +127,27 @@ final class CheckpointWatcher {
             throw new RunStopped();
         } catch (KafkaException e) {
             throw new RunFailure("Kafka: could not read checkpoint events from " + topic + ": " + e, e);
+        }
+    }
+
+    private List<TopicPartition> partitions(KafkaConsumer<String, byte[]> consumer, String name) {
+        return consumer.partitionsFor(name, kafkaTimeout).stream().map(p -> new TopicPartition(p.topic(), p.partition()))
+                .toList();
+    }
+
+    /** Fails the run if {@code r} is a refused batch of this run and iteration; other refusals are not ours. */
+    private static void refused(ConsumerRecord<String, byte[]> r, String runId, int iteration) {
+        PairBatch batch;
+        try {
+            batch = PairBatch.parseFrom(r.value());
+        } catch (InvalidProtocolBufferException e) {
+            return; // not a batch of ours: the trainer dead-letters whatever it cannot parse
+        }
+        if (batch.getRunId().equals(runId) && batch.getIteration() == iteration) {
+            Header reason = r.headers().lastHeader(REASON_HEADER);
+            throw new RunFailure("the trainer refused batch " + batch.getBatchId() + " of iteration " + iteration + ": "
+                    + (reason == null ? "no reason given" : new String(reason.value(), StandardCharsets.UTF_8))
+                    + "; the iteration cannot complete without it");
         }
     }
 }

@@ -44,6 +44,10 @@ public interface OrchestratorConfig {
     @WithDefault("steer.checkpoints")
     String checkpointsTopic();
 
+    /** Topic where the trainer puts the batches it refuses, with the reason; a refusal fails the iteration at once. */
+    @WithDefault("steer.pair-batches.dead-letter")
+    String deadLetterTopic();
+
     /** How long to wait for the trainer's checkpoint of an iteration before the run fails. */
     @WithDefault("PT30M")
     Duration checkpointWaitTimeout();

@@ -75,7 +75,7 @@ public class RunSupervisor {
         store = new RunStateStore(config.stateDir());
         services = new RunLoop.Services(config, store, new PolicyClient(config, otel),
                 new PairBatchPublisher(kafka, config.pairBatchesTopic(), config.kafkaTimeout()),
-                new CheckpointWatcher(kafka, config.checkpointsTopic(), config.kafkaTimeout()),
+                new CheckpointWatcher(kafka, config.checkpointsTopic(), config.deadLetterTopic(), config.kafkaTimeout()),
                 new CheckpointEvaluator(config.baseModel().orElse(null)), metrics, otel);
         LOG.infof("run states in %s; generator %s; judge %s; topics %s -> %s", store.dir(), config.generatorAddress(),
                 config.judgeAddress().orElse("none"), config.pairBatchesTopic(), config.checkpointsTopic());

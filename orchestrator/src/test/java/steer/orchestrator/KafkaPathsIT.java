@@ -1,5 +1,6 @@
 package steer.orchestrator;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -137,7 +138,7 @@ class KafkaPathsIT {
             trainer.send(new ProducerRecord<>(topic, "r", CheckpointEvent.newBuilder().setRunId("r").setIteration(1)
                     .setVersion(2).setLocation("/c/r/v000002").putMetrics("loss", 0.5).build().toByteArray()));
         }
-        CheckpointWatcher watcher = new CheckpointWatcher(kafka(), topic, Duration.ofSeconds(20));
+        CheckpointWatcher watcher = new CheckpointWatcher(kafka(), topic, "dead-" + topic, Duration.ofSeconds(20));
         CheckpointEvent e = watcher.await("r", 1, Duration.ofSeconds(30), w -> { }, () -> false);
         assertEquals(2, e.getVersion());
         assertEquals("/c/r/v000002", e.getLocation());
@@ -145,5 +146,25 @@ class KafkaPathsIT {
         RunFailure timeout = assertThrows(RunFailure.class,
                 () -> watcher.await("r", 5, Duration.ofSeconds(2), w -> { }, () -> false));
         assertTrue(timeout.getMessage().contains("iteration 5"), timeout.getMessage());
+    }
+
+    @Test
+    void aBatchTheTrainerRefusedFailsTheWaitWithItsReason() {
+        String topic = "checkpoints-" + UUID.randomUUID();
+        String deadLetter = "dead-" + topic;
+        try (KafkaProducer<String, byte[]> trainer = new KafkaProducer<>(kafka(), new StringSerializer(),
+                new ByteArraySerializer())) {
+            // a refusal of another iteration is not this wait's business; one of iteration 1 is
+            trainer.send(new ProducerRecord<>(deadLetter, "r-it0-b0", batch("r", "r-it0-b0").toByteArray()));
+            ProducerRecord<String, byte[]> refused = new ProducerRecord<>(deadLetter, "r-it1-b3",
+                    batch("r", "r-it1-b3").toBuilder().setIteration(1).build().toByteArray());
+            refused.headers().add("steer-reason", "invalid batch: sso_examples[2]: prompt is blank".getBytes(UTF_8));
+            trainer.send(refused);
+        }
+        CheckpointWatcher watcher = new CheckpointWatcher(kafka(), topic, deadLetter, Duration.ofSeconds(20));
+        RunFailure failure = assertThrows(RunFailure.class,
+                () -> watcher.await("r", 1, Duration.ofSeconds(60), w -> { }, () -> false));
+        assertTrue(failure.getMessage().contains("r-it1-b3") && failure.getMessage().contains("prompt is blank"),
+                failure.getMessage());
     }
 }
