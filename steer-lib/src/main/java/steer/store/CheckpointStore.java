@@ -224,7 +224,13 @@ public final class CheckpointStore {
         return o;
     }
 
-    private static void requireRunId(String runId) {
+    /**
+     * Checks a run id: it names a directory (here and in a trainer's state), so 1 to 128 letters, digits, '.',
+     * '_' or '-', starting with a letter or digit.
+     *
+     * @throws IllegalArgumentException naming the rule and the id
+     */
+    public static void requireRunId(String runId) {
         if (runId == null || !RUN_ID.matcher(runId).matches()) {
             throw new IllegalArgumentException("run id must be 1 to 128 letters, digits, '.', '_' or '-', starting"
                     + " with a letter or digit; got '" + runId + "'");

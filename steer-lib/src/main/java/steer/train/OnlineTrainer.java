@@ -11,13 +11,16 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.NoSuchElementException;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
@@ -32,15 +35,18 @@ import steer.store.CheckpointStore;
 import steer.store.StoredCheckpoint;
 
 /**
- * Trains one run online, batch by batch as they arrive, with exactly-once effect: each batch id is trained at
- * most once, and everything a step changed (weights, AdamW moments, trained ids, counters, the iteration's
- * metrics) becomes durable together in one atomic {@link TrainerCheckpoint} under the state directory.
+ * Trains runs online, batch by batch as they arrive, with exactly-once effect per run: each batch id of a run is
+ * trained at most once, and everything a step changed (weights, AdamW moments, trained ids, counters, the
+ * iteration's metrics) becomes durable together in one atomic {@link TrainerCheckpoint} under the run's state
+ * directory. One trainer serves any number of runs, one after another or with their batches interleaved; each
+ * run has its own policy (starting from the base model, version 0), optimizer, reference models, trained ids,
+ * iteration progress and checkpoint versions.
  *
  * <p>Batches name their iteration, their index in it and the iteration's size; once all of an iteration's batches
- * are trained the policy is written to the {@link CheckpointStore} as the next version (iteration + 1 when no
- * checkpoint was requested in between). The reference model of a batch is a frozen copy of the checkpoint that
- * generated it ({@link Batch#policyVersion()}; version 0 is the base model), so within an iteration it is the
- * checkpoint the iteration started from.
+ * are trained the run's policy is written to the {@link CheckpointStore} as the run's next version (iteration + 1
+ * when no checkpoint was requested in between). The reference model of a batch is a frozen copy of the run's
+ * checkpoint that generated it ({@link Batch#policyVersion()}; version 0 is the base model), so within an
+ * iteration it is the checkpoint the iteration started from.
  *
  * <p>Callers drive durability: {@link #train} changes only memory (and, when an iteration completes, writes the
  * store version); {@link #saveState} makes it durable. A consumer commits its input position only after
@@ -48,10 +54,19 @@ import steer.store.StoredCheckpoint;
  * same step again (same weights, moments and inputs); a batch delivered again after the save is recognised by
  * its id and skipped.
  *
- * <p>State directory: {@code lock} (one trainer per directory, held while open) and {@code states/step-NNNNNNNN/}
- * in {@link TrainerCheckpoint}'s layout, numbered by save rather than by step (a requested checkpoint saves
- * without a step), the newest two kept. Not thread-safe: one thread trains; {@link #status} may be read from
- * any thread.
+ * <p>Memory: a run's ledger (trained ids, progress, counters) is small and always in memory; its live state
+ * (policy, AdamW moments, reference model) is loaded when one of its batches arrives, and at most
+ * {@link Settings#maxLoadedRuns()} runs are live at once. Loading another run unloads the least recently trained
+ * one, saving it first if it has unsaved steps (after {@link #saveState} it has none), so a switch costs one
+ * state load (and, at most, one save). On {@link #open} every run's ledger is read from its newest saved state
+ * (a few kB of JSON each), its model only when it trains again: a restart costs nothing per finished run, and a
+ * batch of a run with state on disk continues that run.
+ *
+ * <p>State directory: {@code lock} (one trainer per directory, held while open) and, per run,
+ * {@code runs/<run id>/states/step-NNNNNNNN/} in {@link TrainerCheckpoint}'s layout, numbered by save rather than
+ * by step (a requested checkpoint saves without a step), the newest two kept. A state directory of the
+ * single-run layout ({@code states/} at the top) is moved under its run on open. Not thread-safe: one thread
+ * trains; {@link #status} and {@link #runs} may be read from any thread.
  */
 public final class OnlineTrainer implements AutoCloseable {
 
@@ -62,34 +77,51 @@ public final class OnlineTrainer implements AutoCloseable {
     /**
      * How to train.
      *
-     * @param baseModel          the base (SFT) model directory, version 0; also the tokenizer's source
+     * @param baseModel          the base (SFT) model directory, version 0 of every run; also the tokenizer's source
      * @param stateDir           the trainer's own state directory
      * @param store              where checkpoint versions go
-     * @param runId              the only run to train, or null to adopt the run of the first batch
+     * @param runId              the only run to train, or null to train every run whose batches arrive
      * @param optimizer          AdamW settings; its lr is the default peak learning rate when a batch names none
      * @param maxGradNorm        global gradient-norm clip, &gt; 0
      * @param microBatchSize     examples per forward/backward pass
-     * @param maxPolicyStaleness how many versions a batch's policy may lag the newest checkpoint, ≥ 0
+     * @param maxPolicyStaleness how many versions a batch's policy may lag the run's newest checkpoint, ≥ 0
+     * @param maxLoadedRuns      how many runs' models (policy, moments, reference) stay in memory, ≥ 1
      */
     public record Settings(Path baseModel, Path stateDir, CheckpointStore store, String runId, AdamWConfig optimizer,
-                           double maxGradNorm, int microBatchSize, int maxPolicyStaleness) {
+                           double maxGradNorm, int microBatchSize, int maxPolicyStaleness, int maxLoadedRuns) {
+
+        /** Two live runs: a run and the next one (or two interleaved runs) train without reloading. */
+        public static final int DEFAULT_MAX_LOADED_RUNS = 2;
 
         public Settings {
             if (maxPolicyStaleness < 0) {
                 throw new IllegalArgumentException("max policy staleness must be >= 0, got " + maxPolicyStaleness
                         + "; 1 lets a batch sampled from the previous checkpoint still train");
             }
+            if (maxLoadedRuns < 1) {
+                throw new IllegalArgumentException("max loaded runs must be >= 1, got " + maxLoadedRuns);
+            }
+            if (runId != null) {
+                CheckpointStore.requireRunId(runId);
+            }
             new TrainingConfig(optimizer, constantSchedule(), maxGradNorm, microBatchSize); // validates both
+        }
+
+        /** The same settings with {@link #DEFAULT_MAX_LOADED_RUNS}. */
+        public Settings(Path baseModel, Path stateDir, CheckpointStore store, String runId, AdamWConfig optimizer,
+                        double maxGradNorm, int microBatchSize, int maxPolicyStaleness) {
+            this(baseModel, stateDir, store, runId, optimizer, maxGradNorm, microBatchSize, maxPolicyStaleness,
+                    DEFAULT_MAX_LOADED_RUNS);
         }
     }
 
     /**
      * One optimizer step's worth of examples.
      *
-     * @param runId              the run
+     * @param runId              the run; it names directories, so it follows {@link CheckpointStore}'s rule
      * @param iteration          0-based iteration
-     * @param batchId            the idempotency key
-     * @param policyVersion      the checkpoint version that generated the samples, and the batch's reference
+     * @param batchId            the idempotency key, unique within the run
+     * @param policyVersion      the run's checkpoint version that generated the samples, and the batch's reference
      * @param objective          the loss
      * @param batchIndex         position within the iteration, in [0, batchesInIteration)
      * @param batchesInIteration how many batches the iteration has
@@ -104,6 +136,11 @@ public final class OnlineTrainer implements AutoCloseable {
 
         public Batch {
             require(runId != null && !runId.isBlank(), "run_id is empty");
+            try {
+                CheckpointStore.requireRunId(runId);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("run_id: " + e.getMessage(), e);
+            }
             require(batchId != null && !batchId.isBlank(), "batch_id is empty");
             require(iteration >= 0, "iteration must be >= 0, got " + iteration);
             require(policyVersion >= 0, "policy_version must be >= 0, got " + policyVersion);
@@ -143,17 +180,17 @@ public final class OnlineTrainer implements AutoCloseable {
     public record Trained(PolicyTrainer.StepResult step, Optional<StoredCheckpoint> checkpoint) implements Outcome {
     }
 
-    /** The batch id was trained before; nothing changed but the duplicate counter. */
+    /** The batch id was trained before in its run; nothing changed but the duplicate counter. */
     public record Duplicate(String batchId) implements Outcome {
     }
 
     /** Why a batch is refused. */
     public enum RefusalKind {
-        /** Its policy is older than the newest checkpoint minus the allowed staleness. */
+        /** Its policy is older than the run's newest checkpoint minus the allowed staleness. */
         STALE,
-        /** It belongs to another run than the one this trainer trains. */
+        /** It belongs to another run than the one this trainer is configured for. */
         OTHER_RUN,
-        /** It names a policy version this trainer has not written. */
+        /** It names a policy version this trainer has not written for its run. */
         UNKNOWN_POLICY
     }
 
@@ -162,78 +199,66 @@ public final class OnlineTrainer implements AutoCloseable {
     }
 
     /**
-     * A snapshot of where training stands.
+     * A snapshot of where one run's training stands.
      *
      * @param runId             the run, or null before the first batch
-     * @param iteration         the iteration of the last trained batch
-     * @param step              optimizer steps taken
-     * @param checkpointVersion newest version written (0: only the base model)
-     * @param lastMetrics       the last step's loss and diagnostics
-     * @param trained           batches trained
-     * @param duplicate         deliveries skipped as already trained
-     * @param stale             batches refused as stale
-     * @param refused           batches refused for another reason (other run, unknown policy)
+     * @param iteration         the iteration of the run's last trained batch
+     * @param step              the run's optimizer steps
+     * @param checkpointVersion the run's newest version written (0: only the base model)
+     * @param lastMetrics       the run's last step's loss and diagnostics
+     * @param trained           the run's batches trained
+     * @param duplicate         deliveries of the run's batches skipped as already trained
+     * @param stale             the run's batches refused as stale
+     * @param refused           batches refused for another reason (unknown policy; for the trainer's status also
+     *                          other runs)
+     * @param loaded            whether the run's model is in memory
      */
     public record Status(String runId, int iteration, long step, long checkpointVersion, Map<String, Double> lastMetrics,
-                         long trained, long duplicate, long stale, long refused) {
+                         long trained, long duplicate, long stale, long refused, boolean loaded) {
     }
 
     private final Settings settings;
     private final FileChannel lockChannel;
     private final FileLock lock;
-    private final Decoder policy;
-    private final PolicyTrainer trainer;
-    private Decoder reference;
-    private long referenceVersion = -1;
+    /** Every run with state on disk or trained since open, by id. */
+    private final Map<String, RunState> runs = new TreeMap<>();
+    /** The runs whose model is in memory, least recently trained first. */
+    private final LinkedHashMap<String, RunState> live = new LinkedHashMap<>(4, 0.75f, true);
+    /** The run of the last trained batch. */
+    private RunState current;
+    /** Orders saves across runs, so a restart knows which run trained last. */
+    private long saveSequence;
+    /** Batches refused before any run state was involved: another run, or a new run naming a policy &gt; 0. */
+    private long refusedWithoutRun;
+    private long modelLoads;
+    private volatile Snapshot snapshot;
 
-    private String runId;
-    private int iteration;
-    private long checkpointVersion;
-    private long saves;
-    private final Set<String> trainedIds = new LinkedHashSet<>();
-    private final Map<Integer, IterationProgress> iterations = new TreeMap<>();
-    private Map<String, Double> lastMetrics = Map.of();
-    private long duplicates;
-    private long stale;
-    private long refused;
-    private volatile Status status;
+    private record Snapshot(Status current, List<Status> runs) {
+    }
 
     private OnlineTrainer(Settings settings, FileChannel lockChannel, FileLock lock) {
         this.settings = settings;
         this.lockChannel = lockChannel;
         this.lock = lock;
-        Path states = settings.stateDir().resolve("states");
-        Optional<Path> latest = latestState(states);
-        HfCheckpoint start;
-        TrainerCheckpoint.Loaded loaded = null;
-        if (latest.isPresent()) {
-            loaded = TrainerCheckpoint.load(latest.get());
-            start = loaded.model();
-        } else {
-            start = HfCheckpoint.load(settings.baseModel());
-        }
-        this.policy = Decoder.fromHostTensors(start.config(), start.tensors(), NDManager.newBaseManager());
-        // the objective given here is never used: every step names its own (PolicyTrainer.step(batch, objective, lr))
-        this.trainer = new PolicyTrainer(policy, Sso.defaults(),
-                new TrainingConfig(settings.optimizer(), constantSchedule(), settings.maxGradNorm(),
-                        settings.microBatchSize()));
-        this.runId = settings.runId();
-        if (loaded != null) {
-            trainer.optimizer().importState(loaded.optimizer());
-            restore(loaded.state().settings(), latest.get());
+        for (RunState r : readLedgers()) {
+            runs.put(r.runId, r);
+            saveSequence = Math.max(saveSequence, r.saveSequence);
+            if (current == null || r.saveSequence > current.saveSequence) {
+                current = r;
+            }
         }
         publishStatus();
     }
 
     /**
-     * Opens the trainer: locks the state directory, deletes what a crashed save left, and loads the newest saved
-     * state, or the base model when there is none.
+     * Opens the trainer: locks the state directory, moves a single-run state into the per-run layout, deletes
+     * what a crashed save left, and reads every run's ledger (its model loads when the run trains again).
      *
      * @throws IllegalStateException if another trainer holds the state directory
      */
     public static OnlineTrainer open(Settings settings) {
         try {
-            Files.createDirectories(settings.stateDir().resolve("states"));
+            Files.createDirectories(settings.stateDir().resolve("runs"));
             FileChannel channel = FileChannel.open(settings.stateDir().resolve("lock"), StandardOpenOption.CREATE,
                     StandardOpenOption.WRITE);
             FileLock lock = channel.tryLock();
@@ -243,9 +268,9 @@ public final class OnlineTrainer implements AutoCloseable {
                         + "; give each trainer its own steer.trainer.state-dir");
             }
             try {
-                deleteUnfinishedSaves(settings.stateDir().resolve("states"));
+                moveSingleRunState(settings.stateDir());
                 return new OnlineTrainer(settings, channel, lock);
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | IOException e) {
                 lock.release();
                 channel.close();
                 throw e;
@@ -257,110 +282,157 @@ public final class OnlineTrainer implements AutoCloseable {
     }
 
     /**
-     * Trains one batch, unless it was trained before or is refused. When it completes its iteration, the policy
-     * is written to the store as the next version. Durable only after {@link #saveState}.
+     * Trains one batch of its run, unless it was trained before or is refused; loads the run's model first if it
+     * is not in memory. When the batch completes its iteration, the run's policy is written to the store as the
+     * run's next version. Durable only after {@link #saveState}.
      */
     public Outcome train(Batch b) {
-        if (trainedIds.contains(b.batchId())) {
-            duplicates++;
+        if (settings.runId() != null && !settings.runId().equals(b.runId())) {
+            refusedWithoutRun++;
+            publishStatus();
+            return new Refused(RefusalKind.OTHER_RUN, "batch " + b.batchId() + " belongs to run " + b.runId()
+                    + "; this trainer trains only run " + settings.runId() + " (steer.trainer.run-id)");
+        }
+        RunState run = runs.get(b.runId());
+        if (run == null && b.policyVersion() > 0) {
+            // not a run yet: no state is made for a batch that cannot train
+            refusedWithoutRun++;
+            publishStatus();
+            return new Refused(RefusalKind.UNKNOWN_POLICY, "batch " + b.batchId() + " names policy version "
+                    + b.policyVersion() + ", but run " + b.runId() + " has not trained here: its first batches must"
+                    + " be sampled from version 0, the base model");
+        }
+        if (run == null) {
+            run = new RunState(b.runId(), runDir(b.runId()));
+            runs.put(run.runId, run);
+        }
+        if (run.trainedIds.contains(b.batchId())) {
+            run.duplicates++;
             publishStatus();
             return new Duplicate(b.batchId());
         }
-        if (runId != null && !runId.equals(b.runId())) {
-            refused++;
-            publishStatus();
-            return new Refused(RefusalKind.OTHER_RUN, "batch " + b.batchId() + " belongs to run " + b.runId()
-                    + "; this trainer trains run " + runId);
-        }
-        long oldest = checkpointVersion - settings.maxPolicyStaleness();
+        long oldest = run.checkpointVersion - settings.maxPolicyStaleness();
         if (b.policyVersion() < oldest) {
-            stale++;
+            run.stale++;
             publishStatus();
             return new Refused(RefusalKind.STALE, "batch " + b.batchId() + " was sampled from policy version "
-                    + b.policyVersion() + ", older than the oldest allowed, " + oldest + " (newest checkpoint "
-                    + checkpointVersion + ", max-policy-staleness " + settings.maxPolicyStaleness() + ")");
+                    + b.policyVersion() + ", older than the oldest allowed, " + oldest + " (newest checkpoint of run "
+                    + run.runId + ": " + run.checkpointVersion + ", max-policy-staleness "
+                    + settings.maxPolicyStaleness() + ")");
         }
-        if (b.policyVersion() > checkpointVersion) {
-            refused++;
+        if (b.policyVersion() > run.checkpointVersion) {
+            run.refused++;
             publishStatus();
             return new Refused(RefusalKind.UNKNOWN_POLICY, "batch " + b.batchId() + " names policy version "
-                    + b.policyVersion() + ", but the newest checkpoint of run " + b.runId() + " is " + checkpointVersion);
+                    + b.policyVersion() + ", but the newest checkpoint of run " + b.runId() + " is "
+                    + run.checkpointVersion);
         }
-        runId = b.runId();
-        trainer.frozenReference(referenceFor(b.policyVersion()));
+        Live m = activate(run);
+        m.trainer.frozenReference(m.referenceFor(b.policyVersion(), run.runId));
         double peak = b.learningRate() > 0 ? b.learningRate() : settings.optimizer().lr();
-        long t = trainer.stepCount() + 1;
+        long t = m.trainer.stepCount() + 1;
         double lr = b.totalSteps() > 0 ? LearningRateSchedule.forSteps(b.totalSteps()).lr(peak, t) : peak;
-        PolicyTrainer.StepResult r = trainer.step(b.examples(), b.objective(), lr);
+        PolicyTrainer.StepResult r = m.trainer.step(b.examples(), b.objective(), lr);
 
-        trainedIds.add(b.batchId());
-        iteration = b.iteration();
+        current = run;
+        run.dirty = true;
+        run.steps = m.trainer.stepCount();
+        run.trainedIds.add(b.batchId());
+        run.iteration = b.iteration();
         Map<String, Double> metrics = new LinkedHashMap<>();
         metrics.put("loss", r.loss());
         metrics.putAll(r.diagnostics());
         metrics.put("lr", r.lr());
         metrics.put("grad_norm", r.gradNorm());
-        lastMetrics = Collections.unmodifiableMap(metrics);
-        IterationProgress progress = iterations.computeIfAbsent(b.iteration(), i -> new IterationProgress());
+        run.lastMetrics = Collections.unmodifiableMap(metrics);
+        IterationProgress progress = run.iterations.computeIfAbsent(b.iteration(), i -> new IterationProgress());
         progress.add(b.batchIndex(), metrics);
         Optional<StoredCheckpoint> written = Optional.empty();
         if (!progress.checkpointed && progress.indices.size() >= b.batchesInIteration()) {
             progress.checkpointed = true;
-            written = Optional.of(writeVersion(b.iteration(), progress.means()));
+            written = Optional.of(writeVersion(run, b.iteration(), progress.means()));
         }
         publishStatus();
         return new Trained(r, written);
     }
 
     /**
-     * Writes the current policy as the next version now (on request), with the last step's metrics.
+     * Writes the policy of the run of the last trained batch as its next version now (on request), with the last
+     * step's metrics.
      *
-     * @throws IllegalStateException before the first batch, when the run is still unknown
+     * @throws IllegalStateException before the first batch, when there is no run yet
      */
     public StoredCheckpoint checkpointNow() {
-        if (runId == null) {
-            throw new IllegalStateException("no run yet: the trainer learns its run id from the first batch"
-                    + " (or steer.trainer.run-id)");
+        if (current == null) {
+            throw new IllegalStateException("no run yet: the trainer has trained no batch"
+                    + (settings.runId() != null ? " of run " + settings.runId() : ""));
         }
-        StoredCheckpoint c = writeVersion(iteration, lastMetrics);
+        return checkpointNow(current.runId);
+    }
+
+    /**
+     * Writes the policy of {@code runId} as its next version now (on request), with its last step's metrics;
+     * loads the run's model if it is not in memory.
+     *
+     * @throws NoSuchElementException if the run has not trained here
+     */
+    public StoredCheckpoint checkpointNow(String runId) {
+        RunState run = runs.get(runId);
+        if (run == null) {
+            throw new NoSuchElementException("run " + runId + " has not trained here; runs: " + runs.keySet());
+        }
+        activate(run);
+        StoredCheckpoint c = writeVersion(run, run.iteration, run.lastMetrics);
+        run.dirty = true;
         publishStatus();
         return c;
     }
 
-    /** Makes everything trained so far durable: weights, moments, trained ids, counters, iteration metrics. */
+    /**
+     * Makes everything trained so far durable: for each run changed since its last save, weights, moments,
+     * trained ids, counters, iteration metrics. In steady use that is the run of the last batch alone.
+     */
     public void saveState() {
-        Path states = settings.stateDir().resolve("states");
-        long next = saves + 1;
-        TrainerCheckpoint.save(states.resolve(TrainerCheckpoint.name(next)), policy, trainer.optimizer(),
-                new TrainerCheckpoint.State(trainer.stepCount(), 0, 0, stateJson()), settings.baseModel());
-        saves = next;
-        try (Stream<Path> s = Files.list(states)) {
-            List<Path> complete = s.filter(p -> p.getFileName().toString().matches("step-\\d{8}"))
-                    .sorted(Comparator.comparing(p -> p.getFileName().toString())).toList();
-            for (Path old : complete.subList(0, Math.max(0, complete.size() - KEPT_STATES))) {
-                TrainerCheckpoint.deleteRecursively(old);
+        for (RunState run : live.values()) {
+            if (run.dirty) {
+                save(run);
             }
-        } catch (IOException e) {
-            throw new UncheckedIOException("pruning old trainer states in " + states + ": " + e.getMessage(), e);
         }
     }
 
-    /** Where training stands; safe to read from any thread. */
+    /** Where the run of the last trained batch stands (all zeros before the first); safe from any thread. */
     public Status status() {
-        return status;
+        return snapshot.current();
     }
 
-    /** The batch ids trained so far, in training order. */
+    /** Where every run known to this trainer stands, by run id; safe to read from any thread. */
+    public List<Status> runs() {
+        return snapshot.runs();
+    }
+
+    /** The batch ids of the run of the last trained batch, in training order (empty before the first). */
     public List<String> trainedBatchIds() {
-        return List.copyOf(trainedIds);
+        return current == null ? List.of() : List.copyOf(current.trainedIds);
+    }
+
+    /** The batch ids of {@code runId} trained so far, in training order (empty for an unknown run). */
+    public List<String> trainedBatchIds(String runId) {
+        RunState r = runs.get(runId);
+        return r == null ? List.of() : List.copyOf(r.trainedIds);
+    }
+
+    /** How many times a run's model was loaded since open (a run's first load included). */
+    public long modelLoads() {
+        return modelLoads;
     }
 
     @Override
     public void close() {
-        if (reference != null) {
-            reference.close();
+        for (RunState r : live.values()) {
+            r.live.close();
+            r.live = null;
         }
-        policy.close();
+        live.clear();
         try {
             lock.release();
             lockChannel.close();
@@ -369,102 +441,298 @@ public final class OnlineTrainer implements AutoCloseable {
         }
     }
 
-    private Decoder referenceFor(long version) {
-        if (version != referenceVersion) {
-            Path dir = version == 0 ? settings.baseModel() : settings.store().location(runId, version);
-            HfCheckpoint c = HfCheckpoint.load(dir);
-            if (reference != null) {
-                reference.close();
-            }
-            reference = Decoder.fromHostTensors(c.config(), c.tensors(), NDManager.newBaseManager());
-            referenceVersion = version;
+    /**
+     * The run's model in memory, loading it (from its newest state, or the base model for a new run) and first
+     * unloading the least recently trained run if {@link Settings#maxLoadedRuns()} are live.
+     */
+    private Live activate(RunState run) {
+        if (run.live != null) {
+            live.get(run.runId); // most recently used
+            return run.live;
         }
-        return reference;
+        while (live.size() >= settings.maxLoadedRuns()) {
+            RunState eldest = live.values().iterator().next();
+            unload(eldest);
+        }
+        Optional<Path> latest = TrainerCheckpoint.latest(run.dir);
+        HfCheckpoint start;
+        TrainerCheckpoint.Loaded loaded = null;
+        if (latest.isPresent()) {
+            loaded = TrainerCheckpoint.load(latest.get());
+            start = loaded.model();
+        } else {
+            start = HfCheckpoint.load(settings.baseModel());
+        }
+        Decoder policy = Decoder.fromHostTensors(start.config(), start.tensors(), NDManager.newBaseManager());
+        // the objective given here is never used: every step names its own (PolicyTrainer.step(batch, objective, lr))
+        PolicyTrainer trainer = new PolicyTrainer(policy, Sso.defaults(), new TrainingConfig(settings.optimizer(),
+                constantSchedule(), settings.maxGradNorm(), settings.microBatchSize()));
+        if (loaded != null) {
+            trainer.optimizer().importState(loaded.optimizer());
+        }
+        if (trainer.stepCount() != run.steps) {
+            policy.close();
+            throw new IllegalStateException("run " + run.runId + ": the saved state in " + latest.orElse(run.dir)
+                    + " has " + trainer.stepCount() + " steps, but its ledger " + run.steps);
+        }
+        run.live = new Live(policy, trainer);
+        live.put(run.runId, run);
+        modelLoads++;
+        return run.live;
+    }
+
+    /** Saves the run if it has unsaved changes, then frees its model; its ledger stays. */
+    private void unload(RunState run) {
+        if (run.dirty) {
+            save(run);
+        }
+        live.remove(run.runId);
+        run.live.close();
+        run.live = null;
+    }
+
+    private void save(RunState run) {
+        long next = run.saves + 1;
+        long sequence = saveSequence + 1;
+        TrainerCheckpoint.save(run.dir.resolve(TrainerCheckpoint.name(next)), run.live.policy,
+                run.live.trainer.optimizer(), new TrainerCheckpoint.State(run.live.trainer.stepCount(), 0, 0,
+                        run.stateJson(next, sequence)), settings.baseModel());
+        run.saves = next;
+        run.saveSequence = sequence;
+        saveSequence = sequence;
+        run.dirty = false;
+        try (Stream<Path> s = Files.list(run.dir)) {
+            List<Path> complete = s.filter(p -> p.getFileName().toString().matches("step-\\d{8}"))
+                    .sorted(Comparator.comparing(p -> p.getFileName().toString())).toList();
+            for (Path old : complete.subList(0, Math.max(0, complete.size() - KEPT_STATES))) {
+                TrainerCheckpoint.deleteRecursively(old);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("pruning old trainer states in " + run.dir + ": " + e.getMessage(), e);
+        }
     }
 
     /**
-     * Writes the next version. A version already in the store is the one this same step wrote before a crash
-     * that lost the state save (the replayed step computes the same weights), so it is kept, not rewritten.
+     * Writes the run's next version. A version already in the store is the one this same step wrote before a
+     * crash that lost the state save (the replayed step computes the same weights), so it is kept, not rewritten.
      */
-    private StoredCheckpoint writeVersion(int ofIteration, Map<String, Double> metrics) {
-        long version = checkpointVersion + 1;
+    private StoredCheckpoint writeVersion(RunState run, int ofIteration, Map<String, Double> metrics) {
+        long version = run.checkpointVersion + 1;
         StoredCheckpoint c;
-        if (settings.store().exists(runId, version)) {
-            c = settings.store().read(runId, version);
+        if (settings.store().exists(run.runId, version)) {
+            c = settings.store().read(run.runId, version);
         } else {
-            c = settings.store().write(runId, version, ofIteration, trainer.stepCount(), metrics,
+            Decoder policy = run.live.policy;
+            c = settings.store().write(run.runId, version, ofIteration, run.live.trainer.stepCount(), metrics,
                     new HfCheckpoint(policy.config(), policy.toHostTensors()), settings.baseModel());
         }
-        checkpointVersion = version;
+        run.checkpointVersion = version;
         return c;
     }
 
-    private ObjectNode stateJson() {
-        ObjectNode o = JSON.createObjectNode();
-        o.put("format", FORMAT);
-        o.put("run_id", runId);
-        o.put("iteration", iteration);
-        o.put("checkpoint_version", checkpointVersion);
-        o.put("saves", saves + 1);
-        ArrayNode ids = o.putArray("trained_batches");
-        trainedIds.forEach(ids::add);
-        ObjectNode its = o.putObject("iterations");
-        iterations.forEach((i, p) -> its.set(Integer.toString(i), p.toJson()));
-        ObjectNode last = o.putObject("last_metrics");
-        lastMetrics.forEach(last::put);
-        ObjectNode counters = o.putObject("counters");
-        counters.put("duplicate", duplicates);
-        counters.put("stale", stale);
-        counters.put("refused", refused);
-        return o;
+    private Path runDir(String runId) {
+        return settings.stateDir().resolve("runs").resolve(runId).resolve("states");
     }
 
-    private void restore(ObjectNode o, Path from) {
-        if (!FORMAT.equals(o.path("format").asText())) {
-            throw new IllegalStateException(from + " is not an online trainer state (format '"
-                    + o.path("format").asText() + "', expected '" + FORMAT + "')");
+    /** Each run's ledger from its newest state (only the configured run's, when one is). */
+    private List<RunState> readLedgers() {
+        List<RunState> out = new ArrayList<>();
+        Path root = settings.stateDir().resolve("runs");
+        List<String> ids;
+        try (Stream<Path> s = Files.list(root)) {
+            ids = s.filter(Files::isDirectory).map(p -> p.getFileName().toString()).sorted().toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException("listing runs in " + root + ": " + e.getMessage(), e);
         }
-        String savedRun = o.path("run_id").isNull() ? null : o.path("run_id").asText(null);
-        if (settings.runId() != null && savedRun != null && !settings.runId().equals(savedRun)) {
-            throw new IllegalStateException("the state in " + from + " belongs to run " + savedRun + ", but this"
-                    + " trainer is configured for run " + settings.runId() + "; use another state directory");
+        for (String id : ids) {
+            if (settings.runId() != null && !settings.runId().equals(id)) {
+                continue;
+            }
+            try {
+                CheckpointStore.requireRunId(id);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalStateException("the state directory " + root + " holds '" + id + "', which is not a"
+                        + " run id; move it out of the way", e);
+            }
+            Path dir = runDir(id);
+            deleteUnfinishedSaves(dir);
+            Optional<Path> latest = TrainerCheckpoint.latest(dir);
+            if (latest.isEmpty()) {
+                continue;
+            }
+            RunState r = new RunState(id, dir);
+            TrainerCheckpoint.State state = TrainerCheckpoint.loadState(latest.get());
+            r.restore(state.settings(), latest.get());
+            r.steps = state.step();
+            out.add(r);
         }
-        runId = savedRun != null ? savedRun : settings.runId();
-        iteration = o.path("iteration").asInt();
-        checkpointVersion = o.path("checkpoint_version").asLong();
-        saves = o.path("saves").asLong();
-        o.path("trained_batches").forEach(id -> trainedIds.add(id.asText()));
-        o.path("iterations").fields().forEachRemaining(e ->
-                iterations.put(Integer.parseInt(e.getKey()), IterationProgress.fromJson(e.getValue())));
-        Map<String, Double> last = new LinkedHashMap<>();
-        o.path("last_metrics").fields().forEachRemaining(e -> last.put(e.getKey(), e.getValue().asDouble()));
-        lastMetrics = Collections.unmodifiableMap(last);
-        duplicates = o.path("counters").path("duplicate").asLong();
-        stale = o.path("counters").path("stale").asLong();
-        refused = o.path("counters").path("refused").asLong();
+        return out;
     }
 
     private void publishStatus() {
-        status = new Status(runId, iteration, trainer.stepCount(), checkpointVersion, lastMetrics, trainedIds.size(),
-                duplicates, stale, refused);
+        List<Status> all = new ArrayList<>(runs.size());
+        long others = refusedWithoutRun;
+        for (RunState r : runs.values()) {
+            all.add(r.status(0));
+        }
+        Status now = current == null
+                ? new Status(settings.runId(), 0, 0, 0, Map.of(), 0, 0, 0, others, false)
+                : current.status(others);
+        snapshot = new Snapshot(now, List.copyOf(all));
     }
 
-    private static Optional<Path> latestState(Path states) {
-        return TrainerCheckpoint.latest(states);
+    /**
+     * A state directory of the single-run layout keeps its one run in {@code states/}; it moves, as it is, to
+     * {@code runs/<its run>/states}. One without a run trained no batch and is dropped.
+     */
+    private static void moveSingleRunState(Path stateDir) throws IOException {
+        Path legacy = stateDir.resolve("states");
+        if (!Files.isDirectory(legacy)) {
+            return;
+        }
+        deleteUnfinishedSaves(legacy);
+        Optional<Path> latest = TrainerCheckpoint.latest(legacy);
+        JsonNode run = latest.map(p -> TrainerCheckpoint.loadState(p).settings().path("run_id")).orElse(null);
+        if (run == null || run.isNull() || run.asText().isEmpty()) {
+            TrainerCheckpoint.deleteRecursively(legacy);
+            return;
+        }
+        CheckpointStore.requireRunId(run.asText());
+        Path target = stateDir.resolve("runs").resolve(run.asText());
+        if (Files.exists(target.resolve("states"))) {
+            throw new IllegalStateException("the state directory " + stateDir + " holds both a single-run state of"
+                    + " run " + run.asText() + " (" + legacy + ") and a per-run one (" + target + "); keep one");
+        }
+        Files.createDirectories(target);
+        Files.move(legacy, target.resolve("states"), StandardCopyOption.ATOMIC_MOVE);
     }
 
     /** Hidden temporary directories are saves that a crash interrupted; with the lock held, none is in progress. */
-    private static void deleteUnfinishedSaves(Path states) throws IOException {
+    private static void deleteUnfinishedSaves(Path states) {
+        if (!Files.isDirectory(states)) {
+            return;
+        }
         try (Stream<Path> s = Files.list(states)) {
             for (Path p : s.filter(p -> p.getFileName().toString().startsWith(".")).toList()) {
                 TrainerCheckpoint.deleteRecursively(p);
             }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cleaning unfinished saves in " + states + ": " + e.getMessage(), e);
         }
     }
 
     /** The caller's learning rate, unchanged: online steps bring their own schedule. */
     private static LearningRateSchedule constantSchedule() {
         return new LearningRateSchedule(0, 1, 1.0);
+    }
+
+    /** One run: its ledger, always in memory, and its model, when loaded. */
+    private final class RunState {
+        final String runId;
+        final Path dir;
+        int iteration;
+        long steps;
+        long checkpointVersion;
+        long saves;
+        long saveSequence;
+        final Set<String> trainedIds = new LinkedHashSet<>();
+        final Map<Integer, IterationProgress> iterations = new TreeMap<>();
+        Map<String, Double> lastMetrics = Map.of();
+        long duplicates;
+        long stale;
+        long refused;
+        /** Trained or checkpointed since the last save. */
+        boolean dirty;
+        Live live;
+
+        RunState(String runId, Path dir) {
+            this.runId = runId;
+            this.dir = dir;
+        }
+
+        Status status(long refusedElsewhere) {
+            return new Status(runId, iteration, steps, checkpointVersion, lastMetrics, trainedIds.size(), duplicates,
+                    stale, refused + refusedElsewhere, live != null);
+        }
+
+        ObjectNode stateJson(long saveNumber, long sequence) {
+            ObjectNode o = JSON.createObjectNode();
+            o.put("format", FORMAT);
+            o.put("run_id", runId);
+            o.put("iteration", iteration);
+            o.put("checkpoint_version", checkpointVersion);
+            o.put("saves", saveNumber);
+            o.put("save_sequence", sequence);
+            ArrayNode ids = o.putArray("trained_batches");
+            trainedIds.forEach(ids::add);
+            ObjectNode its = o.putObject("iterations");
+            iterations.forEach((i, p) -> its.set(Integer.toString(i), p.toJson()));
+            ObjectNode last = o.putObject("last_metrics");
+            lastMetrics.forEach(last::put);
+            ObjectNode counters = o.putObject("counters");
+            counters.put("duplicate", duplicates);
+            counters.put("stale", stale);
+            counters.put("refused", refused);
+            return o;
+        }
+
+        void restore(ObjectNode o, Path from) {
+            if (!FORMAT.equals(o.path("format").asText())) {
+                throw new IllegalStateException(from + " is not an online trainer state (format '"
+                        + o.path("format").asText() + "', expected '" + FORMAT + "')");
+            }
+            if (!runId.equals(o.path("run_id").asText())) {
+                throw new IllegalStateException("the state in " + from + " belongs to run "
+                        + o.path("run_id").asText() + ", but lies under run " + runId);
+            }
+            iteration = o.path("iteration").asInt();
+            checkpointVersion = o.path("checkpoint_version").asLong();
+            saves = o.path("saves").asLong();
+            saveSequence = o.path("save_sequence").asLong(); // 0 in a single-run state
+            o.path("trained_batches").forEach(id -> trainedIds.add(id.asText()));
+            o.path("iterations").fields().forEachRemaining(e ->
+                    iterations.put(Integer.parseInt(e.getKey()), IterationProgress.fromJson(e.getValue())));
+            Map<String, Double> last = new LinkedHashMap<>();
+            o.path("last_metrics").fields().forEachRemaining(e -> last.put(e.getKey(), e.getValue().asDouble()));
+            lastMetrics = Collections.unmodifiableMap(last);
+            duplicates = o.path("counters").path("duplicate").asLong();
+            stale = o.path("counters").path("stale").asLong();
+            refused = o.path("counters").path("refused").asLong();
+        }
+    }
+
+    /** A run's model in memory: the policy with its optimizer, and the reference of the batch being trained. */
+    private final class Live implements AutoCloseable {
+        final Decoder policy;
+        final PolicyTrainer trainer;
+        Decoder reference;
+        long referenceVersion = -1;
+
+        Live(Decoder policy, PolicyTrainer trainer) {
+            this.policy = policy;
+            this.trainer = trainer;
+        }
+
+        Decoder referenceFor(long version, String runId) {
+            if (version != referenceVersion) {
+                Path dir = version == 0 ? settings.baseModel() : settings.store().location(runId, version);
+                HfCheckpoint c = HfCheckpoint.load(dir);
+                if (reference != null) {
+                    reference.close();
+                }
+                reference = Decoder.fromHostTensors(c.config(), c.tensors(), NDManager.newBaseManager());
+                referenceVersion = version;
+            }
+            return reference;
+        }
+
+        @Override
+        public void close() {
+            if (reference != null) {
+                reference.close();
+            }
+            policy.close();
+        }
     }
 
     /** One iteration's trained batch indices and metric sums. */

@@ -5,9 +5,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -29,9 +31,11 @@ import steer.tokenizer.Tokenizer;
  * as it is), its tokenizer, the optimizer's moments ({@code optimizer.safetensors}) and the trainer state
  * ({@code trainer_state.json}: step, data position, seed, run settings).
  *
- * <p>Writes are atomic: everything goes into a hidden temporary directory beside the target, which is renamed
- * to its final name only when complete. A crash mid-write leaves a temporary directory that
- * {@link #latest} ignores, never a half checkpoint under a real name.
+ * <p>Writes are atomic and durable: everything goes into a hidden temporary directory beside the target, every
+ * file and the directory itself are forced to disk, the directory is renamed to its final name, and the parent is
+ * forced so the rename itself survives a power loss. A crash mid-write leaves a temporary directory that
+ * {@link #latest} ignores, never a half checkpoint under a real name; once {@link #save} returns, the checkpoint
+ * is on disk (a consumer may commit its input position past the step it records).
  */
 public final class TrainerCheckpoint {
 
@@ -88,8 +92,10 @@ public final class TrainerCheckpoint {
             json.put("position", state.position());
             json.set("settings", state.settings());
             Files.write(tmp.resolve(STATE_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(json));
+            forceTree(tmp);
             Files.createDirectories(dir.getParent());
             Files.move(tmp, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            force(dir.getParent());
         } catch (IOException e) {
             throw new UncheckedIOException("writing checkpoint " + dir + ": " + e.getMessage(), e);
         }
@@ -98,6 +104,22 @@ public final class TrainerCheckpoint {
     /** Reads a checkpoint written by {@link #save}. */
     public static Loaded load(Path dir) {
         HfCheckpoint model = HfCheckpoint.load(dir);
+        JsonNode json = readStateJson(dir);
+        Map<String, HostTensor> tensors = SafetensorsReader.read(dir.resolve(OPTIMIZER_FILE));
+        Map<String, float[]> first = new HashMap<>();
+        Map<String, float[]> second = new HashMap<>();
+        for (HostTensor t : tensors.values()) {
+            (t.name().startsWith("m.") ? first : second).put(t.name().substring(2), t.data());
+        }
+        return new Loaded(model, new AdamWState(json.get("optimizer_step").asLong(), first, second), state(json));
+    }
+
+    /** Reads only the trainer state of a checkpoint written by {@link #save}: no weights, no moments. */
+    public static State loadState(Path dir) {
+        return state(readStateJson(dir));
+    }
+
+    private static JsonNode readStateJson(Path dir) {
         Path stateFile = dir.resolve(STATE_FILE);
         JsonNode json;
         try {
@@ -110,15 +132,12 @@ public final class TrainerCheckpoint {
                 throw new CheckpointException(stateFile, "trainer state has no '" + field + "'");
             }
         }
-        Map<String, HostTensor> tensors = SafetensorsReader.read(dir.resolve(OPTIMIZER_FILE));
-        Map<String, float[]> first = new HashMap<>();
-        Map<String, float[]> second = new HashMap<>();
-        for (HostTensor t : tensors.values()) {
-            (t.name().startsWith("m.") ? first : second).put(t.name().substring(2), t.data());
-        }
-        State state = new State(json.get("step").asLong(), json.get("epoch").asInt(), json.get("position").asInt(),
+        return json;
+    }
+
+    private static State state(JsonNode json) {
+        return new State(json.get("step").asLong(), json.get("epoch").asInt(), json.get("position").asInt(),
                 (ObjectNode) json.get("settings"));
-        return new Loaded(model, new AdamWState(json.get("optimizer_step").asLong(), first, second), state);
     }
 
     /** Directory name of the checkpoint after {@code step} steps, zero-padded so names sort by step. */
@@ -151,6 +170,26 @@ public final class TrainerCheckpoint {
                     StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             throw new UncheckedIOException("writing " + dir.resolve(Tokenizer.FILE_NAME) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Forces every file of a (flat) checkpoint directory, then the directory's own entries, to disk. */
+    private static void forceTree(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path f : s.filter(Files::isRegularFile).toList()) {
+                force(f);
+            }
+        }
+        force(dir);
+    }
+
+    /**
+     * fsync of a file or a directory. Linux allows it on a descriptor opened read-only, which is the only way
+     * Java opens a directory.
+     */
+    private static void force(Path p) throws IOException {
+        try (FileChannel c = FileChannel.open(p, StandardOpenOption.READ)) {
+            c.force(true);
         }
     }
 

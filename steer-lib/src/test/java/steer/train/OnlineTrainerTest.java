@@ -68,8 +68,12 @@ class OnlineTrainerTest {
     }
 
     static OnlineTrainer.Settings settings(Path root) {
-        return new OnlineTrainer.Settings(base, root.resolve("state"), new CheckpointStore(root.resolve("store")), null,
-                AdamWConfig.defaults().withLr(2e-4), 1.0, 32, 1);
+        return settings(root, null, OnlineTrainer.Settings.DEFAULT_MAX_LOADED_RUNS);
+    }
+
+    static OnlineTrainer.Settings settings(Path root, String runId, int maxLoadedRuns) {
+        return new OnlineTrainer.Settings(base, root.resolve("state"), new CheckpointStore(root.resolve("store")),
+                runId, AdamWConfig.defaults().withLr(2e-4), 1.0, 32, 1, maxLoadedRuns);
     }
 
     @Test
@@ -144,8 +148,12 @@ class OnlineTrainerTest {
             assertEquals(OnlineTrainer.RefusalKind.STALE, stale.kind());
             assertTrue(stale.reason().contains("policy version 0") && stale.reason().contains("max-policy-staleness"),
                     stale.reason());
-            assertEquals(OnlineTrainer.RefusalKind.OTHER_RUN, assertInstanceOf(OnlineTrainer.Refused.class,
-                    t.train(copy(template, "run-b", "foreign", 2))).kind());
+            OnlineTrainer.Refused unknownRun = assertInstanceOf(OnlineTrainer.Refused.class,
+                    t.train(copy(template, "run-b", "foreign", 2)));
+            assertEquals(OnlineTrainer.RefusalKind.UNKNOWN_POLICY, unknownRun.kind(), "a new run starts at version 0");
+            assertTrue(unknownRun.reason().contains("run-b has not trained here"), unknownRun.reason());
+            assertEquals(List.of("run-a"), t.runs().stream().map(OnlineTrainer.Status::runId).toList(),
+                    "a refused batch makes no run");
             assertEquals(OnlineTrainer.RefusalKind.UNKNOWN_POLICY, assertInstanceOf(OnlineTrainer.Refused.class,
                     t.train(copy(template, "run-a", "future", 3))).kind());
             // the whole of iteration 2 (one batch), sampled one version behind: allowed, and it completes the iteration
@@ -163,6 +171,137 @@ class OnlineTrainerTest {
     }
 
     @Test
+    void twoRunsBackToBackGetTheirOwnVersionsAndTrainAsIfAlone(@TempDir Path alone, @TempDir Path shared)
+            throws Exception {
+        trainAll(alone, batches, 2);
+        List<OnlineTrainer.Batch> both = new ArrayList<>(batches);
+        both.addAll(relabel(batches, "run-b"));
+        try (OnlineTrainer t = OnlineTrainer.open(settings(shared, null, 1))) {
+            for (OnlineTrainer.Batch batch : both) {
+                assertInstanceOf(OnlineTrainer.Trained.class, t.train(batch));
+                t.saveState();
+            }
+            assertEquals(2, t.modelLoads());
+            OnlineTrainer.Status s = t.status();
+            assertEquals("run-b", s.runId(), "the run of the last trained batch");
+            assertEquals(6, s.step());
+            assertEquals(6, s.trained());
+            assertEquals(List.of("run-a", "run-b"), t.runs().stream().map(OnlineTrainer.Status::runId).toList());
+            OnlineTrainer.Status a = t.runs().get(0);
+            assertEquals(6, a.step());
+            assertEquals(2, a.checkpointVersion());
+            assertEquals(false, a.loaded(), "one live run at most: run-a was unloaded for run-b");
+            assertEquals(ids(relabel(batches, "run-b")), t.trainedBatchIds("run-b"));
+        }
+        // run-b trained the same batches from the same base model as run-a: the same weights, bit for bit, as a
+        // trainer that never saw another run
+        assertSameVersions(alone, "run-a", shared, "run-a", 2);
+        assertSameVersions(alone, "run-a", shared, "run-b", 2);
+        assertTrue(Files.isDirectory(shared.resolve("state/runs/run-a/states")));
+        assertTrue(Files.isDirectory(shared.resolve("state/runs/run-b/states")));
+    }
+
+    @Test
+    void interleavedRunsTrainAsIfAloneWithOneOrTwoLiveModels(@TempDir Path alone, @TempDir Path one,
+                                                              @TempDir Path two) throws Exception {
+        trainAll(alone, batches, 2);
+        List<OnlineTrainer.Batch> b = relabel(batches, "run-b");
+        List<OnlineTrainer.Batch> interleaved = new ArrayList<>();
+        for (int i = 0; i < batches.size(); i++) {
+            interleaved.add(batches.get(i));
+            interleaved.add(b.get(i));
+        }
+        assertEquals(interleaved.size(), trainAll(one, interleaved, 1), "one live run: a load per batch");
+        assertEquals(2, trainAll(two, interleaved, 2), "two live runs: each loaded once");
+        for (Path root : List.of(one, two)) {
+            assertSameVersions(alone, "run-a", root, "run-a", 2);
+            assertSameVersions(alone, "run-a", root, "run-b", 2);
+        }
+    }
+
+    @Test
+    void aRestartInTheSecondRunContinuesItAndKeepsTheFirstRunsLedger(@TempDir Path alone, @TempDir Path root)
+            throws Exception {
+        trainAll(alone, batches, 2);
+        List<OnlineTrainer.Batch> b = relabel(batches, "run-b");
+        OnlineTrainer t = OnlineTrainer.open(settings(root, null, 2));
+        for (OnlineTrainer.Batch batch : batches) {
+            t.train(batch);
+            t.saveState();
+        }
+        for (int i = 0; i < 4; i++) {
+            t.train(b.get(i));
+            if (i < 3) {
+                t.saveState();
+            }
+        }
+        t.close(); // a crash: run-b's fourth step was never saved
+
+        t = OnlineTrainer.open(settings(root, null, 2));
+        assertEquals("run-b", t.status().runId(), "the run saved last");
+        assertEquals(3, t.status().step());
+        assertEquals(0, t.modelLoads(), "ledgers only: models load when their run trains");
+        assertInstanceOf(OnlineTrainer.Duplicate.class, t.train(batches.get(1)));
+        assertEquals(0, t.modelLoads(), "a duplicate is known from the ledger alone");
+        assertInstanceOf(OnlineTrainer.Duplicate.class, t.train(b.get(2)));
+        for (OnlineTrainer.Batch batch : b.subList(3, b.size())) {
+            assertInstanceOf(OnlineTrainer.Trained.class, t.train(batch));
+            t.saveState();
+        }
+        assertEquals(1, t.modelLoads());
+        assertEquals(ids(b), t.trainedBatchIds("run-b"));
+        assertEquals(ids(batches), t.trainedBatchIds("run-a"));
+        assertEquals(6, t.status().step());
+        assertEquals(1, t.runs().get(0).duplicate());
+        t.close();
+        assertSameVersions(alone, "run-a", root, "run-b", 2);
+    }
+
+    @Test
+    void aSingleRunStateMovesUnderItsRunAndContinues(@TempDir Path alone, @TempDir Path root) throws Exception {
+        trainAll(alone, batches, 2);
+        try (OnlineTrainer t = OnlineTrainer.open(settings(root, null, 2))) {
+            for (OnlineTrainer.Batch batch : batches.subList(0, 2)) {
+                t.train(batch);
+                t.saveState();
+            }
+        }
+        // the layout of a trainer that served one run: states/ at the top of the state directory
+        Path state = root.resolve("state");
+        Files.move(state.resolve("runs/run-a/states"), state.resolve("states"));
+        Files.delete(state.resolve("runs/run-a"));
+        try (OnlineTrainer t = OnlineTrainer.open(settings(root, null, 2))) {
+            assertEquals(2, t.status().step());
+            assertTrue(Files.isDirectory(state.resolve("runs/run-a/states")) && !Files.exists(state.resolve("states")));
+            for (OnlineTrainer.Batch batch : batches.subList(2, batches.size())) {
+                assertInstanceOf(OnlineTrainer.Trained.class, t.train(batch));
+                t.saveState();
+            }
+        }
+        assertSameVersions(alone, "run-a", root, "run-a", 2);
+    }
+
+    @Test
+    void aTrainerForOneRunRefusesOthersAndIgnoresTheirState(@TempDir Path root) {
+        try (OnlineTrainer t = OnlineTrainer.open(settings(root, null, 2))) {
+            t.train(relabel(batches, "run-b").get(0));
+            t.saveState();
+        }
+        try (OnlineTrainer t = OnlineTrainer.open(settings(root, "run-a", 2))) {
+            assertEquals("run-a", t.status().runId());
+            assertEquals(0, t.status().step());
+            assertTrue(t.runs().isEmpty(), "run-b's state is not this trainer's business");
+            OnlineTrainer.Refused r = assertInstanceOf(OnlineTrainer.Refused.class,
+                    t.train(relabel(batches, "run-b").get(1)));
+            assertEquals(OnlineTrainer.RefusalKind.OTHER_RUN, r.kind());
+            assertTrue(r.reason().contains("steer.trainer.run-id"), r.reason());
+            assertEquals(1, t.status().refused());
+            assertInstanceOf(OnlineTrainer.Trained.class, t.train(batches.get(0)));
+        }
+        assertThrows(IllegalArgumentException.class, () -> settings(root, "../escape", 2));
+    }
+
+    @Test
     void batchesAreCheckedWhenBuilt() {
         OnlineTrainer.Batch b = batches.get(0);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new OnlineTrainer.Batch(
@@ -171,6 +310,45 @@ class OnlineTrainerTest {
         e = assertThrows(IllegalArgumentException.class, () -> new OnlineTrainer.Batch(
                 b.runId(), 0, "x", 0, b.objective(), 3, 3, 0, 0, b.examples()));
         assertTrue(e.getMessage().contains("batch_index"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new OnlineTrainer.Batch(
+                "a/../../b", 0, "x", 0, b.objective(), 0, 1, 0, 0, b.examples()));
+        assertTrue(e.getMessage().startsWith("run_id:"), e.getMessage());
+    }
+
+    /** Trains every batch, saving after each as the service does; returns how many times a model was loaded. */
+    private static long trainAll(Path root, List<OnlineTrainer.Batch> list, int maxLoadedRuns) {
+        try (OnlineTrainer t = OnlineTrainer.open(settings(root, null, maxLoadedRuns))) {
+            for (OnlineTrainer.Batch batch : list) {
+                assertInstanceOf(OnlineTrainer.Trained.class, t.train(batch), batch.batchId());
+                t.saveState();
+            }
+            return t.modelLoads();
+        }
+    }
+
+    private static void assertSameVersions(Path rootA, String runA, Path rootB, String runB, long versions)
+            throws Exception {
+        CheckpointStore a = new CheckpointStore(rootA.resolve("store"));
+        CheckpointStore b = new CheckpointStore(rootB.resolve("store"));
+        assertEquals(a.versions(runA), b.versions(runB));
+        assertEquals(versions, b.versions(runB).size());
+        for (long v = 1; v <= versions; v++) {
+            assertEquals(a.read(runA, v).step(), b.read(runB, v).step(), "steps of version " + v);
+            assertArrayEquals(Files.readAllBytes(a.location(runA, v).resolve("model.safetensors")),
+                    Files.readAllBytes(b.location(runB, v).resolve("model.safetensors")),
+                    runA + " vs " + runB + " version " + v);
+        }
+    }
+
+    /** The same batches for another run (same ids, examples and positions). */
+    private static List<OnlineTrainer.Batch> relabel(List<OnlineTrainer.Batch> list, String run) {
+        return list.stream().map(b -> new OnlineTrainer.Batch(run, b.iteration(), b.batchId(), b.policyVersion(),
+                b.objective(), b.batchIndex(), b.batchesInIteration(), b.learningRate(), b.totalSteps(),
+                b.examples())).toList();
+    }
+
+    private static List<String> ids(List<OnlineTrainer.Batch> list) {
+        return list.stream().map(OnlineTrainer.Batch::batchId).toList();
     }
 
     private static OnlineTrainer.Batch copy(OnlineTrainer.Batch b, String run, String id, long policy) {

@@ -21,11 +21,22 @@ public interface TrainerConfig {
     /** Root of the checkpoint store: versions go to {@code <store-root>/<run id>/v000001/}. */
     Path storeRoot();
 
-    /** The trainer's own state (weights, optimizer moments, trained batch ids); one trainer per directory. */
+    /**
+     * The trainer's own state, per run under {@code runs/<run id>/} (weights, optimizer moments, trained batch ids);
+     * one trainer per directory.
+     */
     Path stateDir();
 
-    /** Train only this run; empty: the run of the first batch. */
+    /** Train only this run and refuse the others; empty: train every run whose batches arrive. */
     Optional<String> runId();
+
+    /**
+     * How many runs' models (policy, AdamW moments, reference) stay in memory. Two: a run and the next, or two
+     * interleaved runs, train without reloading; a third run unloads the least recently trained one (its state
+     * is already saved after every step, so a switch costs one state load).
+     */
+    @WithDefault("" + OnlineTrainer.Settings.DEFAULT_MAX_LOADED_RUNS)
+    int maxLoadedRuns();
 
     /** Kafka bootstrap servers. */
     @WithDefault("localhost:9092")
@@ -86,6 +97,6 @@ public interface TrainerConfig {
         AdamWConfig d = AdamWConfig.defaults();
         return new OnlineTrainer.Settings(baseModel(), stateDir(), new CheckpointStore(storeRoot()),
                 runId().orElse(null), new AdamWConfig(learningRate(), d.beta1(), d.beta2(), d.epsilon(), weightDecay()),
-                maxGradNorm(), microBatchSize(), maxPolicyStaleness());
+                maxGradNorm(), microBatchSize(), maxPolicyStaleness(), maxLoadedRuns());
     }
 }

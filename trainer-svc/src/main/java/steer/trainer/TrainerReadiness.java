@@ -6,7 +6,7 @@ import org.eclipse.microprofile.health.HealthCheck;
 import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Readiness;
 
-/** Ready once the model is loaded and the consumer has its partitions; down for good if the loop stopped. */
+/** Ready once the trainer state is read and the consumer has its partitions; down for good if the loop stopped. */
 @Readiness
 @ApplicationScoped
 public class TrainerReadiness implements HealthCheck {

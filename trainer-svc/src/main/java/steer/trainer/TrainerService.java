@@ -5,18 +5,24 @@ import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.common.annotation.Blocking;
 import jakarta.inject.Inject;
+import java.util.NoSuchElementException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import steer.proto.v1.CheckpointRequest;
 import steer.proto.v1.CheckpointResponse;
 import steer.proto.v1.TrainerGrpc;
+import steer.proto.v1.TrainerRunStatus;
 import steer.proto.v1.TrainerStatus;
 import steer.proto.v1.TrainerStatusRequest;
+import steer.store.CheckpointStore;
 import steer.store.StoredCheckpoint;
 import steer.train.OnlineTrainer;
 
-/** The gRPC Trainer: reports where training stands and takes checkpoint requests. Training itself is Kafka's. */
+/**
+ * The gRPC Trainer: reports where training stands (the run of the last trained batch, and every run) and takes
+ * checkpoint requests. Training itself is Kafka's.
+ */
 @GrpcService
 public class TrainerService extends TrainerGrpc.TrainerImplBase {
 
@@ -43,6 +49,11 @@ public class TrainerService extends TrainerGrpc.TrainerImplBase {
         if (s.runId() != null) {
             b.setRunId(s.runId());
         }
+        for (OnlineTrainer.Status r : loop.runs()) {
+            b.addRuns(TrainerRunStatus.newBuilder().setRunId(r.runId()).setIteration(r.iteration()).setStep(r.step())
+                    .setCheckpointVersion(r.checkpointVersion()).setBatchesTrained(r.trained())
+                    .setBatchesDuplicate(r.duplicate()).setBatchesStale(r.stale()).setLoaded(r.loaded()));
+        }
         response.onNext(b.build());
         response.onCompleted();
     }
@@ -55,14 +66,25 @@ public class TrainerService extends TrainerGrpc.TrainerImplBase {
                     + " characters, got " + request.getReason().length()).asRuntimeException());
             return;
         }
+        String runId = request.getRunId().isEmpty() ? null : request.getRunId();
+        if (runId != null) {
+            try {
+                CheckpointStore.requireRunId(runId);
+            } catch (IllegalArgumentException e) {
+                response.onError(Status.INVALID_ARGUMENT.withDescription("run_id: " + e.getMessage())
+                        .asRuntimeException());
+                return;
+            }
+        }
         try {
-            StoredCheckpoint c = loop.requestCheckpoint().get(CHECKPOINT_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            StoredCheckpoint c = loop.requestCheckpoint(runId).get(CHECKPOINT_TIMEOUT_SECONDS, TimeUnit.SECONDS);
             response.onNext(CheckpointResponse.newBuilder().setVersion(c.version())
                     .setLocation(c.location().toString()).build());
             response.onCompleted();
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
-            Status status = cause instanceof IllegalStateException ? Status.FAILED_PRECONDITION : Status.INTERNAL;
+            Status status = cause instanceof NoSuchElementException ? Status.NOT_FOUND
+                    : cause instanceof IllegalStateException ? Status.FAILED_PRECONDITION : Status.INTERNAL;
             response.onError(status.withDescription("checkpoint not written: " + cause.getMessage())
                     .asRuntimeException());
         } catch (TimeoutException e) {

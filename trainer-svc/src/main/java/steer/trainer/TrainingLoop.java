@@ -2,6 +2,7 @@ package steer.trainer;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -67,6 +68,10 @@ import steer.train.OnlineTrainer;
  * redelivers a batch whose id the state already holds, which is skipped. So every batch takes effect exactly
  * once, while checkpoint events are at least once (a consumer must key them by version).
  *
+ * <p>Runs: the trainer serves every run whose batches arrive (or only {@code steer.trainer.run-id}), each with
+ * its own state; batches of several runs may interleave on the topic. The library keeps the models of the
+ * {@code max-loaded-runs} most recently trained runs in memory and loads the others on demand.
+ *
  * <p>Records the trainer cannot use (unparseable, invalid, stale, another run) go to the dead-letter topic with
  * a {@code steer-reason} header and are committed: replaying them would never succeed.
  *
@@ -88,8 +93,7 @@ public class TrainingLoop {
     @Inject
     OpenTelemetry openTelemetry;
 
-    private final ConcurrentLinkedQueue<CompletableFuture<StoredCheckpoint>> checkpointRequests =
-            new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<CheckpointRequest> checkpointRequests = new ConcurrentLinkedQueue<>();
     private final AtomicLong consumerLag = new AtomicLong();
     private volatile OnlineTrainer trainer;
     private volatile boolean assigned;
@@ -127,6 +131,11 @@ public class TrainingLoop {
                 .register(registry);
         Gauge.builder("steer.trainer.checkpoint.version", this, l -> l.trainer == null ? 0
                 : l.trainer.status().checkpointVersion()).register(registry);
+        FunctionCounter.builder("steer.trainer.model.loads", this, l -> l.trainer == null ? 0 : l.trainer.modelLoads())
+                .description("runs' models loaded into memory: a run's first batch here, or a switch back to a run"
+                        + " that was unloaded").register(registry);
+        Gauge.builder("steer.trainer.runs", this, l -> l.runs().size())
+                .description("runs with state in this trainer").register(registry);
         thread = new Thread(this::run, "trainer-loop");
         thread.start();
     }
@@ -142,7 +151,7 @@ public class TrainingLoop {
         }
     }
 
-    /** Ready once the base model (or saved state) is loaded and the consumer has its partitions. */
+    /** Ready once every run's ledger is read (models load per run, on demand) and the consumer has its partitions. */
     boolean ready() {
         return trainer != null && assigned && failure == null;
     }
@@ -162,15 +171,24 @@ public class TrainingLoop {
         return consumerLag.get();
     }
 
-    /** Queues a checkpoint of the current policy; completed by the loop thread between records. */
-    CompletableFuture<StoredCheckpoint> requestCheckpoint() {
+    /** Every run the trainer knows, by run id; empty while it loads. */
+    List<OnlineTrainer.Status> runs() {
+        OnlineTrainer t = trainer;
+        return t == null ? List.of() : t.runs();
+    }
+
+    /**
+     * Queues a checkpoint of a run's policy ({@code runId} null: the run of the last trained batch); completed by
+     * the loop thread between records.
+     */
+    CompletableFuture<StoredCheckpoint> requestCheckpoint(String runId) {
         CompletableFuture<StoredCheckpoint> f = new CompletableFuture<>();
         if (trainer == null || failure != null) {
             f.completeExceptionally(new IllegalStateException(failure != null ? "the training loop stopped: " + failure
                     : "the trainer is still loading its model"));
             return f;
         }
-        checkpointRequests.add(f);
+        checkpointRequests.add(new CheckpointRequest(runId, f));
         return f;
     }
 
@@ -191,8 +209,10 @@ public class TrainingLoop {
                     HfConfigJson.read(settings.baseModel().resolve(HfConfigJson.FILE_NAME)));
             trainer = OnlineTrainer.open(settings);
             OnlineTrainer.Status s = trainer.status();
-            LOG.infof("trainer loaded: run %s, step %d, checkpoint version %d, %d batches trained before",
-                    s.runId(), s.step(), s.checkpointVersion(), s.trained());
+            LOG.infof("trainer state read: %d runs %s; last trained run %s at step %d, checkpoint version %d; models"
+                    + " load on their run's next batch, at most %d in memory", trainer.runs().size(),
+                    trainer.runs().stream().map(r -> r.runId() + "@" + r.step()).toList(), s.runId(), s.step(),
+                    s.checkpointVersion(), settings.maxLoadedRuns());
             producer = new KafkaProducer<>(producerConfig(), new StringSerializer(), new ByteArraySerializer());
             c = new KafkaConsumer<>(consumerConfig(), new StringDeserializer(), new ByteArrayDeserializer());
             consumer = c;
@@ -222,9 +242,9 @@ public class TrainingLoop {
         } catch (RuntimeException | Error e) {
             fail(e);
         } finally {
-            CompletableFuture<StoredCheckpoint> pending;
+            CheckpointRequest pending;
             while ((pending = checkpointRequests.poll()) != null) {
-                pending.completeExceptionally(new IllegalStateException("the trainer is stopping"));
+                pending.result().completeExceptionally(new IllegalStateException("the trainer is stopping"));
             }
             if (c != null) {
                 c.close(Duration.ofSeconds(5));
@@ -271,7 +291,14 @@ public class TrainingLoop {
                 .startSpan();
         long start = System.nanoTime();
         try (Scope ignored = span.makeCurrent()) {
+            long loadsBefore = trainer.modelLoads();
             OnlineTrainer.Outcome outcome = trainer.train(batch);
+            if (trainer.modelLoads() != loadsBefore) {
+                span.setAttribute("steer.model_loaded", true);
+                LOG.infof("run %s: model loaded for batch %s; in memory: %s", batch.runId(), batch.batchId(),
+                        trainer.runs().stream().filter(OnlineTrainer.Status::loaded).map(OnlineTrainer.Status::runId)
+                                .toList());
+            }
             if (outcome instanceof OnlineTrainer.Trained trained) {
                 span.setAttribute("steer.loss", trained.step().loss());
                 if (trained.checkpoint().isPresent()) {
@@ -310,15 +337,16 @@ public class TrainingLoop {
     }
 
     private void serveCheckpointRequests(KafkaProducer<String, byte[]> producer) {
-        CompletableFuture<StoredCheckpoint> request;
+        CheckpointRequest request;
         while ((request = checkpointRequests.poll()) != null) {
             try {
-                StoredCheckpoint c = trainer.checkpointNow();
+                StoredCheckpoint c = request.runId() == null ? trainer.checkpointNow()
+                        : trainer.checkpointNow(request.runId());
                 publish(producer, c);
                 trainer.saveState();
-                request.complete(c);
+                request.result().complete(c);
             } catch (RuntimeException e) {
-                request.completeExceptionally(e);
+                request.result().completeExceptionally(e);
             }
         }
     }
@@ -392,6 +420,10 @@ public class TrainingLoop {
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         p.put(ProducerConfig.CLIENT_ID_CONFIG, "steer-trainer");
         return p;
+    }
+
+    /** A checkpoint asked for over gRPC, answered by the loop thread. */
+    private record CheckpointRequest(String runId, CompletableFuture<StoredCheckpoint> result) {
     }
 
     /** Reads W3C trace context from record headers (last value wins, as HTTP's would). */

@@ -50,6 +50,7 @@ import steer.proto.v1.CheckpointResponse;
 import steer.proto.v1.ObjectiveSpec;
 import steer.proto.v1.PairBatch;
 import steer.proto.v1.SsoExample;
+import steer.proto.v1.TrainerRunStatus;
 import steer.proto.v1.TrainerStatus;
 import steer.proto.v1.TrainerStatusRequest;
 import steer.store.CheckpointStore;
@@ -65,7 +66,8 @@ import steer.world.WorldVocabulary;
 /**
  * The packaged trainer against a real Kafka broker (KRaft, started from Maven Central's jars by the kafka-broker
  * module), driven as the orchestrator would: publish an iteration's SSO batches, wait for its checkpoint event,
- * publish the next iteration sampled from that checkpoint.
+ * publish the next iteration sampled from that checkpoint; and as a platform does, with run after run (or runs
+ * side by side) on one long-lived trainer.
  */
 class TrainerServiceIT {
 
@@ -179,7 +181,94 @@ class TrainerServiceIT {
     }
 
     @Test
-    void aTrainerKilledMidIterationResumesAsIfItNeverStopped(@TempDir Path dir) throws Exception {
+    void twoRunsBackToBackOnOneTrainerEachGetTheirOwnVersionsAndTrainAsIfAlone(@TempDir Path dir) throws Exception {
+        int perIteration = 3;
+        Run sso = new Run("sso-run", dir, perIteration, 4);
+        Run pbaa = sso.another("pbaa-run");
+        // one live model: the second run unloads the first, as a long-lived trainer does run after run
+        try (TrainerProcess trainer = TrainerProcess.start(sso.properties(Map.of("steer.trainer.max-loaded-runs", "1")),
+                log("back-to-back.log")); KafkaConsumer<String, byte[]> events = sso.eventConsumer()) {
+            for (Run run : List.of(sso, pbaa)) {
+                run.publishIteration(0, 0, null);
+                CheckpointEvent v1 = awaitEvents(events, 1).get(0);
+                run.publishIteration(1, 1, null);
+                CheckpointEvent v2 = awaitEvents(events, 1).get(0);
+                for (CheckpointEvent e : List.of(v1, v2)) {
+                    assertEquals(run.runId, e.getRunId());
+                    assertEquals(e.getIteration() + 1, e.getVersion());
+                    assertEquals((e.getIteration() + 1L) * perIteration, e.getStep(), "steps of " + e);
+                    assertTrue(Path.of(e.getLocation()).startsWith(sso.store.resolve(run.runId)), e.getLocation());
+                }
+            }
+            TrainerStatus s = awaitStatus(trainer, st -> st.getRunId().equals("pbaa-run")
+                    && st.getStep() == 2L * perIteration && st.getConsumerLag() == 0);
+            assertEquals(2, s.getCheckpointVersion());
+            assertEquals(2L * perIteration, s.getBatchesTrained());
+            assertEquals(List.of("pbaa-run", "sso-run"), s.getRunsList().stream().map(TrainerRunStatus::getRunId)
+                    .toList());
+            for (TrainerRunStatus r : s.getRunsList()) {
+                assertEquals(2L * perIteration, r.getStep(), r.toString());
+                assertEquals(2, r.getCheckpointVersion(), r.toString());
+                assertEquals(r.getRunId().equals("pbaa-run"), r.getLoaded(), r.toString());
+            }
+            String metrics = trainer.httpGet("/q/metrics").body();
+            assertTrue(metrics.contains("steer_trainer_model_loads_total 2.0"), metrics);
+
+            // a requested checkpoint of the run that is not in memory loads it and writes its version 3
+            CheckpointResponse requested = trainer.stub().requestCheckpoint(CheckpointRequest.newBuilder()
+                    .setRunId("sso-run").build());
+            assertEquals(3, requested.getVersion());
+            assertTrue(Path.of(requested.getLocation()).startsWith(sso.store.resolve("sso-run")));
+            assertEquals(io.grpc.Status.Code.NOT_FOUND, org.junit.jupiter.api.Assertions.assertThrows(
+                    StatusRuntimeException.class, () -> trainer.stub().requestCheckpoint(CheckpointRequest.newBuilder()
+                            .setRunId("never-ran").build())).getStatus().getCode());
+            assertEquals(io.grpc.Status.Code.INVALID_ARGUMENT, org.junit.jupiter.api.Assertions.assertThrows(
+                    StatusRuntimeException.class, () -> trainer.stub().requestCheckpoint(CheckpointRequest.newBuilder()
+                            .setRunId("../x").build())).getStatus().getCode());
+        }
+        CheckpointStore store = new CheckpointStore(sso.store);
+        assertEquals(List.of(1L, 2L, 3L), store.versions("sso-run"));
+        assertEquals(List.of(1L, 2L), store.versions("pbaa-run"));
+        // the same seed gave both runs the same examples: a run that followed another trained as if alone
+        assertSameWeights(store, "sso-run", store, "pbaa-run", 2);
+        assertEquals(pbaa.sentIds, trainedIds(pbaa));
+        assertEquals(sso.sentIds, trainedIds(sso));
+    }
+
+    @Test
+    void interleavedRunsEachTrainTheirOwnBatches(@TempDir Path dir) throws Exception {
+        int perIteration = 3;
+        Run a = new Run("left", dir, perIteration, 4);
+        Run b = a.another("right");
+        // one live model, so every batch switches runs: the slowest path, and it must still be exact
+        try (TrainerProcess trainer = TrainerProcess.start(a.properties(Map.of("steer.trainer.max-loaded-runs", "1")),
+                log("interleaved.log")); KafkaConsumer<String, byte[]> events = a.eventConsumer()) {
+            for (int it = 0; it < 2; it++) {
+                for (int i = 0; i < perIteration; i++) {
+                    a.publishBatch(it, i, it, null);
+                    b.publishBatch(it, i, it, null);
+                }
+                List<CheckpointEvent> got = awaitEvents(events, 2);
+                assertEquals(java.util.Set.of("left", "right"), got.stream().map(CheckpointEvent::getRunId)
+                        .collect(java.util.stream.Collectors.toSet()));
+                for (CheckpointEvent e : got) {
+                    assertEquals(it + 1, e.getVersion());
+                    assertEquals((it + 1L) * perIteration, e.getStep());
+                }
+            }
+            awaitStatus(trainer, st -> st.getConsumerLag() == 0 && st.getRunsCount() == 2
+                    && st.getRunsList().stream().allMatch(r -> r.getStep() == 2L * perIteration));
+            String metrics = trainer.httpGet("/q/metrics").body();
+            assertTrue(metrics.contains("steer_trainer_model_loads_total " + (4.0 * perIteration)), metrics);
+        }
+        CheckpointStore store = new CheckpointStore(a.store);
+        assertSameWeights(store, "left", store, "right", 2);
+        assertEquals(a.sentIds, trainedIds(a));
+        assertEquals(b.sentIds, trainedIds(b));
+    }
+
+    @Test
+    void aTrainerKilledInTheSecondRunResumesItAsIfItNeverStopped(@TempDir Path dir) throws Exception {
         int perIteration = 5;
         Run uninterrupted = new Run("steady", dir.resolve("u"), perIteration, 8);
         try (TrainerProcess trainer = TrainerProcess.start(uninterrupted.properties(Map.of()),
@@ -190,40 +279,64 @@ class TrainerServiceIT {
             awaitEvents(events, 1);
         }
 
-        Run crashed = new Run("steady", dir.resolve("k"), perIteration, 8);
+        // the same run, second on a trainer that trained another run before it, killed in its first iteration
+        Run before = new Run("before", dir.resolve("k"), perIteration, 8);
+        Run crashed = before.another("steady");
         Map<String, String> props = crashed.properties(Map.of());
         long stepAtKill;
         KafkaConsumer<String, byte[]> events = crashed.eventConsumer();
         TrainerProcess first = TrainerProcess.start(props, log("steady-killed.log"));
+        before.publishIteration(0, 0, null);
+        awaitEvents(events, 1);
+        before.publishIteration(1, 1, null);
+        awaitEvents(events, 1);
         crashed.publishIteration(0, 0, null);
-        awaitStatus(first, st -> st.getStep() >= 2);
+        awaitStatus(first, st -> st.getRunId().equals("steady") && st.getStep() >= 2);
         first.kill();
         stepAtKill = -1;
         try (TrainerProcess second = TrainerProcess.start(props, log("steady-restarted.log"))) {
-            stepAtKill = second.stub().status(TrainerStatusRequest.getDefaultInstance()).getStep();
+            TrainerStatus restarted = second.stub().status(TrainerStatusRequest.getDefaultInstance());
+            assertEquals("steady", restarted.getRunId(), "the run saved last");
+            stepAtKill = restarted.getStep();
+            assertEquals(2, restarted.getRunsCount());
             awaitEvents(events, 1);
             crashed.publishIteration(1, 1, null);
             awaitEvents(events, 1);
             TrainerStatus s = awaitStatus(second, st -> st.getStep() == 2L * perIteration && st.getConsumerLag() == 0);
+            assertEquals("steady", s.getRunId());
             assertEquals(2, s.getCheckpointVersion());
         } finally {
             events.close();
         }
-        System.out.printf("killed the trainer with %d of %d steps durable%n", stepAtKill, 2 * perIteration);
+        System.out.printf("killed the trainer with %d of %d steps of the second run durable%n", stepAtKill,
+                2 * perIteration);
 
         // every batch trained once: the final state lists each id once, and the step count is the batch count
-        JsonNode state = JSON.readTree(TrainerCheckpoint.latest(crashed.state.resolve("states")).orElseThrow()
+        JsonNode state = JSON.readTree(TrainerCheckpoint.latest(crashed.runState()).orElseThrow()
                 .resolve(TrainerCheckpoint.STATE_FILE).toFile());
         assertEquals(2L * perIteration, state.get("step").asLong());
+        assertEquals(crashed.sentIds, trainedIds(crashed));
+        assertEquals(before.sentIds, trainedIds(before));
+        // and the weights are those of the run that never stopped and never shared its trainer, bit for bit
+        assertSameWeights(new CheckpointStore(uninterrupted.store), "steady", new CheckpointStore(crashed.store),
+                "steady", 2);
+    }
+
+    /** The batch ids in a run's newest saved trainer state, in training order. */
+    static List<String> trainedIds(Run run) throws IOException {
+        JsonNode state = JSON.readTree(TrainerCheckpoint.latest(run.runState()).orElseThrow()
+                .resolve(TrainerCheckpoint.STATE_FILE).toFile());
         List<String> ids = new ArrayList<>();
         state.get("settings").get("trained_batches").forEach(n -> ids.add(n.asText()));
-        assertEquals(crashed.sentIds, ids);
-        // and the weights are those of the run that never stopped, bit for bit
-        CheckpointStore a = new CheckpointStore(uninterrupted.store);
-        CheckpointStore b = new CheckpointStore(crashed.store);
-        for (long v = 1; v <= 2; v++) {
-            assertArrayEquals(Files.readAllBytes(a.location("steady", v).resolve("model.safetensors")),
-                    Files.readAllBytes(b.location("steady", v).resolve("model.safetensors")), "version " + v);
+        return ids;
+    }
+
+    static void assertSameWeights(CheckpointStore a, String runA, CheckpointStore b, String runB, long versions)
+            throws IOException {
+        for (long v = 1; v <= versions; v++) {
+            assertArrayEquals(Files.readAllBytes(a.location(runA, v).resolve("model.safetensors")),
+                    Files.readAllBytes(b.location(runB, v).resolve("model.safetensors")),
+                    runA + " vs " + runB + ", version " + v);
         }
     }
 
@@ -239,12 +352,30 @@ class TrainerServiceIT {
         final Random random = new Random(17);
 
         Run(String runId, Path dir, int perIteration, int examplesPerBatch) {
+            this(runId, dir.resolve("state"), dir.resolve("store"), "t" + Long.toHexString(System.nanoTime()),
+                    perIteration, examplesPerBatch);
+        }
+
+        private Run(String runId, Path state, Path store, String prefix, int perIteration, int examplesPerBatch) {
             this.runId = runId;
-            this.state = dir.resolve("state");
-            this.store = dir.resolve("store");
+            this.state = state;
+            this.store = store;
+            this.prefix = prefix;
             this.perIteration = perIteration;
             this.examplesPerBatch = examplesPerBatch;
-            this.prefix = "t" + Long.toHexString(System.nanoTime());
+        }
+
+        /**
+         * Another run on the same trainer: same topics, group, state and store. Its examples are those of a fresh
+         * run (same seed), so two runs publishing the same iterations train on the same data.
+         */
+        Run another(String otherRunId) {
+            return new Run(otherRunId, state, store, prefix, perIteration, examplesPerBatch);
+        }
+
+        /** The run's trainer state directory. */
+        Path runState() {
+            return state.resolve("runs").resolve(runId).resolve("states");
         }
 
         Map<String, String> properties(Map<String, String> extra) {
@@ -264,10 +395,14 @@ class TrainerServiceIT {
 
         void publishIteration(int iteration, long policyVersion, String traceparent) throws Exception {
             for (int i = 0; i < perIteration; i++) {
-                String id = runId + "-it" + iteration + "-b" + i;
-                send(batch(iteration, i, policyVersion, id), traceparent);
-                sentIds.add(id);
+                publishBatch(iteration, i, policyVersion, traceparent);
             }
+        }
+
+        void publishBatch(int iteration, int index, long policyVersion, String traceparent) throws Exception {
+            String id = runId + "-it" + iteration + "-b" + index;
+            send(batch(iteration, index, policyVersion, id), traceparent);
+            sentIds.add(id);
         }
 
         PairBatch batch(int iteration, int index, long policyVersion, String id) {
