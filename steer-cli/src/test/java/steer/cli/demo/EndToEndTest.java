@@ -55,7 +55,7 @@ class EndToEndTest {
     private static final Path ROOT = Path.of(System.getProperty("user.dir")).getParent();
     private static final int ITERATIONS = 2;
 
-    // a stack per test: a trainer's durable state belongs to one run
+    // a stack per test, so each test's broker topics, store and trainer state hold only its own run
     @TempDir
     Path work;
 
@@ -220,7 +220,7 @@ class EndToEndTest {
     private void assertTrained(String runId, List<PairBatch> published) throws IOException {
         Set<String> publishedIds = published.stream().map(PairBatch::getBatchId).collect(Collectors.toCollection(TreeSet::new));
         assertEquals(published.size(), publishedIds.size(), "no batch id published twice");
-        JsonNode state = latestTrainerState();
+        JsonNode state = latestTrainerState(runId);
         assertEquals(runId, state.findValue("run_id").asText());
         List<String> trained = new ArrayList<>();
         state.findValue("trained_batches").forEach(id -> trained.add(id.asText()));
@@ -237,8 +237,8 @@ class EndToEndTest {
         assertEquals(published.size(), last.findValue("step").asLong(), "optimizer steps = published batches");
     }
 
-    private JsonNode latestTrainerState() throws IOException {
-        Path states = work.resolve("trainer-state/states");
+    private JsonNode latestTrainerState(String runId) throws IOException {
+        Path states = work.resolve("trainer-state/runs").resolve(runId).resolve("states");
         try (Stream<Path> dirs = Files.list(states)) {
             Path newest = dirs.filter(d -> d.getFileName().toString().startsWith("step-")).max(Path::compareTo)
                     .orElseThrow(() -> new AssertionError("no trainer state in " + states));
