@@ -191,7 +191,7 @@ class DeploymentManifestsTest {
         }
         ServiceConfigKeys keys = services.get(module);
         Optional<String> key = keys.keyOf(var);
-        assertTrue(key.isPresent(), where + ": " + var + " is no configuration key of " + module
+        assertTrue(key.isPresent(), where + ": " + var + " is no configuration key of " + module + " read at run time"
                 + (var.startsWith("STEER_") ? "; its @ConfigMapping keys are " + keys.mapping().keySet() : ""));
     }
 

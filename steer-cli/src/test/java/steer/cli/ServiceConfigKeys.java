@@ -39,7 +39,7 @@ import java.util.stream.Stream;
  *
  * @param module     the module name (generator-svc, ...)
  * @param mapping    the {@code @ConfigMapping} keys (e.g. {@code steer.generator.model-location}), true if required
- * @param quarkus    environment variable name to Quarkus key, for every key the extensions document
+ * @param quarkus    environment variable name to Quarkus key, for every run-time key the extensions document
  * @param properties the keys of application.properties and the names its {@code ${...}} expressions read
  * @param httpPort   {@code quarkus.http.port} of application.properties (8080 if absent)
  * @param kafkaMap   whether the service hands Quarkus's whole {@code kafka.*} configuration to its Kafka clients
@@ -100,7 +100,8 @@ record ServiceConfigKeys(String module, Map<String, Boolean> mapping, Map<String
         if (kafkaMap && envVar.startsWith("KAFKA_")) {
             return Optional.of(envVar.toLowerCase(java.util.Locale.ROOT).replace('_', '.'));
         }
-        return properties.stream().filter(k -> envName(k).equals(envVar)).findFirst();
+        // quarkus.* keys only through the extensions' model above, which knows whether they are read at run time
+        return properties.stream().filter(k -> !k.startsWith("quarkus.") && envName(k).equals(envVar)).findFirst();
     }
 
     private static boolean usesKafkaMap(List<Path> appJars) {
@@ -272,11 +273,16 @@ record ServiceConfigKeys(String module, Map<String, Boolean> mapping, Map<String
         return keys;
     }
 
+    /**
+     * Only keys read at run time: a build-time key (quarkus.application.name, phase BUILD_AND_RUN_TIME_FIXED) set in
+     * the environment is ignored by the packaged app, with a warning.
+     */
     private static void collectProperties(JsonNode node, Map<String, String> keys) {
-        if (node.has("environmentVariable") && node.has("property")) {
-            String property = node.get("property").asText();
+        JsonNode path = node.path("path");
+        if (path.has("environmentVariable") && path.has("property") && "RUN_TIME".equals(node.path("phase").asText())) {
+            String property = path.get("property").asText();
             if (!property.contains("\"")) {  // map entries (quarkus.log.category."x".level) have no fixed name
-                keys.put(node.get("environmentVariable").asText(), property);
+                keys.put(path.get("environmentVariable").asText(), property);
             }
         }
         for (JsonNode child : node) {
