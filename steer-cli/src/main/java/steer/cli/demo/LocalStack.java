@@ -79,25 +79,24 @@ public final class LocalStack implements AutoCloseable {
         return options.repoRoot().resolve(module).resolve("target/quarkus-app/quarkus-run.jar");
     }
 
-    private Map<String, String> common(String service) {
+    private Map<String, String> common() {
         Map<String, String> c = new LinkedHashMap<>();
         c.put("quarkus.otel.exporter.otlp.traces.endpoint", traces.endpoint());
         c.put("quarkus.otel.exporter.otlp.traces.protocol", "http/protobuf");
         c.put("quarkus.otel.bsp.schedule.delay", "200ms");
-        c.put("quarkus.application.name", service);
         c.put("kafka.bootstrap.servers", broker.bootstrapServers());
         return c;
     }
 
     private Map<String, String> generatorConfig() {
-        Map<String, String> c = common("generator-svc");
+        Map<String, String> c = common();
         c.put("steer.generator.model-location", options.baseModel().toString());
         c.put("steer.generator.allowed-root", store().toString());
         return c;
     }
 
     private Map<String, String> judgeConfig() {
-        Map<String, String> c = common("judge-svc");
+        Map<String, String> c = common();
         c.put("steer.judge.model-location", options.baseModel().toString());
         c.put("steer.judge.model-name", "policy");  // SSO's judge follows the policy
         c.put("steer.judge.allowed-root", store().toString());
@@ -105,7 +104,7 @@ public final class LocalStack implements AutoCloseable {
     }
 
     private Map<String, String> trainerConfig() {
-        Map<String, String> c = common("trainer-svc");
+        Map<String, String> c = common();
         c.put("steer.trainer.base-model", options.baseModel().toString());
         c.put("steer.trainer.store-root", store().toString());
         c.put("steer.trainer.state-dir", options.workDir().resolve("trainer-state").toString());
@@ -113,7 +112,7 @@ public final class LocalStack implements AutoCloseable {
     }
 
     private Map<String, String> orchestratorConfig() {
-        Map<String, String> c = common("orchestrator");
+        Map<String, String> c = common();
         c.put("steer.orchestrator.generator-address", generator.address());
         c.put("steer.orchestrator.judge-address", judge.address());
         c.put("steer.orchestrator.base-model", options.baseModel().toString());
