@@ -10,7 +10,6 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -40,9 +39,8 @@ class GeneratorLimitsIT {
     @BeforeAll
     static void start() throws Exception {
         Path model = TinyWorldModel.write(dir.resolve("m"), 21);
-        service = ServiceProcess.underTest("GeneratorLimitsIT", Map.of("steer.generator.model-location", model.toString(),
-                "steer.generator.max-batch-size", "1", "steer.generator.queue-capacity", "24")).start()
-                .awaitReady(Duration.ofSeconds(90));
+        service = ServiceProcess.startUnderTest("GeneratorLimitsIT", Map.of("steer.generator.model-location", model.toString(),
+                "steer.generator.max-batch-size", "1", "steer.generator.queue-capacity", "24"));
         channel = NettyChannelBuilder.forTarget(service.address()).usePlaintext().build();
     }
 

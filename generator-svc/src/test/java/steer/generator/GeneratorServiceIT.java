@@ -12,7 +12,6 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -62,9 +61,8 @@ class GeneratorServiceIT {
         v0 = TinyWorldModel.write(dir.resolve("v0"), 11);
         v1 = TinyWorldModel.write(dir.resolve("v1"), 12);
         // batches of 4 sequences, so a large request spans many batches (hot load mid-stream)
-        service = ServiceProcess.underTest("GeneratorServiceIT", Map.of("steer.generator.model-location", v0.toString(),
-                "steer.generator.max-batch-size", "4")).start()
-                .awaitReady(Duration.ofSeconds(90));
+        service = ServiceProcess.startUnderTest("GeneratorServiceIT", Map.of("steer.generator.model-location", v0.toString(),
+                "steer.generator.max-batch-size", "4"));
         channel = NettyChannelBuilder.forTarget(service.address()).usePlaintext().build();
         blocking = GeneratorGrpc.newBlockingStub(channel);
     }

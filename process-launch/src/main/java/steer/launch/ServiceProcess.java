@@ -48,14 +48,15 @@ public final class ServiceProcess implements AutoCloseable {
     }
 
     /**
-     * The packaged app of the module under test, as its integration tests run it: the jar named by the system
-     * property {@code steer.app.jar} (set by failsafe), a free port, OpenTelemetry off (no collector listens) and
-     * the log kept in {@code target/service-logs/NAME.log}, next to the failsafe reports.
+     * Starts the packaged app of the module under test as its integration tests run it, and waits up to 90 s for
+     * it to be ready: the jar named by the system property {@code steer.app.jar} (set by failsafe), a free port,
+     * OpenTelemetry off (no collector listens) and the log kept in {@code target/service-logs/NAME.log}, next to
+     * the failsafe reports.
      *
      * @param name       the test's name for its service, naming the log
      * @param properties the service's configuration; may override the OpenTelemetry setting
      */
-    public static ServiceProcess underTest(String name, Map<String, String> properties) {
+    public static ServiceProcess startUnderTest(String name, Map<String, String> properties) {
         String jar = System.getProperty("steer.app.jar");
         if (jar == null) {
             throw new IllegalStateException("system property steer.app.jar is not set: run the test through failsafe");
@@ -63,7 +64,8 @@ public final class ServiceProcess implements AutoCloseable {
         Map<String, String> config = new LinkedHashMap<>();
         config.put("quarkus.otel.sdk.disabled", "true");
         config.putAll(properties);
-        return new ServiceProcess(name, Path.of(jar), FreePorts.next(), config, Path.of("target", "service-logs"));
+        return new ServiceProcess(name, Path.of(jar), FreePorts.next(), config, Path.of("target", "service-logs")).start()
+                .awaitReady(Duration.ofSeconds(90));
     }
 
     public String name() {

@@ -11,7 +11,6 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -36,9 +35,8 @@ class JudgeAuthIT {
     @BeforeAll
     static void start() throws Exception {
         Path model = TinyWorldModel.write(dir.resolve("judge"), 41);
-        service = ServiceProcess.underTest("JudgeAuthIT", Map.of("steer.judge.model-location", model.toString(),
-                "steer.judge.api-keys", "alpha-key,beta-key")).start()
-                .awaitReady(Duration.ofSeconds(90));
+        service = ServiceProcess.startUnderTest("JudgeAuthIT", Map.of("steer.judge.model-location", model.toString(),
+                "steer.judge.api-keys", "alpha-key,beta-key"));
         channel = NettyChannelBuilder.forTarget(service.address()).usePlaintext().build();
     }
 

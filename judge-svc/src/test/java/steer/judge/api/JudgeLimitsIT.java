@@ -10,7 +10,6 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -37,9 +36,8 @@ class JudgeLimitsIT {
     @BeforeAll
     static void start() throws Exception {
         Path model = TinyWorldModel.write(dir.resolve("judge"), 51);
-        service = ServiceProcess.underTest("JudgeLimitsIT", Map.of("steer.judge.model-location", model.toString(),
-                "steer.judge.max-batch-size", "1", "steer.judge.queue-capacity", "1")).start()
-                .awaitReady(Duration.ofSeconds(90));
+        service = ServiceProcess.startUnderTest("JudgeLimitsIT", Map.of("steer.judge.model-location", model.toString(),
+                "steer.judge.max-batch-size", "1", "steer.judge.queue-capacity", "1"));
         channel = NettyChannelBuilder.forTarget(service.address()).usePlaintext().build();
     }
 

@@ -9,7 +9,6 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -48,8 +47,7 @@ class JudgeServiceIT {
     @BeforeAll
     static void start() throws Exception {
         model = TinyWorldModel.write(dir.resolve("judge"), 31);
-        service = ServiceProcess.underTest("JudgeServiceIT", Map.of("steer.judge.model-location", model.toString())).start()
-                .awaitReady(Duration.ofSeconds(90));
+        service = ServiceProcess.startUnderTest("JudgeServiceIT", Map.of("steer.judge.model-location", model.toString()));
         channel = NettyChannelBuilder.forTarget(service.address()).usePlaintext().build();
     }
 
