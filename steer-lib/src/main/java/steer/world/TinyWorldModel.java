@@ -7,7 +7,7 @@ import steer.model.DecoderInit;
 import steer.tokenizer.Tokenizer;
 
 /**
- * An untrained world-language model of about 50k parameters, written in milliseconds: random weights with the
+ * An untrained world-language model of about 22k parameters, written in milliseconds: random weights with the
  * world's tokenizer, in the Hugging Face layout. For tests and smoke runs that need a real checkpoint directory
  * (loading, serving, hot swaps, evaluation plumbing) but not a model that has learned anything.
  */
