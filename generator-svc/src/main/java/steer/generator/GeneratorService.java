@@ -1,20 +1,17 @@
 package steer.generator;
 
 import io.grpc.Context;
-import io.grpc.Deadline;
 import io.grpc.stub.StreamObserver;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.common.annotation.Blocking;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalDouble;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import steer.model.GeneratedSequence;
 import steer.model.SamplingParams;
@@ -25,7 +22,6 @@ import steer.proto.v1.ListModelsRequest;
 import steer.proto.v1.ListModelsResponse;
 import steer.proto.v1.LoadModelRequest;
 import steer.proto.v1.LoadModelResponse;
-import steer.proto.v1.ModelInfo;
 import steer.proto.v1.Sample;
 import steer.proto.v1.ScoreRequest;
 import steer.proto.v1.ScoreResponse;
@@ -33,12 +29,11 @@ import steer.proto.v1.SequenceScore;
 import steer.serving.BatchedGenerator;
 import steer.serving.BatchedScorer;
 import steer.serving.GeneratedSample;
-import steer.serving.InvalidFieldException;
-import steer.serving.ModelRegistry;
 import steer.serving.SamplingRequest;
 import steer.serving.ServedModel;
-import steer.serving.UnknownModelException;
 import steer.serving.Validation;
+import steer.serving.grpc.CallDeadlines;
+import steer.serving.grpc.GrpcErrors;
 
 /**
  * The Generator gRPC API: validate, convert to library jobs, queue them on the batchers, convert back.
@@ -130,10 +125,8 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
 
     private List<CompletableFuture<List<GeneratedSample>>> submit(GenerateRequest request) {
         GeneratorConfig config = catalog.config();
-        String model = request.getModel().isEmpty() ? config.modelName() : request.getModel();
-        ServedModel served = catalog.registry().find(model)
-                .orElseThrow(() -> new UnknownModelException("model", model, catalog.registry().list().stream()
-                        .map(ServedModel::name).toList()));
+        ServedModel served = catalog.models().served("model", request.getModel());
+        String model = served.name();
         Validation.requireCount("prompts", request.getPromptsList(), 1, config.maxPrompts());
         for (int i = 0; i < request.getPromptsCount(); i++) {
             Validation.requireText(Validation.indexed("prompts", i), request.getPrompts(i));
@@ -151,7 +144,7 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
         catalog.generator().checkPromptLengths(model, request.getPromptsList(), params.maxNewTokens());
         BatchedGenerator.Job job = new BatchedGenerator.Job(model, List.copyOf(request.getPromptsList()), n, params,
                 List.copyOf(s.getStopList()), s.hasSeed());
-        List<CompletableFuture<List<GeneratedSample>>> parts = catalog.generator().submit(job, deadline());
+        List<CompletableFuture<List<GeneratedSample>>> parts = catalog.generator().submit(job, CallDeadlines.deadlineNanoTime());
         cancelOnCallEnd(parts);
         return parts;
     }
@@ -163,9 +156,7 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
         CompletableFuture<BatchedScorer.Result> result;
         try {
             GeneratorConfig config = catalog.config();
-            String model = request.getModel().isEmpty() ? config.modelName() : request.getModel();
-            catalog.registry().find(model).orElseThrow(() -> new UnknownModelException("model", model,
-                    catalog.registry().list().stream().map(ServedModel::name).toList()));
+            String model = catalog.models().served("model", request.getModel()).name();
             Validation.requireCount("pairs", request.getPairsList(), 1, config.maxPrompts() * config.maxSamples());
             List<String> prompts = new ArrayList<>();
             List<String> responses = new ArrayList<>();
@@ -178,7 +169,7 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
                 responses.add(request.getPairs(i).getResponse());
             }
             catalog.scorer().checkLengths(model, prompts, responses);
-            result = catalog.scorer().submit(new BatchedScorer.Job(model, prompts, responses), deadline());
+            result = catalog.scorer().submit(new BatchedScorer.Job(model, prompts, responses), CallDeadlines.deadlineNanoTime());
             cancelOnCallEnd(List.of(result));
         } catch (RuntimeException e) {
             response.onError(GrpcErrors.toStatus(e));
@@ -207,36 +198,13 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
 
     @Override
     public void listModels(ListModelsRequest request, StreamObserver<ListModelsResponse> response) {
-        ListModelsResponse.Builder out = ListModelsResponse.newBuilder();
-        catalog.registry().list().forEach(m -> out.addModels(toProto(m)));
-        response.onNext(out.build());
-        response.onCompleted();
+        catalog.models().listModels(request, response);
     }
 
     @Override
     @Blocking
     public void loadModel(LoadModelRequest request, StreamObserver<LoadModelResponse> response) {
-        try {
-            String name = request.getName().isEmpty() ? catalog.config().modelName() : request.getName();
-            if (request.getLocation().isEmpty()) {
-                throw new InvalidFieldException("location", "empty; this service has no checkpoint store, so a load "
-                        + "needs the checkpoint directory");
-            }
-            Validation.requireInRange("version", request.getVersion(), 0, Long.MAX_VALUE);
-            ModelRegistry.LoadResult loaded = catalog.registry().load(name, request.getVersion(), Path.of(request.getLocation()));
-            LoadModelResponse.Builder out = LoadModelResponse.newBuilder().setModel(toProto(loaded.model()));
-            loaded.previous().ifPresent(p -> out.setPrevious(toProto(p)));
-            response.onNext(out.build());
-            response.onCompleted();
-        } catch (RuntimeException e) {
-            response.onError(GrpcErrors.toStatus(e));
-        }
-    }
-
-    /** The call's deadline as a {@link System#nanoTime()} instant; none = never. */
-    private static long deadline() {
-        Deadline d = Context.current().getDeadline();
-        return d == null ? Long.MAX_VALUE : System.nanoTime() + d.timeRemaining(TimeUnit.NANOSECONDS);
+        catalog.models().loadModel(request, response);
     }
 
     /** A cancelled call (client gone, deadline passed) cancels its queued work so the batcher skips it. */
@@ -276,7 +244,7 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
 
     private void record(Timer.Sample timer, String rpc, Throwable failure) {
         timer.stop(Timer.builder("steer.generator.request").description("request latency, queueing included")
-                .tag("rpc", rpc).tag("outcome", failure == null ? "ok" : GrpcErrors.toStatus(failure).getStatus().getCode().name())
+                .tag("rpc", rpc).tag("outcome", GrpcErrors.outcome(failure))
                 .publishPercentileHistogram().register(meters));
     }
 
@@ -300,10 +268,5 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
             case STOP_CHECK -> "stop";
             case LENGTH -> "length";
         };
-    }
-
-    static ModelInfo toProto(ServedModel m) {
-        return ModelInfo.newBuilder().setName(m.name()).setVersion(m.version()).setLocation(m.location().toString())
-                .setParameters(m.parameters()).setMaxPositions(m.maxPositions()).setVocabSize(m.vocabSize()).build();
     }
 }

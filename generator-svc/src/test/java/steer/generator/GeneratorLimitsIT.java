@@ -4,8 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -18,10 +20,12 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import steer.launch.ServiceProcess;
 import steer.proto.v1.GenerateRequest;
 import steer.proto.v1.GenerateResponse;
 import steer.proto.v1.GeneratorGrpc;
 import steer.proto.v1.SamplingParams;
+import steer.world.TinyWorldModel;
 
 /** Back-pressure and deadlines: one sequence per batch and a queue of 24, so a long request fills it. */
 class GeneratorLimitsIT {
@@ -30,16 +34,19 @@ class GeneratorLimitsIT {
     static Path dir;
 
     static ServiceProcess service;
+    static ManagedChannel channel;
 
     @BeforeAll
     static void start() throws Exception {
-        Path model = TinyModels.write(dir.resolve("m"), 21);
-        service = ServiceProcess.start(dir, Map.of("steer.generator.model-location", model.toString(),
+        Path model = TinyWorldModel.write(dir.resolve("m"), 21);
+        service = ServiceProcess.startUnderTest("GeneratorLimitsIT", Map.of("steer.generator.model-location", model.toString(),
                 "steer.generator.max-batch-size", "1", "steer.generator.queue-capacity", "24"));
+        channel = NettyChannelBuilder.forTarget(service.address()).usePlaintext().build();
     }
 
     @AfterAll
     static void stop() throws Exception {
+        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         service.close();
     }
 
@@ -56,7 +63,7 @@ class GeneratorLimitsIT {
     private static CountDownLatch occupy(AtomicReference<Throwable> error) throws InterruptedException {
         CountDownLatch done = new CountDownLatch(1);
         CountDownLatch started = new CountDownLatch(1);
-        GeneratorGrpc.newStub(service.channel()).withDeadlineAfter(120, TimeUnit.SECONDS).generateStream(request(20, 100),
+        GeneratorGrpc.newStub(channel).withDeadlineAfter(120, TimeUnit.SECONDS).generateStream(request(20, 100),
                 new StreamObserver<>() {
                     @Override
                     public void onNext(steer.proto.v1.Sample value) {
@@ -80,7 +87,7 @@ class GeneratorLimitsIT {
     }
 
     private static void assertStillServes() {
-        GenerateResponse ok = GeneratorGrpc.newBlockingStub(service.channel()).withDeadlineAfter(120, TimeUnit.SECONDS)
+        GenerateResponse ok = GeneratorGrpc.newBlockingStub(channel).withDeadlineAfter(120, TimeUnit.SECONDS)
                 .generate(request(1, 4));
         assertEquals(1, ok.getSamplesCount());
         assertEquals("policy", ok.getSamples(0).getModel());
@@ -91,8 +98,8 @@ class GeneratorLimitsIT {
         AtomicReference<Throwable> error = new AtomicReference<>();
         CountDownLatch done = occupy(error);
         long start = System.nanoTime();
-        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> GeneratorGrpc.newBlockingStub(
-                service.channel()).withDeadlineAfter(60, TimeUnit.SECONDS).generate(request(10, 4)));
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> GeneratorGrpc.newBlockingStub(channel)
+                .withDeadlineAfter(60, TimeUnit.SECONDS).generate(request(10, 4)));
         assertEquals(Status.Code.RESOURCE_EXHAUSTED, e.getStatus().getCode(), e.getStatus().toString());
         assertTrue(e.getStatus().getDescription().contains("queue is full"), e.getStatus().getDescription());
         assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(2), "rejected without waiting");
@@ -106,8 +113,8 @@ class GeneratorLimitsIT {
         AtomicReference<Throwable> error = new AtomicReference<>();
         CountDownLatch done = occupy(error);
         double droppedBefore = service.metric("steer_generator_requests_dropped_total");
-        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> GeneratorGrpc.newBlockingStub(
-                service.channel()).withDeadlineAfter(200, TimeUnit.MILLISECONDS).generate(request(2, 4)));
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> GeneratorGrpc.newBlockingStub(channel)
+                .withDeadlineAfter(200, TimeUnit.MILLISECONDS).generate(request(2, 4)));
         assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode(), e.getStatus().toString());
         assertTrue(done.await(120, TimeUnit.SECONDS));
         assertStillServes();

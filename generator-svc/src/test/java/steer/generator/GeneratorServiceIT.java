@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,6 +25,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import steer.launch.ServiceProcess;
 import steer.model.LanguageModel;
 import steer.model.SamplingParams;
 import steer.model.TextCompletion;
@@ -39,6 +42,7 @@ import steer.proto.v1.ScoreRequest;
 import steer.proto.v1.ScoreResponse;
 import steer.model.ResponseLogProbs;
 import steer.model.SequenceScorer;
+import steer.world.TinyWorldModel;
 
 /** The packaged generator over real gRPC on loopback, serving a tiny random world model. */
 class GeneratorServiceIT {
@@ -49,20 +53,23 @@ class GeneratorServiceIT {
     static Path v0;
     static Path v1;
     static ServiceProcess service;
+    static ManagedChannel channel;
     static GeneratorGrpc.GeneratorBlockingStub blocking;
 
     @BeforeAll
     static void start() throws Exception {
-        v0 = TinyModels.write(dir.resolve("v0"), 11);
-        v1 = TinyModels.write(dir.resolve("v1"), 12);
+        v0 = TinyWorldModel.write(dir.resolve("v0"), 11);
+        v1 = TinyWorldModel.write(dir.resolve("v1"), 12);
         // batches of 4 sequences, so a large request spans many batches (hot load mid-stream)
-        service = ServiceProcess.start(dir, Map.of("steer.generator.model-location", v0.toString(),
+        service = ServiceProcess.startUnderTest("GeneratorServiceIT", Map.of("steer.generator.model-location", v0.toString(),
                 "steer.generator.max-batch-size", "4"));
-        blocking = GeneratorGrpc.newBlockingStub(service.channel());
+        channel = NettyChannelBuilder.forTarget(service.address()).usePlaintext().build();
+        blocking = GeneratorGrpc.newBlockingStub(channel);
     }
 
     @AfterAll
     static void stop() throws Exception {
+        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         service.close();
     }
 
@@ -202,7 +209,7 @@ class GeneratorServiceIT {
         CountDownLatch firstSample = new CountDownLatch(1);
         CountDownLatch done = new CountDownLatch(1);
         AtomicReference<Throwable> error = new AtomicReference<>();
-        GeneratorGrpc.newStub(service.channel()).withDeadlineAfter(120, TimeUnit.SECONDS).generateStream(request,
+        GeneratorGrpc.newStub(channel).withDeadlineAfter(120, TimeUnit.SECONDS).generateStream(request,
                 new StreamObserver<>() {
                     @Override
                     public void onNext(Sample s) {

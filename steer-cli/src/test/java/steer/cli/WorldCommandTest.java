@@ -7,12 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import steer.checkpoint.DecoderConfig;
-import steer.checkpoint.HfCheckpoint;
-import steer.model.DecoderInit;
-import steer.tokenizer.Tokenizer;
-import steer.world.WorldModelSize;
-import steer.world.WorldVocabulary;
+import steer.world.TinyWorldModel;
 
 class WorldCommandTest {
 
@@ -21,14 +16,7 @@ class WorldCommandTest {
 
     @Test
     void evalPrintsEveryFigureAsJsonAndIsDeterministicForASeed() {
-        Path model = dir.resolve("model");
-        WorldVocabulary.writeTokenizer(model);
-        int vocab;
-        try (Tokenizer t = Tokenizer.load(model)) {
-            vocab = t.vocabSize();
-        }
-        DecoderConfig c = new WorldModelSize(32, 2, 2, 1, 64, 1e-3, 1).config(vocab);
-        HfCheckpoint.save(model, c, new DecoderInit(0.5, false).tensors(c, 2));
+        Path model = TinyWorldModel.write(dir.resolve("model"), 2);
         String[] args = {"world", "eval", "--model", model.toString(), "--baseline", model.toString(), "--seed", "3", "--json"};
         String first = Stories260kTest.capture(args);
         assertEquals(first, Stories260kTest.capture(args), "same seed, same figures");

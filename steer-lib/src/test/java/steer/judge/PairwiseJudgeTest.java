@@ -11,8 +11,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import steer.model.LanguageModel;
 import steer.model.SequenceScorer;
-import steer.serving.TinyWorldModels;
 import steer.world.JudgeInstructions;
+import steer.world.TinyWorldModel;
 
 class PairwiseJudgeTest {
 
@@ -40,7 +40,7 @@ class PairwiseJudgeTest {
 
     @Test
     void aModelsVerdictIsTheSoftmaxOfItsAnswerLogitsAndSwappingTheResponsesMirrorsIt() {
-        try (LanguageModel model = LanguageModel.load(TinyWorldModels.write(dir.resolve("m"), 3))) {
+        try (LanguageModel model = LanguageModel.load(TinyWorldModel.write(dir.resolve("m"), 3))) {
             PairwiseJudge judge = new PairwiseJudge(JudgeTemplates.world().pairwise("template_id", ""));
             String q = "add 3 4";
             List<PairwiseJudge.Verdict> v = judge.compare(model, List.of(

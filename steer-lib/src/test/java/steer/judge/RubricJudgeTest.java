@@ -9,8 +9,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import steer.model.LanguageModel;
 import steer.model.SequenceScorer;
-import steer.serving.TinyWorldModels;
 import steer.world.JudgeInstructions;
+import steer.world.TinyWorldModel;
 
 class RubricJudgeTest {
 
@@ -38,7 +38,7 @@ class RubricJudgeTest {
 
     @Test
     void aModelsRatingIsTheSoftmaxOverItsScoreTokens() {
-        try (LanguageModel model = LanguageModel.load(TinyWorldModels.write(dir.resolve("m"), 4))) {
+        try (LanguageModel model = LanguageModel.load(TinyWorldModel.write(dir.resolve("m"), 4))) {
             RubricJudge judge = new RubricJudge(JudgeTemplates.world().rubric("template_id", ""));
             RubricJudge.Rating r = judge.rate(model, List.of(new RubricJudge.Item("query : add 3 4", "answer : 7 ."))).get(0);
             float[] next = SequenceScorer.nextTokenLogits(model.decoder(), List.of(

@@ -16,6 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 import steer.model.LanguageModel;
 import steer.model.SamplingParams;
 import steer.model.TextCompletion;
+import steer.world.TinyWorldModel;
 
 class BatchedGeneratorTest {
 
@@ -32,7 +33,7 @@ class BatchedGeneratorTest {
 
     @Test
     void concurrentGreedyJobsShareBatchesAndGetWhatTheModelGivesAlone() throws Exception {
-        Path m = TinyWorldModels.write(dir.resolve("m"), 5);
+        Path m = TinyWorldModel.write(dir.resolve("m"), 5);
         List<String> prompts = List.of("query : add 3 4", "query : sort 5 2 9", "query : reverse a b c");
         List<Integer> batchSizes = Collections.synchronizedList(new ArrayList<>());
         try (ModelRegistry registry = new ModelRegistry(Optional.empty());
@@ -64,7 +65,7 @@ class BatchedGeneratorTest {
 
     @Test
     void aSeededSampledJobIsReproducibleAndEqualsTheLibrarysSamples() throws Exception {
-        Path m = TinyWorldModels.write(dir.resolve("m"), 6);
+        Path m = TinyWorldModel.write(dir.resolve("m"), 6);
         List<String> prompts = List.of("query : add 3 4", "query : count a a b");
         SamplingParams sampled = new SamplingParams(8, 0.9, 0.95, 0, 42);
         try (ModelRegistry registry = new ModelRegistry(Optional.empty());

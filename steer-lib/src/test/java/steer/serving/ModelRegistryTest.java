@@ -7,14 +7,17 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import steer.model.LanguageModel;
 import steer.model.SamplingParams;
+import steer.world.TinyWorldModel;
 
 class ModelRegistryTest {
 
@@ -25,10 +28,19 @@ class ModelRegistryTest {
         return m.decoder().manager().isOpen();
     }
 
+    /** Writes a model, then truncates its weights file so that loading it fails. */
+    private static Path writeTruncated(Path dir) throws IOException {
+        TinyWorldModel.write(dir, 1);
+        Path weights = dir.resolve("model.safetensors");
+        byte[] bytes = Files.readAllBytes(weights);
+        Files.write(weights, Arrays.copyOf(bytes, bytes.length / 2));
+        return dir;
+    }
+
     @Test
     void aSwapKeepsTheOldInstanceForItsLeasesAndClosesItAfterTheLast() {
-        Path v0 = TinyWorldModels.write(dir.resolve("v0"), 1);
-        Path v1 = TinyWorldModels.write(dir.resolve("v1"), 2);
+        Path v0 = TinyWorldModel.write(dir.resolve("v0"), 1);
+        Path v1 = TinyWorldModel.write(dir.resolve("v1"), 2);
         try (ModelRegistry registry = new ModelRegistry(Optional.empty())) {
             ModelRegistry.LoadResult first = registry.load("policy", 0, v0);
             assertTrue(first.previous().isEmpty());
@@ -57,8 +69,8 @@ class ModelRegistryTest {
 
     @Test
     void aMalformedCheckpointNamesTheFileAndKeepsTheOldModel() throws Exception {
-        Path good = TinyWorldModels.write(dir.resolve("good"), 1);
-        Path bad = TinyWorldModels.writeTruncated(dir.resolve("bad"));
+        Path good = TinyWorldModel.write(dir.resolve("good"), 1);
+        Path bad = writeTruncated(dir.resolve("bad"));
         try (ModelRegistry registry = new ModelRegistry(Optional.empty())) {
             registry.load("policy", 0, good);
             LanguageModel served;
@@ -79,8 +91,8 @@ class ModelRegistryTest {
     @Test
     void unknownNamesAndDisallowedLocationsAreTypedErrors() throws Exception {
         Path root = Files.createDirectories(dir.resolve("store"));
-        Path inside = TinyWorldModels.write(root.resolve("v0"), 1);
-        Path outside = TinyWorldModels.write(dir.resolve("elsewhere"), 1);
+        Path inside = TinyWorldModel.write(root.resolve("v0"), 1);
+        Path outside = TinyWorldModel.write(dir.resolve("elsewhere"), 1);
         try (ModelRegistry registry = new ModelRegistry(Optional.of(root))) {
             UnknownModelException unknown = assertThrows(UnknownModelException.class, () -> registry.acquire("nope"));
             assertTrue(unknown.getMessage().startsWith("model: no model named 'nope'"), unknown.getMessage());

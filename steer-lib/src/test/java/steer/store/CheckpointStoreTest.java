@@ -20,7 +20,7 @@ import steer.checkpoint.DecoderConfig;
 import steer.checkpoint.HfCheckpoint;
 import steer.model.DecoderInit;
 import steer.tokenizer.Tokenizer;
-import steer.world.WorldModelSize;
+import steer.world.TinyWorldModel;
 import steer.world.WorldVocabulary;
 
 class CheckpointStoreTest {
@@ -36,7 +36,7 @@ class CheckpointStoreTest {
         try (Tokenizer t = Tokenizer.load(base)) {
             vocab = t.vocabSize();
         }
-        DecoderConfig c = new WorldModelSize(32, 2, 2, 1, 64, 1e-3, 1).config(vocab);
+        DecoderConfig c = TinyWorldModel.SIZE.config(vocab);
         model = new HfCheckpoint(c, new DecoderInit(0.5, false).tensors(c, 7));
     }
 

@@ -28,7 +28,7 @@ import steer.world.Feature;
 import steer.world.Responses;
 import steer.world.Task;
 import steer.world.TaskGenerator;
-import steer.world.WorldModelSize;
+import steer.world.TinyWorldModel;
 import steer.world.WorldVocabulary;
 
 class OnlineTrainerTest {
@@ -43,7 +43,7 @@ class OnlineTrainerTest {
     static void tinyWorldModelAndTwoIterationsOfSsoBatches() {
         WorldVocabulary.writeTokenizer(base);
         try (Tokenizer t = Tokenizer.load(base)) {
-            DecoderConfig c = new WorldModelSize(32, 2, 2, 1, 64, 1e-3, 1).config(t.vocabSize());
+            DecoderConfig c = TinyWorldModel.SIZE.config(t.vocabSize());
             HfCheckpoint.save(base, c, new DecoderInit(0.5, false).tensors(c, 3));
             ExampleEncoder encoder = ExampleEncoder.forModel(t, c);
             Random r = new Random(11);

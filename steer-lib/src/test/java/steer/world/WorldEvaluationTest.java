@@ -10,12 +10,8 @@ import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import steer.checkpoint.DecoderConfig;
-import steer.checkpoint.HfCheckpoint;
-import steer.model.DecoderInit;
 import steer.model.LanguageModel;
 import steer.model.SamplingParams;
-import steer.tokenizer.Tokenizer;
 
 class WorldEvaluationTest {
 
@@ -29,14 +25,7 @@ class WorldEvaluationTest {
     /** An untrained small world model: evaluation must work, and be reproducible, whatever the model says. */
     @BeforeAll
     static void setUp() {
-        model = dir.resolve("model");
-        WorldVocabulary.writeTokenizer(model);
-        int vocab;
-        try (Tokenizer t = Tokenizer.load(model)) {
-            vocab = t.vocabSize();
-        }
-        DecoderConfig c = new WorldModelSize(32, 2, 2, 1, 64, 1e-3, 1).config(vocab);
-        HfCheckpoint.save(model, c, new DecoderInit(0.5, false).tensors(c, 1));
+        model = TinyWorldModel.write(dir.resolve("model"), 1);
         heldOut = WorldSplits.of(0).heldOut().subList(0, 24);
     }
 

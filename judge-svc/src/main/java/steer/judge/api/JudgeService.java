@@ -1,17 +1,14 @@
 package steer.judge.api;
 
 import io.grpc.Context;
-import io.grpc.Deadline;
 import io.grpc.stub.StreamObserver;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.common.annotation.Blocking;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import steer.judge.PairwiseJudge;
 import steer.judge.PairwiseTemplate;
@@ -28,17 +25,15 @@ import steer.proto.v1.ListModelsRequest;
 import steer.proto.v1.ListModelsResponse;
 import steer.proto.v1.LoadModelRequest;
 import steer.proto.v1.LoadModelResponse;
-import steer.proto.v1.ModelInfo;
 import steer.proto.v1.OrderLogits;
 import steer.proto.v1.RubricRequest;
 import steer.proto.v1.RubricScoreResponse;
 import steer.proto.v1.ScoreProbability;
 import steer.serving.BatchedJudge;
 import steer.serving.InvalidFieldException;
-import steer.serving.ModelRegistry;
-import steer.serving.ServedModel;
-import steer.serving.UnknownModelException;
 import steer.serving.Validation;
+import steer.serving.grpc.CallDeadlines;
+import steer.serving.grpc.GrpcErrors;
 
 /**
  * The Judge gRPC API: validate, convert to library items, queue them on the judge's batchers, convert back.
@@ -96,7 +91,7 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
             text("response", request.getResponse(), config);
             List<RubricJudge.Item> items = List.of(new RubricJudge.Item(request.getPrompt(), request.getResponse()));
             catalog.judge().checkRubricLengths("prompt", model, template, items);
-            return catalog.judge().rate(model, template, items, deadline());
+            return catalog.judge().rate(model, template, items, CallDeadlines.deadlineNanoTime());
         }, judged -> {
             RubricJudge.Rating r = judged.results().get(0);
             RubricScoreResponse.Builder out = RubricScoreResponse.newBuilder().setExpectedScore(r.expectedScore())
@@ -140,7 +135,7 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
             items.add(new PairwiseJudge.Item(r.getPrompt(), r.getResponseA(), r.getResponseB()));
         }
         catalog.judge().checkPairwiseLengths(batch ? field : "prompt", model, template, items);
-        return catalog.judge().compare(model, template, items, deadline());
+        return catalog.judge().compare(model, template, items, CallDeadlines.deadlineNanoTime());
     }
 
     private String servedModel(String requested) {
@@ -148,11 +143,7 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
     }
 
     private String servedModel(String field, String requested) {
-        String model = requested.isEmpty() ? catalog.config().modelName() : requested;
-        if (catalog.registry().find(model).isEmpty()) {
-            throw new UnknownModelException(field, model, catalog.registry().list().stream().map(ServedModel::name).toList());
-        }
-        return model;
+        return catalog.models().served(field, requested).name();
     }
 
     private static void text(String field, String value, JudgeConfig config) {
@@ -191,40 +182,18 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
 
     @Override
     public void listModels(ListModelsRequest request, StreamObserver<ListModelsResponse> response) {
-        ListModelsResponse.Builder out = ListModelsResponse.newBuilder();
-        catalog.registry().list().forEach(m -> out.addModels(toProto(m)));
-        response.onNext(out.build());
-        response.onCompleted();
+        catalog.models().listModels(request, response);
     }
 
     @Override
     @Blocking
     public void loadModel(LoadModelRequest request, StreamObserver<LoadModelResponse> response) {
-        try {
-            String name = request.getName().isEmpty() ? catalog.config().modelName() : request.getName();
-            if (request.getLocation().isEmpty()) {
-                throw new InvalidFieldException("location", "empty; this service has no checkpoint store, so a load "
-                        + "needs the checkpoint directory");
-            }
-            Validation.requireInRange("version", request.getVersion(), 0, Long.MAX_VALUE);
-            ModelRegistry.LoadResult loaded = catalog.registry().load(name, request.getVersion(), Path.of(request.getLocation()));
-            LoadModelResponse.Builder out = LoadModelResponse.newBuilder().setModel(toProto(loaded.model()));
-            loaded.previous().ifPresent(p -> out.setPrevious(toProto(p)));
-            response.onNext(out.build());
-            response.onCompleted();
-        } catch (RuntimeException e) {
-            response.onError(GrpcErrors.toStatus(e));
-        }
-    }
-
-    private static long deadline() {
-        Deadline d = Context.current().getDeadline();
-        return d == null ? Long.MAX_VALUE : System.nanoTime() + d.timeRemaining(TimeUnit.NANOSECONDS);
+        catalog.models().loadModel(request, response);
     }
 
     private void record(Timer.Sample timer, String rpc, Throwable failure) {
         timer.stop(Timer.builder("steer.judge.request").description("judge latency, queueing included").tag("rpc", rpc)
-                .tag("outcome", failure == null ? "ok" : GrpcErrors.toStatus(failure).getStatus().getCode().name())
+                .tag("outcome", GrpcErrors.outcome(failure))
                 .publishPercentileHistogram().register(meters));
     }
 
@@ -242,10 +211,5 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
                 .setLogitsAb(OrderLogits.newBuilder().setLogitA(v.ab().a()).setLogitB(v.ab().b()))
                 .setLogitsBa(OrderLogits.newBuilder().setLogitA(v.ba().a()).setLogitB(v.ba().b()))
                 .setModel(judged.model()).setModelVersion(judged.modelVersion()).build();
-    }
-
-    private static ModelInfo toProto(ServedModel m) {
-        return ModelInfo.newBuilder().setName(m.name()).setVersion(m.version()).setLocation(m.location().toString())
-                .setParameters(m.parameters()).setMaxPositions(m.maxPositions()).setVocabSize(m.vocabSize()).build();
     }
 }

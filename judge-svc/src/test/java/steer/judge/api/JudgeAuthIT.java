@@ -4,9 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
 import java.nio.file.Path;
 import java.util.Map;
@@ -15,9 +17,11 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import steer.launch.ServiceProcess;
 import steer.proto.v1.CompareRequest;
 import steer.proto.v1.JudgeGrpc;
 import steer.proto.v1.ListModelsRequest;
+import steer.world.TinyWorldModel;
 
 /** The judge with API keys configured: only callers that send one of them get an answer. */
 class JudgeAuthIT {
@@ -26,21 +30,24 @@ class JudgeAuthIT {
     static Path dir;
 
     static ServiceProcess service;
+    static ManagedChannel channel;
 
     @BeforeAll
     static void start() throws Exception {
-        Path model = TinyModels.write(dir.resolve("judge"), 41);
-        service = ServiceProcess.start(dir, Map.of("steer.judge.model-location", model.toString(),
+        Path model = TinyWorldModel.write(dir.resolve("judge"), 41);
+        service = ServiceProcess.startUnderTest("JudgeAuthIT", Map.of("steer.judge.model-location", model.toString(),
                 "steer.judge.api-keys", "alpha-key,beta-key"));
+        channel = NettyChannelBuilder.forTarget(service.address()).usePlaintext().build();
     }
 
     @AfterAll
     static void stop() throws Exception {
+        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         service.close();
     }
 
     private static JudgeGrpc.JudgeBlockingStub stub(String authorization) {
-        JudgeGrpc.JudgeBlockingStub s = JudgeGrpc.newBlockingStub(service.channel()).withDeadlineAfter(60, TimeUnit.SECONDS);
+        JudgeGrpc.JudgeBlockingStub s = JudgeGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
         if (authorization == null) {
             return s;
         }

@@ -4,8 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
 import java.util.Map;
@@ -15,10 +17,12 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import steer.launch.ServiceProcess;
 import steer.proto.v1.CompareBatchRequest;
 import steer.proto.v1.CompareBatchResponse;
 import steer.proto.v1.CompareRequest;
 import steer.proto.v1.JudgeGrpc;
+import steer.world.TinyWorldModel;
 
 /** Back-pressure and deadlines: one comparison per forward pass and one waiting request. */
 class JudgeLimitsIT {
@@ -27,16 +31,19 @@ class JudgeLimitsIT {
     static Path dir;
 
     static ServiceProcess service;
+    static ManagedChannel channel;
 
     @BeforeAll
     static void start() throws Exception {
-        Path model = TinyModels.write(dir.resolve("judge"), 51);
-        service = ServiceProcess.start(dir, Map.of("steer.judge.model-location", model.toString(),
+        Path model = TinyWorldModel.write(dir.resolve("judge"), 51);
+        service = ServiceProcess.startUnderTest("JudgeLimitsIT", Map.of("steer.judge.model-location", model.toString(),
                 "steer.judge.max-batch-size", "1", "steer.judge.queue-capacity", "1"));
+        channel = NettyChannelBuilder.forTarget(service.address()).usePlaintext().build();
     }
 
     @AfterAll
     static void stop() throws Exception {
+        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         service.close();
     }
 
@@ -51,7 +58,7 @@ class JudgeLimitsIT {
 
     private static CountDownLatch async(CompareBatchRequest request) {
         CountDownLatch done = new CountDownLatch(1);
-        JudgeGrpc.newStub(service.channel()).withDeadlineAfter(120, TimeUnit.SECONDS).compareBatch(request, new StreamObserver<>() {
+        JudgeGrpc.newStub(channel).withDeadlineAfter(120, TimeUnit.SECONDS).compareBatch(request, new StreamObserver<>() {
             @Override
             public void onNext(CompareBatchResponse value) {
             }
@@ -75,7 +82,7 @@ class JudgeLimitsIT {
         Thread.sleep(150);                        // the first batch request is running, the queue empty
         CountDownLatch queued = async(big());     // takes the one place in the queue
         Thread.sleep(50);
-        JudgeGrpc.JudgeBlockingStub stub = JudgeGrpc.newBlockingStub(service.channel());
+        JudgeGrpc.JudgeBlockingStub stub = JudgeGrpc.newBlockingStub(channel);
         StatusRuntimeException full = assertThrows(StatusRuntimeException.class,
                 () -> stub.withDeadlineAfter(30, TimeUnit.SECONDS).compareBatch(big()));
         assertEquals(Status.Code.RESOURCE_EXHAUSTED, full.getStatus().getCode(), full.getStatus().toString());

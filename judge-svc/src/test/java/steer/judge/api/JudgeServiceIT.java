@@ -4,8 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -18,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 import steer.judge.JudgeTemplates;
 import steer.judge.PairwiseJudge;
 import steer.judge.RubricJudge;
+import steer.launch.ServiceProcess;
 import steer.model.LanguageModel;
 import steer.proto.v1.CompareBatchRequest;
 import steer.proto.v1.CompareBatchResponse;
@@ -29,6 +32,7 @@ import steer.proto.v1.JudgeGrpc;
 import steer.proto.v1.LoadModelRequest;
 import steer.proto.v1.RubricRequest;
 import steer.proto.v1.RubricScoreResponse;
+import steer.world.TinyWorldModel;
 
 /** The packaged judge over real gRPC on loopback, judging with a tiny random world model. */
 class JudgeServiceIT {
@@ -38,20 +42,23 @@ class JudgeServiceIT {
 
     static Path model;
     static ServiceProcess service;
+    static ManagedChannel channel;
 
     @BeforeAll
     static void start() throws Exception {
-        model = TinyModels.write(dir.resolve("judge"), 31);
-        service = ServiceProcess.start(dir, Map.of("steer.judge.model-location", model.toString()));
+        model = TinyWorldModel.write(dir.resolve("judge"), 31);
+        service = ServiceProcess.startUnderTest("JudgeServiceIT", Map.of("steer.judge.model-location", model.toString()));
+        channel = NettyChannelBuilder.forTarget(service.address()).usePlaintext().build();
     }
 
     @AfterAll
     static void stop() throws Exception {
+        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         service.close();
     }
 
     private static JudgeGrpc.JudgeBlockingStub stub() {
-        return JudgeGrpc.newBlockingStub(service.channel()).withDeadlineAfter(60, TimeUnit.SECONDS);
+        return JudgeGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
     }
 
     private static CompareRequest compare(String prompt, String a, String b) {

@@ -9,6 +9,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import steer.broker.EmbeddedKafkaBroker;
+import steer.launch.FreePorts;
+import steer.launch.ServiceProcess;
 
 /**
  * The embedded default: a real Kafka broker (KRaft) and the four services, each its own process on loopback,

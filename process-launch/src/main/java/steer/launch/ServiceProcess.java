@@ -1,4 +1,4 @@
-package steer.cli.demo;
+package steer.launch;
 
 import java.io.IOException;
 import java.net.URI;
@@ -10,15 +10,20 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
  * One Steer service (a packaged Quarkus app) running as its own process on loopback: started with its
- * configuration as system properties, ready when its readiness endpoint says so, stopped with SIGTERM.
+ * configuration as system properties, ready when its readiness endpoint says so, stopped with SIGTERM. Its own
+ * process because DJL's JNI library loads in one classloader per JVM, and each service (or test) needs its own
+ * models and limits.
  */
 public final class ServiceProcess implements AutoCloseable {
+
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     private final String name;
     private final Path jar;
@@ -40,6 +45,27 @@ public final class ServiceProcess implements AutoCloseable {
         this.port = port;
         this.properties = Map.copyOf(properties);
         this.log = logDir.resolve(name + ".log");
+    }
+
+    /**
+     * Starts the packaged app of the module under test as its integration tests run it, and waits up to 90 s for
+     * it to be ready: the jar named by the system property {@code steer.app.jar} (set by failsafe), a free port,
+     * OpenTelemetry off (no collector listens) and the log kept in {@code target/service-logs/NAME.log}, next to
+     * the failsafe reports.
+     *
+     * @param name       the test's name for its service, naming the log
+     * @param properties the service's configuration; may override the OpenTelemetry setting
+     */
+    public static ServiceProcess startUnderTest(String name, Map<String, String> properties) {
+        String jar = System.getProperty("steer.app.jar");
+        if (jar == null) {
+            throw new IllegalStateException("system property steer.app.jar is not set: run the test through failsafe");
+        }
+        Map<String, String> config = new LinkedHashMap<>();
+        config.put("quarkus.otel.sdk.disabled", "true");
+        config.putAll(properties);
+        return new ServiceProcess(name, Path.of(jar), FreePorts.next(), config, Path.of("target", "service-logs")).start()
+                .awaitReady(Duration.ofSeconds(90));
     }
 
     public String name() {
@@ -91,7 +117,6 @@ public final class ServiceProcess implements AutoCloseable {
 
     /** Waits until {@code /q/health/ready} answers 200, failing early (with the log's tail) if the process dies. */
     public ServiceProcess awaitReady(Duration timeout) {
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
         HttpRequest ready = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/q/health/ready"))
                 .timeout(Duration.ofSeconds(5)).GET().build();
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -101,7 +126,7 @@ public final class ServiceProcess implements AutoCloseable {
                         + "last lines of " + log + ":\n" + tail(30));
             }
             try {
-                if (http.send(ready, HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
+                if (HTTP.send(ready, HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
                     return this;
                 }
             } catch (IOException e) {
@@ -114,6 +139,23 @@ public final class ServiceProcess implements AutoCloseable {
         }
         throw new IllegalStateException(name + " was not ready within " + timeout.toSeconds() + " s; last lines of " + log
                 + ":\n" + tail(30));
+    }
+
+    /** "STATUS body" of an HTTP GET on the service's port, e.g. {@code get("/q/health/ready")}. */
+    public String get(String path) throws IOException, InterruptedException {
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+        return r.statusCode() + " " + r.body();
+    }
+
+    /** The value of the first Prometheus sample at {@code /q/metrics} whose name is {@code name}, or 0 if absent. */
+    public double metric(String name) throws IOException, InterruptedException {
+        for (String line : get("/q/metrics").split("\n")) {
+            if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
+                return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return 0;
     }
 
     public boolean isAlive() {

@@ -1,4 +1,4 @@
-package steer.generator;
+package steer.serving.grpc;
 
 import io.grpc.Context;
 import io.grpc.Contexts;
@@ -51,6 +51,15 @@ public class CallDeadlines implements ServerInterceptor {
                 super.onComplete();
             }
         };
+    }
+
+    /**
+     * The current call's deadline as a {@link System#nanoTime()} instant, for work queued past the call's thread;
+     * none = never ({@link Long#MAX_VALUE}). Read it where the call's context is current (an event-loop handler).
+     */
+    public static long deadlineNanoTime() {
+        Deadline d = Context.current().getDeadline();
+        return d == null ? Long.MAX_VALUE : System.nanoTime() + d.timeRemaining(TimeUnit.NANOSECONDS);
     }
 
     /** The grpc-timeout header: up to 8 digits and a unit, H M S m u n (gRPC over HTTP/2 protocol spec). */

@@ -1,4 +1,4 @@
-package steer.cli.demo;
+package steer.launch;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,4 +1,4 @@
-package steer.judge.api;
+package steer.serving.grpc;
 
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -15,14 +15,15 @@ import steer.serving.RequestExpiredException;
 import steer.serving.UnknownModelException;
 
 /** The one place that maps library exceptions to gRPC status codes; descriptions stand alone. */
-final class GrpcErrors {
+public final class GrpcErrors {
 
     private static final Logger LOG = Logger.getLogger(GrpcErrors.class);
 
     private GrpcErrors() {
     }
 
-    static StatusRuntimeException toStatus(Throwable t) {
+    /** The status a failed call ends with; an unexpected exception is logged and ends INTERNAL. */
+    public static StatusRuntimeException toStatus(Throwable t) {
         while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
             t = t.getCause();
         }
@@ -49,5 +50,10 @@ final class GrpcErrors {
             return Status.INTERNAL.withDescription("internal error: " + t).asRuntimeException();
         }
         return status.withDescription(t.getMessage()).asRuntimeException();
+    }
+
+    /** A call's outcome as a metric tag: {@code ok}, or the name of the status code it failed with. */
+    public static String outcome(Throwable failure) {
+        return failure == null ? "ok" : toStatus(failure).getStatus().getCode().name();
     }
 }

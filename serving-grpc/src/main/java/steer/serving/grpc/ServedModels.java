@@ -1,0 +1,134 @@
+package steer.serving.grpc;
+
+import io.grpc.stub.StreamObserver;
+import java.nio.file.Path;
+import java.util.Optional;
+import org.jboss.logging.Logger;
+import steer.proto.v1.ListModelsRequest;
+import steer.proto.v1.ListModelsResponse;
+import steer.proto.v1.LoadModelRequest;
+import steer.proto.v1.LoadModelResponse;
+import steer.proto.v1.ModelInfo;
+import steer.serving.InvalidFieldException;
+import steer.serving.ModelRegistry;
+import steer.serving.ServedModel;
+import steer.serving.UnknownModelException;
+import steer.serving.Validation;
+
+/**
+ * The models a serving service holds, and the calls about them that the Generator and Judge APIs share
+ * (ListModels, LoadModel). The start model named by the config loads on its own thread, so the HTTP server
+ * (health, metrics) is up at once; {@link StartModelReadiness} reports ready once it is served.
+ *
+ * <p>A service builds one instance in its model catalog bean and produces it as a bean for the readiness check.
+ */
+public final class ServedModels implements AutoCloseable {
+
+    private static final Logger LOG = Logger.getLogger(ServedModels.class);
+
+    private final ModelServingConfig config;
+    private final String configPrefix;
+    private final ModelRegistry registry;
+    private volatile String startFailure;
+
+    /**
+     * @param config       the service's settings
+     * @param configPrefix the prefix of the service's config keys ({@code steer.generator}), for messages
+     */
+    public ServedModels(ModelServingConfig config, String configPrefix) {
+        this.config = config;
+        this.configPrefix = configPrefix;
+        this.registry = new ModelRegistry(config.allowedRoot());
+    }
+
+    public ModelRegistry registry() {
+        return registry;
+    }
+
+    /** The name requests with an empty model field get. */
+    public String startModelName() {
+        return config.modelName();
+    }
+
+    /**
+     * The served model a request names.
+     *
+     * @param field     the request field, named in the error
+     * @param requested the field's value; empty = the start model
+     * @throws UnknownModelException if no model of that name is served
+     */
+    public ServedModel served(String field, String requested) {
+        String name = requested.isEmpty() ? config.modelName() : requested;
+        return registry.find(name).orElseThrow(() -> new UnknownModelException(field, name,
+                registry.list().stream().map(ServedModel::name).toList()));
+    }
+
+    /** Starts loading the configured start model on a daemon thread; a failure is kept for readiness. */
+    public void loadStartModel() {
+        Optional<Path> location = config.modelLocation();
+        if (location.isEmpty()) {
+            startFailure = configPrefix + ".model-location is not set";
+            LOG.warn(startFailure + "; serving nothing until LoadModel");
+            return;
+        }
+        Thread loader = new Thread(() -> {
+            try {
+                var loaded = registry.loadConfigured(config.modelName(), config.modelVersion(), location.get());
+                LOG.infof("serving %s version %d from %s (%d parameters)", loaded.model().name(), loaded.model().version(),
+                        loaded.model().location(), loaded.model().parameters());
+            } catch (RuntimeException e) {
+                startFailure = e.getMessage();
+                LOG.error("cannot load the start model", e);
+            }
+        }, "start-model-loader");
+        loader.setDaemon(true);
+        loader.start();
+    }
+
+    /** Whether the start model is served. */
+    public boolean ready() {
+        return registry.find(config.modelName()).isPresent();
+    }
+
+    /** Why the start model is not served, if loading it failed. */
+    public Optional<String> startFailure() {
+        return Optional.ofNullable(startFailure);
+    }
+
+    /** ListModels: every served model. */
+    public void listModels(ListModelsRequest request, StreamObserver<ListModelsResponse> response) {
+        ListModelsResponse.Builder out = ListModelsResponse.newBuilder();
+        registry.list().forEach(m -> out.addModels(toProto(m)));
+        response.onNext(out.build());
+        response.onCompleted();
+    }
+
+    /** LoadModel: reads a checkpoint and swaps it in under the name (empty = the start model's); blocks while reading. */
+    public void loadModel(LoadModelRequest request, StreamObserver<LoadModelResponse> response) {
+        try {
+            String name = request.getName().isEmpty() ? config.modelName() : request.getName();
+            if (request.getLocation().isEmpty()) {
+                throw new InvalidFieldException("location", "empty; this service has no checkpoint store, so a load "
+                        + "needs the checkpoint directory");
+            }
+            Validation.requireInRange("version", request.getVersion(), 0, Long.MAX_VALUE);
+            ModelRegistry.LoadResult loaded = registry.load(name, request.getVersion(), Path.of(request.getLocation()));
+            LoadModelResponse.Builder out = LoadModelResponse.newBuilder().setModel(toProto(loaded.model()));
+            loaded.previous().ifPresent(p -> out.setPrevious(toProto(p)));
+            response.onNext(out.build());
+            response.onCompleted();
+        } catch (RuntimeException e) {
+            response.onError(GrpcErrors.toStatus(e));
+        }
+    }
+
+    public static ModelInfo toProto(ServedModel m) {
+        return ModelInfo.newBuilder().setName(m.name()).setVersion(m.version()).setLocation(m.location().toString())
+                .setParameters(m.parameters()).setMaxPositions(m.maxPositions()).setVocabSize(m.vocabSize()).build();
+    }
+
+    @Override
+    public void close() {
+        registry.close();
+    }
+}
