@@ -172,7 +172,7 @@ final class RunLoop implements Runnable {
                 }
             }
             s.metrics().iterationFinished(Duration.ofNanos(System.nanoTime() - start));
-            event(i, "done", "iteration " + i + " finished", 1, true);
+            event(i, "done", "iteration " + (i + 1) + " of " + run.settings().iterations() + " finished", 1, true);
         } catch (RuntimeException e) {
             span.recordException(e);
             span.setStatus(StatusCode.ERROR, String.valueOf(e.getMessage()));
@@ -325,7 +325,7 @@ final class RunLoop implements Runnable {
     }
 
     private void progress(int i, String phase, String what, int done, int total) {
-        event(i, phase, what + ": " + done + " of " + total + " prompts", total == 0 ? 1 : (double) done / total, false);
+        event(i, phase, what + ": " + done + " of " + total + " samples", total == 0 ? 1 : (double) done / total, false);
     }
 
     private void event(int iteration, String phase, String message, double fraction, boolean snapshot) {

@@ -95,9 +95,12 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
             String phase = e.getIteration() + "/" + e.getPhase();
             if (!phase.equals(lastPhase) || e.getFraction() >= lastFraction + 0.25 || e.getFraction() >= 1 && lastFraction < 1) {
                 // iteration -1 is the SFT baseline; the opening "current state" and the final state carry no iteration
-                String where = e.getIteration() < 0 ? "SFT model"
-                        : e.getPhase().equals("running") || e.getPhase().equals("succeeded") || e.getPhase().equals("failed")
-                                || e.getPhase().equals("stopped") ? "run" : "iteration " + (e.getIteration() + 1) + "/" + iterations;
+                boolean wholeRun = switch (e.getPhase()) {
+                    case "running", "succeeded", "failed", "stopped" -> true;
+                    default -> false;
+                };
+                String where = wholeRun ? "run" : e.getIteration() < 0 ? "SFT model"
+                        : "iteration " + (e.getIteration() + 1) + "/" + iterations;
                 System.out.printf(Locale.ROOT, "  %5.1f min  %-15s %-11s %s%n", (System.nanoTime() - start) / 6e10, where,
                         e.getPhase(), e.getMessage());
                 lastPhase = phase;
