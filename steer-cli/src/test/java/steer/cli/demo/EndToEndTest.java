@@ -41,6 +41,7 @@ import steer.proto.v1.RunConfig;
 import steer.proto.v1.RunEvent;
 import steer.proto.v1.RunState;
 import steer.proto.v1.StartRunRequest;
+import steer.proto.v1.StopRunRequest;
 import steer.proto.v1.TrainerGrpc;
 import steer.proto.v1.TrainerStatus;
 import steer.proto.v1.TrainerStatusRequest;
@@ -166,6 +167,28 @@ class EndToEndTest {
         long firstIterationSpans = stack.traces().spans().stream().filter(s -> s.name().equals("orchestrator.iteration")
                 && runId.equals(s.attributes().get("steer.run_id")) && "0".equals(s.attributes().get("steer.iteration"))).count();
         assertEquals(1, firstIterationSpans, "the finished first iteration was not run again");
+    }
+
+    @Test
+    void aStoppedRunEndsStoppedAndStartRunResumesItToTheEnd() throws Exception {
+        String runId = "e2e-stop";
+        OrchestratorGrpc.OrchestratorBlockingStub orchestrator = OrchestratorGrpc.newBlockingStub(orchestratorChannel);
+        Run stopped = runToEnd(config(runId), event -> {
+            if (event.getIteration() == 0 && event.getPhase().equals("training")) {
+                orchestrator.stopRun(StopRunRequest.newBuilder().setRunId(runId).build());
+                return true;
+            }
+            return false;
+        });
+        assertEquals(RunState.RUN_STATE_STOPPED, stopped.getState(), stopped.getError());
+        assertEquals(0, stopped.getCompletedIterations(), "stopped before its first iteration ended");
+
+        Run resumed = runToEnd(config(runId), null); // the same id: resume where it stopped
+        assertEquals(RunState.RUN_STATE_SUCCEEDED, resumed.getState(), resumed.getError());
+        assertEquals(ITERATIONS, resumed.getIterationsCount());
+        List<PairBatch> published = publishedBatches(runId);
+        assertTrained(runId, published); // the first iteration's batches were not published again
+        assertEquals(List.of("v000001", "v000002"), storedVersions(runId));
     }
 
     /** Follows a run (after an orchestrator restart) until it ends. */
