@@ -16,6 +16,7 @@ import io.opentelemetry.context.Scope;
 import io.opentelemetry.context.propagation.TextMapGetter;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
+import io.smallrye.common.annotation.Identifier;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
@@ -32,13 +33,11 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.StreamSupport;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
@@ -92,6 +91,10 @@ public class TrainingLoop {
     MeterRegistry registry;
     @Inject
     OpenTelemetry openTelemetry;
+    /** The deployment's {@code kafka.*} settings (security, TLS, SASL), shared by the trainer's clients. */
+    @Inject
+    @Identifier("default-kafka-broker")
+    Map<String, Object> kafka;
 
     private final ConcurrentLinkedQueue<CheckpointRequest> checkpointRequests = new ConcurrentLinkedQueue<>();
     private final AtomicLong consumerLag = new AtomicLong();
@@ -399,27 +402,12 @@ public class TrainingLoop {
     }
 
     private Properties consumerConfig() {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
-        p.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
-        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        // one record per poll: each is trained, saved and committed before the next is looked at
-        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1");
-        p.put(ConsumerConfig.CLIENT_ID_CONFIG, "steer-trainer");
-        // static membership: a restarted trainer takes its partitions back at once instead of waiting for the
-        // dead member's session to expire (45 s by default)
-        p.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, config.groupInstanceId());
-        return p;
+        return KafkaClientSettings.consumer(kafka, config.bootstrapServers(), config.groupId(),
+                config.groupInstanceId());
     }
 
     private Properties producerConfig() {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
-        p.put(ProducerConfig.CLIENT_ID_CONFIG, "steer-trainer");
-        return p;
+        return KafkaClientSettings.producer(kafka, config.bootstrapServers());
     }
 
     /** A checkpoint asked for over gRPC, answered by the loop thread. */

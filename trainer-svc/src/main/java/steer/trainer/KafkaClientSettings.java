@@ -1,0 +1,60 @@
+package steer.trainer;
+
+import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.producer.ProducerConfig;
+
+/**
+ * The trainer's Kafka client properties: the deployment's shared {@code kafka.*} settings (security protocol,
+ * SASL, TLS trust stores, ... as Quarkus collects them for its default broker) with the trainer's own delivery
+ * settings on top. The delivery settings always win: exactly-once training depends on them, so no deployment key
+ * may turn auto-commit back on or raise the records per poll.
+ */
+final class KafkaClientSettings {
+
+    private KafkaClientSettings() {
+    }
+
+    /**
+     * @param shared          the {@code kafka.*} configuration without its prefix (may be empty)
+     * @param bootstrap       {@code steer.trainer.bootstrap-servers}
+     * @param groupId         the consumer group, whose committed offsets are where a restart resumes
+     * @param groupInstanceId static membership id, so a restarted trainer takes its partitions back at once
+     */
+    static Properties consumer(Map<String, ?> shared, String bootstrap, String groupId, String groupInstanceId) {
+        Properties p = base(shared, bootstrap);
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
+        p.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, groupInstanceId);
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        // one record per poll: each is trained, saved and committed before the next is looked at
+        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1");
+        p.put(ConsumerConfig.CLIENT_ID_CONFIG, "steer-trainer");
+        // the pair batches are published in transactions; never train an aborted one
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        return p;
+    }
+
+    /** Producer of checkpoint events and dead letters: acknowledged by every in-sync replica, idempotent. */
+    static Properties producer(Map<String, ?> shared, String bootstrap) {
+        Properties p = base(shared, bootstrap);
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        p.put(ProducerConfig.CLIENT_ID_CONFIG, "steer-trainer");
+        return p;
+    }
+
+    private static Properties base(Map<String, ?> shared, String bootstrap) {
+        Properties p = new Properties();
+        shared.forEach((key, value) -> {
+            // the shared map is for every client; a group id or serializer there is not the trainer's
+            if (!key.equals(ConsumerConfig.GROUP_ID_CONFIG) && !key.endsWith(".serializer")
+                    && !key.endsWith(".deserializer")) {
+                p.put(key, String.valueOf(value));
+            }
+        });
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        return p;
+    }
+}

@@ -1,0 +1,59 @@
+package steer.trainer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
+import java.util.Map;
+import java.util.Properties;
+import org.junit.jupiter.api.Test;
+
+class KafkaClientSettingsTest {
+
+    /** What a deployment against a SASL_SSL Kafka sets under kafka.* (Quarkus strips the prefix). */
+    private static final Map<String, Object> SECURED = Map.of(
+            "bootstrap.servers", "shared:9093",
+            "security.protocol", "SASL_SSL",
+            "sasl.mechanism", "SCRAM-SHA-512",
+            "sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            "ssl.truststore.location", "/etc/kafka/truststore.p12",
+            // keys that would break exactly-once training if they reached the trainer's clients
+            "enable.auto.commit", "true",
+            "max.poll.records", 500,
+            "group.id", "someone-else",
+            "acks", "1",
+            "value.deserializer", "org.apache.kafka.common.serialization.StringDeserializer");
+
+    @Test
+    void theSharedSecuritySettingsReachBothClients() {
+        for (Properties p : new Properties[] {
+                KafkaClientSettings.consumer(SECURED, "broker:9092", "steer-trainer", "trainer-0"),
+                KafkaClientSettings.producer(SECURED, "broker:9092")}) {
+            assertEquals("SASL_SSL", p.getProperty("security.protocol"));
+            assertEquals("SCRAM-SHA-512", p.getProperty("sasl.mechanism"));
+            assertEquals("/etc/kafka/truststore.p12", p.getProperty("ssl.truststore.location"));
+            assertEquals("broker:9092", p.getProperty("bootstrap.servers"), "steer.trainer.bootstrap-servers wins");
+            assertFalse(p.containsKey("value.deserializer"), "the trainer picks its own (de)serializers");
+        }
+    }
+
+    @Test
+    void theTrainersDeliverySettingsCannotBeOverridden() {
+        Properties c = KafkaClientSettings.consumer(SECURED, "broker:9092", "steer-trainer", "trainer-0");
+        assertEquals("false", c.getProperty("enable.auto.commit"));
+        assertEquals("1", c.getProperty("max.poll.records"));
+        assertEquals("steer-trainer", c.getProperty("group.id"));
+        assertEquals("trainer-0", c.getProperty("group.instance.id"));
+        assertEquals("read_committed", c.getProperty("isolation.level"));
+        Properties p = KafkaClientSettings.producer(SECURED, "broker:9092");
+        assertEquals("all", p.getProperty("acks"));
+        assertEquals("true", p.getProperty("enable.idempotence"));
+        assertFalse(p.containsKey("group.id"));
+    }
+
+    @Test
+    void withNoSharedSettingsTheClientsStillHaveEverythingTheyNeed() {
+        Properties c = KafkaClientSettings.consumer(Map.of(), "localhost:9092", "g", "i");
+        assertEquals("localhost:9092", c.getProperty("bootstrap.servers"));
+        assertEquals("earliest", c.getProperty("auto.offset.reset"));
+    }
+}
