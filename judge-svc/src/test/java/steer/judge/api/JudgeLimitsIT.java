@@ -30,6 +30,10 @@ class JudgeLimitsIT {
     @TempDir
     static Path dir;
 
+    /** Comparisons per batch request: one forward batch each, so a request keeps the judge busy for a while. */
+    private static final int ITEMS = 2048;
+    private static final String COMPUTED = "steer_judge_batch_size_items_sum";
+
     static ServiceProcess service;
     static ManagedChannel channel;
 
@@ -37,7 +41,8 @@ class JudgeLimitsIT {
     static void start() throws Exception {
         Path model = TinyWorldModel.write(dir.resolve("judge"), 51);
         service = ServiceProcess.startUnderTest("JudgeLimitsIT", Map.of("steer.judge.model-location", model.toString(),
-                "steer.judge.max-batch-size", "1", "steer.judge.queue-capacity", "1"));
+                "steer.judge.max-batch-size", "1", "steer.judge.queue-capacity", "1",
+                "steer.judge.max-items", Integer.toString(ITEMS)));
         channel = NettyChannelBuilder.forTarget(service.address()).usePlaintext().build();
     }
 
@@ -49,7 +54,7 @@ class JudgeLimitsIT {
 
     private static CompareBatchRequest big() {
         CompareBatchRequest.Builder b = CompareBatchRequest.newBuilder();
-        for (int i = 0; i < 256; i++) {
+        for (int i = 0; i < ITEMS; i++) {
             b.addItems(CompareRequest.newBuilder().setPrompt("add " + i % 10 + " " + i / 10 + " 1 2 3 4 5 6 7 8 9")
                     .setResponseA("answer : " + i + " 1 2 3 4 5 .").setResponseB("answer : " + (i + 1) + " 5 4 3 2 1 ."));
         }
@@ -76,27 +81,49 @@ class JudgeLimitsIT {
         return done;
     }
 
+    /**
+     * Sends a batch request and returns once the judge runs it. A request of {@link #ITEMS} comparisons takes about
+     * 1.7 s here (the tiny model, one batch); 256 took about 0.2 s, too close to the deadlines below for this test
+     * to hold on a fast machine. The idle judge takes a request within milliseconds of its arrival, so 500 ms after
+     * sending it is running and the queue is empty again.
+     */
+    private static CountDownLatch occupy() throws Exception {
+        CountDownLatch done = async(big());
+        Thread.sleep(500);
+        assertEquals(0, service.metric("steer_judge_queue_depth"), "the first request is running, not waiting");
+        return done;
+    }
+
     @Test
     void aFullQueueIsResourceExhaustedAndAPassedDeadlineIsSkipped() throws Exception {
-        CountDownLatch running = async(big());
-        Thread.sleep(150);                        // the first batch request is running, the queue empty
+        CountDownLatch running = occupy();        // the first batch request is running, the queue empty
         CountDownLatch queued = async(big());     // takes the one place in the queue
-        Thread.sleep(50);
         JudgeGrpc.JudgeBlockingStub stub = JudgeGrpc.newBlockingStub(channel);
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (service.metric("steer_judge_queue_depth") < 1) { // the second request is queued
+            assertTrue(System.nanoTime() < until, "the second request never reached the queue");
+            Thread.sleep(5);
+        }
         StatusRuntimeException full = assertThrows(StatusRuntimeException.class,
                 () -> stub.withDeadlineAfter(30, TimeUnit.SECONDS).compareBatch(big()));
         assertEquals(Status.Code.RESOURCE_EXHAUSTED, full.getStatus().getCode(), full.getStatus().toString());
         assertTrue(running.await(120, TimeUnit.SECONDS) && queued.await(120, TimeUnit.SECONDS));
 
         double droppedBefore = service.metric("steer_judge_requests_dropped_total");
-        CountDownLatch again = async(big());
-        Thread.sleep(150);
+        double computedBefore = service.metric(COMPUTED);
+        long againStart = System.nanoTime();
+        CountDownLatch again = occupy();          // runs for far longer than the next request's deadline
         StatusRuntimeException late = assertThrows(StatusRuntimeException.class,
-                () -> stub.withDeadlineAfter(100, TimeUnit.MILLISECONDS).compareBatch(big()));
+                () -> stub.withDeadlineAfter(300, TimeUnit.MILLISECONDS).compareBatch(big()));
         assertEquals(Status.Code.DEADLINE_EXCEEDED, late.getStatus().getCode(), late.getStatus().toString());
         assertTrue(again.await(120, TimeUnit.SECONDS));
+        long againMillis = (System.nanoTime() - againStart) / 1_000_000;
+        assertTrue(againMillis > 1000, "the occupying request took only " + againMillis + " ms, too short to outlast "
+                + "the expired request's 300 ms deadline after its 500 ms start: make ITEMS larger");
         assertEquals(1, stub.withDeadlineAfter(30, TimeUnit.SECONDS).compare(big().getItems(0)).getModelVersion() + 1,
                 "the service still answers");
-        assertEquals(droppedBefore + 1, service.metric("steer_judge_requests_dropped_total"), "the expired request never ran");
+        assertEquals(droppedBefore + 1, service.metric("steer_judge_requests_dropped_total"), "the expired request was dropped");
+        assertEquals(computedBefore + ITEMS + 1, service.metric(COMPUTED),
+                "only the running request and the last comparison were computed, none of the expired one");
     }
 }
