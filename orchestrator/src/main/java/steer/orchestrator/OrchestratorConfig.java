@@ -14,11 +14,15 @@ import java.util.Optional;
 @ConfigMapping(prefix = "steer.orchestrator")
 public interface OrchestratorConfig {
 
-    /** The generator service, host:port (plaintext gRPC). */
+    /**
+     * The generator replicas (plaintext gRPC): {@code host:port}, several separated by commas, or
+     * {@code dns:///host:port} for every address the name resolves to (a headless Kubernetes Service). Every
+     * replica is loaded with each checkpoint and shares the sampling; see {@link ServiceReplicas}.
+     */
     @WithDefault("localhost:8081")
     String generatorAddress();
 
-    /** The judge service, host:port; absent = the run has no judge to keep on-policy. */
+    /** The judge replicas, in the generator's form; absent = the run has no judge to keep on-policy. */
     Optional<String> judgeAddress();
 
     /** The name under which the generator (and judge) serve the policy. */

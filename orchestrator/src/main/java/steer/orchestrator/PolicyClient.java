@@ -1,14 +1,20 @@
 package steer.orchestrator;
 
-import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyChannelBuilder;
 import io.opentelemetry.api.OpenTelemetry;
+import io.opentelemetry.context.Context;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntConsumer;
+import java.util.function.IntToLongFunction;
 import steer.align.SamplingSettings;
 import steer.proto.v1.GenerateRequest;
 import steer.proto.v1.GenerateResponse;
@@ -22,50 +28,60 @@ import steer.proto.v1.Sample;
 import steer.proto.v1.SamplingParams;
 
 /**
- * The orchestrator's view of the model services: sampling from the policy on the generator, and loading a
- * checkpoint as the policy on the generator and, if configured, the judge. Every call carries a deadline from
- * {@link OrchestratorConfig}; failures surface as {@link RunFailure} with the service's address and status.
+ * The orchestrator's view of the model services: sampling from the policy on the generator replicas, and loading a
+ * checkpoint as the policy on every generator replica and, if configured, every judge replica (see
+ * {@link ServiceReplicas}). Every call carries a deadline from {@link OrchestratorConfig}; failures surface as
+ * {@link RunFailure} with the replica's address and status.
  */
 final class PolicyClient implements AutoCloseable {
 
     private final OrchestratorConfig config;
-    private final ManagedChannel generatorChannel;
-    private final ManagedChannel judgeChannel;
-    private final GeneratorGrpc.GeneratorBlockingStub generator;
-    private final JudgeGrpc.JudgeBlockingStub judge;
+    private final ServiceReplicas generators;
+    private final ServiceReplicas judges;
+    /** Runs one chunk per generator replica at a time when there are several; null until needed. */
+    private ExecutorService fanOut;
 
     PolicyClient(OrchestratorConfig config, OpenTelemetry otel) {
         this.config = config;
         TracingClientInterceptor tracing = new TracingClientInterceptor(otel);
-        generatorChannel = NettyChannelBuilder.forTarget(config.generatorAddress()).usePlaintext()
-                .maxInboundMessageSize(64 << 20).intercept(tracing).build();
-        generator = GeneratorGrpc.newBlockingStub(generatorChannel);
-        judgeChannel = config.judgeAddress().map(a -> (ManagedChannel) NettyChannelBuilder.forTarget(a).usePlaintext()
-                .intercept(tracing).build()).orElse(null);
-        judge = judgeChannel == null ? null : JudgeGrpc.newBlockingStub(judgeChannel);
+        generators = new ServiceReplicas("generator", "steer.orchestrator.generator-address", config.generatorAddress(),
+                a -> NettyChannelBuilder.forAddress(a).usePlaintext().maxInboundMessageSize(64 << 20).intercept(tracing)
+                        .build(),
+                t -> NettyChannelBuilder.forTarget(t).usePlaintext().maxInboundMessageSize(64 << 20).intercept(tracing)
+                        .build());
+        judges = config.judgeAddress().map(address -> new ServiceReplicas("judge", "steer.orchestrator.judge-address",
+                address, a -> NettyChannelBuilder.forAddress(a).usePlaintext().intercept(tracing).build(),
+                t -> NettyChannelBuilder.forTarget(t).usePlaintext().intercept(tracing).build())).orElse(null);
+    }
+
+    private static GeneratorGrpc.GeneratorBlockingStub generator(ServiceReplicas.Replica r) {
+        return GeneratorGrpc.newBlockingStub(r.channel());
     }
 
     /**
-     * Makes the generator serve {@code version} as the policy: asks which version it serves and loads
-     * {@code location} under that version if it is another one (a restarted generator is back at version 0).
+     * Makes every generator replica serve {@code version} as the policy: asks each which version it serves and
+     * loads {@code location} under that version where it is another one (a restarted or newly added replica is at
+     * version 0).
      */
     void ensurePolicy(long version, String location) {
-        ModelInfo current = generatorModel();
-        if (current != null && current.getVersion() == version) {
-            return;
+        for (ServiceReplicas.Replica r : generators.current()) {
+            ModelInfo current = generatorModel(r);
+            if (current != null && current.getVersion() == version) {
+                continue;
+            }
+            if (location == null || location.isEmpty()) {
+                throw new RunFailure("the generator at " + r.address() + " serves "
+                        + (current == null ? "no model named '" + config.policyModel() + "'"
+                        : "'" + config.policyModel() + "' at version " + current.getVersion())
+                        + ", the run needs version " + version + " and steer.orchestrator.base-model is not set to load it");
+            }
+            loadOn(r, version, location);
         }
-        if (location == null || location.isEmpty()) {
-            throw new RunFailure("the generator at " + config.generatorAddress() + " serves "
-                    + (current == null ? "no model named '" + config.policyModel() + "'"
-                    : "'" + config.policyModel() + "' at version " + current.getVersion())
-                    + ", the run needs version " + version + " and steer.orchestrator.base-model is not set to load it");
-        }
-        loadOnGenerator(version, location);
     }
 
-    private ModelInfo generatorModel() {
+    private ModelInfo generatorModel(ServiceReplicas.Replica r) {
         try {
-            for (ModelInfo m : generator.withDeadlineAfter(config.loadDeadline().toMillis(), TimeUnit.MILLISECONDS)
+            for (ModelInfo m : generator(r).withDeadlineAfter(config.loadDeadline().toMillis(), TimeUnit.MILLISECONDS)
                     .listModels(ListModelsRequest.getDefaultInstance()).getModelsList()) {
                 if (m.getName().equals(config.policyModel())) {
                     return m;
@@ -73,94 +89,165 @@ final class PolicyClient implements AutoCloseable {
             }
             return null;
         } catch (StatusRuntimeException e) {
-            throw failure("generator", config.generatorAddress(), "ListModels", e);
+            throw failure("generator", r.address(), "ListModels", e);
         }
     }
 
-    /** Loads a checkpoint as the policy on the generator. */
-    ModelInfo loadOnGenerator(long version, String location) {
-        LoadModelRequest request = LoadModelRequest.newBuilder().setName(config.policyModel()).setVersion(version)
-                .setLocation(location).build();
+    /** Loads a checkpoint as the policy on every generator replica; returns how many there are. */
+    int loadOnGenerator(long version, String location) {
+        List<ServiceReplicas.Replica> replicas = generators.current();
+        for (ServiceReplicas.Replica r : replicas) {
+            loadOn(r, version, location);
+        }
+        return replicas.size();
+    }
+
+    private void loadOn(ServiceReplicas.Replica r, long version, String location) {
         try {
-            LoadModelResponse r = generator.withDeadlineAfter(config.loadDeadline().toMillis(), TimeUnit.MILLISECONDS)
-                    .loadModel(request);
-            if (r.getModel().getVersion() != version) {
-                throw new RunFailure("the generator at " + config.generatorAddress() + " loaded " + location
-                        + " as version " + r.getModel().getVersion() + ", expected " + version);
+            LoadModelResponse response = generator(r).withDeadlineAfter(config.loadDeadline().toMillis(),
+                    TimeUnit.MILLISECONDS).loadModel(loadRequest(version, location));
+            if (response.getModel().getVersion() != version) {
+                throw new RunFailure("the generator at " + r.address() + " loaded " + location + " as version "
+                        + response.getModel().getVersion() + ", expected " + version);
             }
-            return r.getModel();
         } catch (StatusRuntimeException e) {
-            throw failure("generator", config.generatorAddress(), "LoadModel " + location, e);
+            throw failure("generator", r.address(), "LoadModel " + location, e);
         }
     }
 
-    /** Loads a checkpoint as the policy on the judge; false when no judge is configured. */
-    boolean loadOnJudge(long version, String location) {
-        if (judge == null) {
-            return false;
+    /** Loads a checkpoint as the policy on every judge replica; returns how many there are (0: no judge). */
+    int loadOnJudge(long version, String location) {
+        if (judges == null) {
+            return 0;
         }
-        LoadModelRequest request = LoadModelRequest.newBuilder().setName(config.policyModel()).setVersion(version)
-                .setLocation(location).build();
-        try {
-            judge.withDeadlineAfter(config.loadDeadline().toMillis(), TimeUnit.MILLISECONDS).loadModel(request);
-            return true;
-        } catch (StatusRuntimeException e) {
-            throw failure("judge", config.judgeAddress().orElse(""), "LoadModel " + location, e);
+        List<ServiceReplicas.Replica> replicas = judges.current();
+        for (ServiceReplicas.Replica r : replicas) {
+            try {
+                JudgeGrpc.newBlockingStub(r.channel()).withDeadlineAfter(config.loadDeadline().toMillis(),
+                        TimeUnit.MILLISECONDS).loadModel(loadRequest(version, location));
+            } catch (StatusRuntimeException e) {
+                throw failure("judge", r.address(), "LoadModel " + location, e);
+            }
         }
+        return replicas.size();
+    }
+
+    private LoadModelRequest loadRequest(long version, String location) {
+        return LoadModelRequest.newBuilder().setName(config.policyModel()).setVersion(version).setLocation(location)
+                .build();
     }
 
     /**
      * One sample per prompt from the policy, in chunks of {@link OrchestratorConfig#generateChunk()} prompts, each
-     * chunk seeded by {@code seedOf.applyAsLong(chunk)}. Every sample must come from {@code expectedVersion}: a
-     * sample from another version would make the iteration off-policy, so it fails the run.
+     * chunk seeded by {@code seedOf.applyAsLong(chunk)}, so the texts do not depend on which replica sampled a
+     * chunk. With several generator replicas, chunk k goes to replica k mod r and r chunks run at once. Every sample
+     * must come from {@code expectedVersion}: a sample from another version would make the iteration off-policy,
+     * so it fails the run.
      *
-     * @param progress called with the number of prompts done after each chunk
-     * @param stopped  checked between chunks
+     * @param progress called with the number of prompts done after each round of chunks
+     * @param stopped  checked between rounds
      * @return the texts, in prompt order
      */
-    List<String> sample(List<String> prompts, SamplingSettings sampling, java.util.function.IntToLongFunction seedOf,
+    List<String> sample(List<String> prompts, SamplingSettings sampling, IntToLongFunction seedOf,
                         long expectedVersion, IntConsumer progress, BooleanSupplier stopped) {
+        List<ServiceReplicas.Replica> replicas = generators.current();
         List<String> texts = new ArrayList<>(prompts.size());
         int chunkSize = Math.max(1, config.generateChunk());
-        for (int from = 0, chunk = 0; from < prompts.size(); from += chunkSize, chunk++) {
+        int chunks = (prompts.size() + chunkSize - 1) / chunkSize;
+        for (int first = 0; first < chunks; first += replicas.size()) {
             if (stopped.getAsBoolean()) {
                 throw new RunStopped();
             }
-            List<String> part = prompts.subList(from, Math.min(prompts.size(), from + chunkSize));
-            SamplingParams.Builder params = SamplingParams.newBuilder().setMaxNewTokens(sampling.maxNewTokens())
-                    .setTemperature(sampling.temperature().floatValue()).setTopP(sampling.topP().floatValue())
-                    .setTopK(sampling.topK()).setSeed(seedOf.applyAsLong(chunk)).addAllStop(sampling.stop());
-            GenerateRequest request = GenerateRequest.newBuilder().setModel(config.policyModel()).addAllPrompts(part)
-                    .setN(1).setSampling(params).build();
-            GenerateResponse response;
-            try {
-                response = generator.withDeadlineAfter(config.generateDeadline().toMillis(), TimeUnit.MILLISECONDS)
-                        .generate(request);
-            } catch (StatusRuntimeException e) {
-                throw failure("generator", config.generatorAddress(), "Generate", e);
+            List<Callable<List<String>>> round = new ArrayList<>();
+            for (int chunk = first; chunk < Math.min(chunks, first + replicas.size()); chunk++) {
+                int from = chunk * chunkSize;
+                List<String> part = prompts.subList(from, Math.min(prompts.size(), from + chunkSize));
+                ServiceReplicas.Replica replica = replicas.get(chunk % replicas.size());
+                long seed = seedOf.applyAsLong(chunk);
+                round.add(() -> sampleChunk(replica, part, from, sampling, seed, expectedVersion));
             }
-            String[] byPrompt = new String[part.size()];
-            for (Sample s : response.getSamplesList()) {
-                if (s.getModelVersion() != expectedVersion) {
-                    throw new RunFailure("the generator at " + config.generatorAddress() + " sampled with '"
-                            + s.getModel() + "' version " + s.getModelVersion() + " but this iteration needs policy"
-                            + " version " + expectedVersion + " (was the last checkpoint loaded?)");
-                }
-                if (s.getPromptIndex() < 0 || s.getPromptIndex() >= part.size() || byPrompt[s.getPromptIndex()] != null) {
-                    throw new RunFailure("the generator returned a sample for prompt index " + s.getPromptIndex()
-                            + " in a request of " + part.size() + " prompts with n = 1");
-                }
-                byPrompt[s.getPromptIndex()] = s.getText();
-            }
-            for (int i = 0; i < byPrompt.length; i++) {
-                if (byPrompt[i] == null) {
-                    throw new RunFailure("the generator returned no sample for prompt " + (from + i));
-                }
-                texts.add(byPrompt[i]);
+            for (List<String> chunkTexts : run(round)) {
+                texts.addAll(chunkTexts);
             }
             progress.accept(texts.size());
         }
         return texts;
+    }
+
+    /** Runs a round's calls: in this thread when there is one, else in parallel, in the caller's trace context. */
+    private List<List<String>> run(List<Callable<List<String>>> round) {
+        List<List<String>> out = new ArrayList<>(round.size());
+        try {
+            if (round.size() == 1) {
+                out.add(round.get(0).call());
+                return out;
+            }
+            synchronized (this) {
+                if (fanOut == null) {
+                    fanOut = Executors.newCachedThreadPool(r -> {
+                        Thread t = new Thread(r, "generator-fan-out");
+                        t.setDaemon(true);
+                        return t;
+                    });
+                }
+            }
+            List<Future<List<String>>> futures = new ArrayList<>();
+            for (Callable<List<String>> call : round) {
+                futures.add(fanOut.submit(Context.current().wrap(call)));
+            }
+            for (Future<List<String>> f : futures) {
+                out.add(f.get());
+            }
+            return out;
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new RunFailure("sampling failed: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new RunStopped();
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new RunFailure("sampling failed: " + e, e);
+        }
+    }
+
+    private List<String> sampleChunk(ServiceReplicas.Replica replica, List<String> part, int from,
+                                     SamplingSettings sampling, long seed, long expectedVersion) {
+        SamplingParams.Builder params = SamplingParams.newBuilder().setMaxNewTokens(sampling.maxNewTokens())
+                .setTemperature(sampling.temperature().floatValue()).setTopP(sampling.topP().floatValue())
+                .setTopK(sampling.topK()).setSeed(seed).addAllStop(sampling.stop());
+        GenerateRequest request = GenerateRequest.newBuilder().setModel(config.policyModel()).addAllPrompts(part)
+                .setN(1).setSampling(params).build();
+        GenerateResponse response;
+        try {
+            response = generator(replica).withDeadlineAfter(config.generateDeadline().toMillis(), TimeUnit.MILLISECONDS)
+                    .generate(request);
+        } catch (StatusRuntimeException e) {
+            throw failure("generator", replica.address(), "Generate", e);
+        }
+        String[] byPrompt = new String[part.size()];
+        for (Sample s : response.getSamplesList()) {
+            if (s.getModelVersion() != expectedVersion) {
+                throw new RunFailure("the generator at " + replica.address() + " sampled with '" + s.getModel()
+                        + "' version " + s.getModelVersion() + " but this iteration needs policy version "
+                        + expectedVersion + " (was the last checkpoint loaded?)");
+            }
+            if (s.getPromptIndex() < 0 || s.getPromptIndex() >= part.size() || byPrompt[s.getPromptIndex()] != null) {
+                throw new RunFailure("the generator at " + replica.address() + " returned a sample for prompt index "
+                        + s.getPromptIndex() + " in a request of " + part.size() + " prompts with n = 1");
+            }
+            byPrompt[s.getPromptIndex()] = s.getText();
+        }
+        for (int i = 0; i < byPrompt.length; i++) {
+            if (byPrompt[i] == null) {
+                throw new RunFailure("the generator at " + replica.address() + " returned no sample for prompt "
+                        + (from + i));
+            }
+        }
+        return List.of(byPrompt);
     }
 
     private static RunFailure failure(String service, String address, String call, StatusRuntimeException e) {
@@ -170,9 +257,14 @@ final class PolicyClient implements AutoCloseable {
 
     @Override
     public void close() {
-        generatorChannel.shutdownNow();
-        if (judgeChannel != null) {
-            judgeChannel.shutdownNow();
+        generators.close();
+        if (judges != null) {
+            judges.close();
+        }
+        synchronized (this) {
+            if (fanOut != null) {
+                fanOut.shutdownNow();
+            }
         }
     }
 }

@@ -297,11 +297,11 @@ final class RunLoop implements Runnable {
         IterationRecord it = run.iteration(i).orElseThrow();
         event(i, "loading", "loading version " + it.checkpointVersion() + " as '" + s.config().policyModel() + "'",
                 0, false);
-        s.policy().loadOnGenerator(it.checkpointVersion(), it.checkpointLocation());
-        boolean judge = s.policy().loadOnJudge(it.checkpointVersion(), it.checkpointLocation());
+        int generators = s.policy().loadOnGenerator(it.checkpointVersion(), it.checkpointLocation());
+        int judges = s.policy().loadOnJudge(it.checkpointVersion(), it.checkpointLocation());
         save(run.with(it.withPhase(IterationPhase.LOADED).plusSeconds(seconds(mark)), System.currentTimeMillis()));
-        event(i, "loading", "generator" + (judge ? " and judge" : "") + " serve version " + it.checkpointVersion(),
-                1, false);
+        event(i, "loading", replicas(generators, "generator") + (judges == 0 ? "" : " and " + replicas(judges, "judge"))
+                + " serve version " + it.checkpointVersion(), 1, false);
     }
 
     private void evaluate(int i, long mark) {
@@ -313,6 +313,11 @@ final class RunLoop implements Runnable {
         Map<String, Double> m = s.evaluator().evaluate(it.checkpointLocation(), world, st.evalQueries(), st.seed());
         save(run.with(it.evaluated(m).plusSeconds(seconds(mark)), System.currentTimeMillis()));
         event(i, "evaluating", "mean_score " + m.get("mean_score") + ", win_rate " + m.get("win_rate"), 1, false);
+    }
+
+    /** "generator", or "2 generator replicas". */
+    private static String replicas(int n, String service) {
+        return n == 1 ? service : n + " " + service + " replicas";
     }
 
     private void save(RunRecord next) {

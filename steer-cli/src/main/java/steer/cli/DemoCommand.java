@@ -44,19 +44,27 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
             description = "prompts per iteration (default: the whole iteration split, 500)")
     int prompts;
 
+    @Option(names = "--generators", defaultValue = "1",
+            description = "generator replicas, each its own process; each checkpoint is loaded on all and the sampling "
+                    + "is spread over them (default: ${DEFAULT-VALUE})")
+    int generators;
+
     @Option(names = "--out", description = "working directory: logs, checkpoints, state, report (default: build-out/demo/RUN)")
     Path out;
 
     @Override
     public Integer call() throws Exception {
         long start = System.nanoTime();
+        if (generators < 1) {
+            throw new IllegalArgumentException("--generators must be at least 1, got " + generators);
+        }
         Path root = Path.of(System.getProperty("steer.home", ".")).toAbsolutePath().normalize();
         String runId = String.format(Locale.ROOT, "%s-seed%d-%tY%<tm%<td-%<tH%<tM%<tS", algorithm, seed, new java.util.Date());
         Path work = out != null ? out : root.resolve("build-out/demo").resolve(runId);
         Path base = model.isAbsolute() ? model : root.resolve(model);
         System.out.println("steer demo: " + algorithm.toUpperCase(Locale.ROOT) + ", " + iterations + " iterations from " + base
                 + "; working directory " + work);
-        try (LocalStack stack = LocalStack.start(new LocalStack.Options(root, work, base),
+        try (LocalStack stack = LocalStack.start(new LocalStack.Options(root, work, base, generators),
                 line -> System.out.println("  " + line))) {
             ManagedChannel channel = NettyChannelBuilder.forTarget(stack.orchestrator().address()).usePlaintext().build();
             try {

@@ -22,8 +22,20 @@ public final class LocalStack implements AutoCloseable {
      * @param repoRoot  the checkout (the services' packaged apps are under {@code MODULE/target/quarkus-app})
      * @param workDir   logs, the checkpoint store, trainer and orchestrator state, traces
      * @param baseModel the SFT model every run starts from (Hugging Face layout)
+     * @param generators generator replicas, each its own process; the orchestrator loads every one and spreads
+     *                   the sampling over them
      */
-    public record Options(Path repoRoot, Path workDir, Path baseModel) {
+    public record Options(Path repoRoot, Path workDir, Path baseModel, int generators) {
+        public Options {
+            if (generators < 1) {
+                throw new IllegalArgumentException("generator replicas: " + generators + "; need at least 1");
+            }
+        }
+
+        /** One generator. */
+        public Options(Path repoRoot, Path workDir, Path baseModel) {
+            this(repoRoot, workDir, baseModel, 1);
+        }
     }
 
     private static final Duration READY = Duration.ofMinutes(3);
@@ -32,7 +44,7 @@ public final class LocalStack implements AutoCloseable {
     private final List<AutoCloseable> started = new ArrayList<>();
     private TraceCollector traces;
     private EmbeddedKafkaBroker broker;
-    private ServiceProcess generator;
+    private final List<ServiceProcess> generators = new ArrayList<>();
     private ServiceProcess judge;
     private ServiceProcess trainer;
     private ServiceProcess orchestrator;
@@ -63,13 +75,17 @@ public final class LocalStack implements AutoCloseable {
         progress.accept("starting Kafka (KRaft) ...");
         broker = track(EmbeddedKafkaBroker.start(options.workDir().resolve("kafka"), 0, false));
         progress.accept("Kafka at " + broker.bootstrapServers() + "; starting generator, judge and trainer ...");
-        generator = track(new ServiceProcess("generator", app("generator-svc"), FreePorts.next(), generatorConfig(), logs)).start();
+        for (int g = 0; g < options.generators(); g++) {
+            String name = options.generators() == 1 ? "generator" : "generator-" + g;
+            generators.add(track(new ServiceProcess(name, app("generator-svc"), FreePorts.next(), generatorConfig(), logs))
+                    .start());
+        }
         judge = track(new ServiceProcess("judge", app("judge-svc"), FreePorts.next(), judgeConfig(), logs)).start();
         trainer = track(new ServiceProcess("trainer", app("trainer-svc"), FreePorts.next(), trainerConfig(), logs)).start();
-        generator.awaitReady(READY);
+        generators.forEach(g -> g.awaitReady(READY));
         judge.awaitReady(READY);
         trainer.awaitReady(READY);
-        progress.accept("generator " + generator.address() + ", judge " + judge.address() + ", trainer " + trainer.address()
+        progress.accept("generator " + generatorAddresses() + ", judge " + judge.address() + ", trainer " + trainer.address()
                 + " ready; starting the orchestrator ...");
         orchestrator = track(new ServiceProcess("orchestrator", app("orchestrator"), FreePorts.next(), orchestratorConfig(),
                 logs)).start();
@@ -115,7 +131,7 @@ public final class LocalStack implements AutoCloseable {
 
     private Map<String, String> orchestratorConfig() {
         Map<String, String> c = common();
-        c.put("steer.orchestrator.generator-address", generator.address());
+        c.put("steer.orchestrator.generator-address", generatorAddresses());
         c.put("steer.orchestrator.judge-address", judge.address());
         c.put("steer.orchestrator.base-model", options.baseModel().toString());
         c.put("steer.orchestrator.state-dir", options.workDir().resolve("orchestrator-state").toString());
@@ -135,8 +151,18 @@ public final class LocalStack implements AutoCloseable {
         return traces;
     }
 
+    /** The first generator replica. */
     public ServiceProcess generator() {
-        return generator;
+        return generators.get(0);
+    }
+
+    /** Every generator replica. */
+    public List<ServiceProcess> generators() {
+        return List.copyOf(generators);
+    }
+
+    private String generatorAddresses() {
+        return String.join(",", generators.stream().map(ServiceProcess::address).toList());
     }
 
     public ServiceProcess judge() {
