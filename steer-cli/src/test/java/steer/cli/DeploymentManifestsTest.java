@@ -183,6 +183,51 @@ class DeploymentManifestsTest {
         assertEquals(MODULE_OF_COMPONENT.keySet(), components, where + ": one workload per service");
         checkServices(where, docs, workloads);
         checkSharedPaths(where, envOfModule, containerOfModule);
+        checkOrchestratorTargets(where, docs, workloads, envOfModule);
+    }
+
+    /**
+     * The orchestrator's generator and judge addresses name Services of this deployment that select that service's
+     * pods: {@code dns:///NAME:PORT} a headless one (its DNS name is every ready pod, so PORT is the pods' port),
+     * {@code NAME:PORT} one with that port.
+     */
+    private static void checkOrchestratorTargets(String where, List<JsonNode> docs, List<JsonNode> workloads,
+                                                 Map<String, Map<String, String>> envOfModule) {
+        Map<String, JsonNode> byService = byName(docs, "Service");
+        Map<String, String> env = envOfModule.get("orchestrator");
+        for (String component : List.of("generator", "judge")) {
+            String var = "STEER_ORCHESTRATOR_" + component.toUpperCase(java.util.Locale.ROOT) + "_ADDRESS";
+            String address = env.get(var);
+            assertTrue(address != null, where + ": the orchestrator's " + var + " is not set");
+            JsonNode workload = workloads.stream().filter(w -> component(w).equals(component)).findFirst().orElseThrow();
+            String module = MODULE_OF_COMPONENT.get(component);
+            Map<String, String> podEnv = envOfModule.get(module);
+            int podPort = podEnv.containsKey("QUARKUS_HTTP_PORT") ? Integer.parseInt(podEnv.get("QUARKUS_HTTP_PORT"))
+                    : services.get(module).httpPort();
+            for (String target : address.split(",")) {
+                String t = target.trim();
+                boolean headless = t.startsWith("dns:///");
+                String hostPort = headless ? t.substring("dns:///".length()) : t;
+                String name = hostPort.substring(0, hostPort.lastIndexOf(':')).split("\\.")[0];
+                int port = Integer.parseInt(hostPort.substring(hostPort.lastIndexOf(':') + 1));
+                JsonNode service = byService.get(name);
+                String what = where + ": " + var + " target " + t;
+                assertTrue(service != null, what + " names no Service; Services: " + byService.keySet());
+                assertTrue(selects(service.at("/spec/selector"), workload.at("/spec/template/metadata/labels")),
+                        what + ": Service " + name + " does not select the " + component + " pods");
+                if (headless) {
+                    assertEquals("None", service.at("/spec/clusterIP").asText(), what + ": dns:/// needs a headless"
+                            + " Service (clusterIP: None), else the name is one virtual IP and a load reaches one pod");
+                    assertEquals(podPort, port, what + ": resolved to pod addresses, so the port is the pods' port");
+                } else {
+                    boolean found = false;
+                    for (JsonNode p : service.at("/spec/ports")) {
+                        found |= p.path("port").asInt() == port;
+                    }
+                    assertTrue(found, what + ": Service " + name + " has no port " + port);
+                }
+            }
+        }
     }
 
     private static void assertAccepted(String where, String module, String var) {
