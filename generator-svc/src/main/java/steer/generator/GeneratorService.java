@@ -67,11 +67,13 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
         try {
             parts = submit(request);
         } catch (RuntimeException e) {
-            response.onError(GrpcErrors.toStatus(e));
             record(timer, "Generate", e);
+            response.onError(GrpcErrors.toStatus(e));
             return;
         }
         CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).whenComplete((ignored, failure) -> {
+            // recorded before answering, so a client that has its answer also finds the call in the metrics
+            record(timer, "Generate", failure);
             if (failure != null) {
                 response.onError(GrpcErrors.toStatus(failure));
             } else {
@@ -80,7 +82,6 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
                 response.onNext(out.build());
                 response.onCompleted();
             }
-            record(timer, "Generate", failure);
         });
     }
 
@@ -92,8 +93,8 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
         try {
             parts = submit(request);
         } catch (RuntimeException e) {
-            response.onError(GrpcErrors.toStatus(e));
             record(timer, "GenerateStream", e);
+            response.onError(GrpcErrors.toStatus(e));
             return;
         }
         // chunks finish on the batcher thread in any order; the observer is not thread-safe, so calls are serialised
@@ -114,12 +115,12 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
             });
         }
         CompletableFuture.allOf(sent).whenComplete((ignored, failure) -> {
+            record(timer, "GenerateStream", failure);
             synchronized (response) {
                 if (!failed.get()) {
                     response.onCompleted();
                 }
             }
-            record(timer, "GenerateStream", failure);
         });
     }
 
@@ -172,11 +173,12 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
             result = catalog.scorer().submit(new BatchedScorer.Job(model, prompts, responses), CallDeadlines.deadlineNanoTime());
             cancelOnCallEnd(List.of(result));
         } catch (RuntimeException e) {
-            response.onError(GrpcErrors.toStatus(e));
             record(timer, "Score", e);
+            response.onError(GrpcErrors.toStatus(e));
             return;
         }
         result.whenComplete((r, failure) -> {
+            record(timer, "Score", failure);
             if (failure != null) {
                 response.onError(GrpcErrors.toStatus(failure));
             } else {
@@ -192,7 +194,6 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
                 response.onNext(out.build());
                 response.onCompleted();
             }
-            record(timer, "Score", failure);
         });
     }
 

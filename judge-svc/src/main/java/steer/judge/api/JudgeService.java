@@ -160,13 +160,15 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
         try {
             work = submit.get();
         } catch (RuntimeException e) {
-            call.onError(GrpcErrors.toStatus(e));
             record(timer, rpc, e);
+            call.onError(GrpcErrors.toStatus(e));
             return;
         }
         // a cancelled call (client gone, deadline passed) cancels its queued work so the batcher skips it
         context.addListener(ctx -> work.cancel(false), Runnable::run);
         work.whenComplete((result, failure) -> {
+            // recorded before answering, so a client that has its answer also finds the call in the metrics
+            record(timer, rpc, failure);
             // writing to a call the client already reset would tear down the HTTP/2 connection (see CallDeadlines)
             if (!context.isCancelled()) {
                 if (failure != null) {
@@ -176,7 +178,6 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
                     call.onCompleted();
                 }
             }
-            record(timer, rpc, failure);
         });
     }
 
