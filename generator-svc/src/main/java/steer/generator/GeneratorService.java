@@ -34,6 +34,7 @@ import steer.serving.ServedModel;
 import steer.serving.Validation;
 import steer.serving.grpc.CallDeadlines;
 import steer.serving.grpc.GrpcErrors;
+import steer.serving.grpc.RequestLatency;
 
 /**
  * The Generator gRPC API: validate, convert to library jobs, queue them on the batchers, convert back.
@@ -50,11 +51,11 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
 
     private final ModelCatalog catalog;
     private final Counter generatedTokens;
-    private final MeterRegistry meters;
+    private final RequestLatency latency;
 
     GeneratorService(ModelCatalog catalog, MeterRegistry meters) {
         this.catalog = catalog;
-        this.meters = meters;
+        this.latency = new RequestLatency(meters, "steer.generator.request", "request latency, queueing included");
         this.generatedTokens = Counter.builder("steer.generator.tokens").description("generated tokens")
                 .baseUnit("tokens").register(meters);
     }
@@ -62,18 +63,14 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
     @Override
     public void generate(GenerateRequest request, StreamObserver<GenerateResponse> call) {
         StreamObserver<GenerateResponse> response = whileLive(call);
-        Timer.Sample timer = Timer.start(meters);
-        List<CompletableFuture<List<GeneratedSample>>> parts;
-        try {
-            parts = submit(request);
-        } catch (RuntimeException e) {
-            record(timer, "Generate", e);
-            response.onError(GrpcErrors.toStatus(e));
+        Timer.Sample timer = latency.start();
+        List<CompletableFuture<List<GeneratedSample>>> parts = submitOrRefuse(request, response, timer, "Generate");
+        if (parts == null) {
             return;
         }
         CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).whenComplete((ignored, failure) -> {
             // recorded before answering, so a client that has its answer also finds the call in the metrics
-            record(timer, "Generate", failure);
+            latency.record(timer, "Generate", failure);
             if (failure != null) {
                 response.onError(GrpcErrors.toStatus(failure));
             } else {
@@ -88,13 +85,9 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
     @Override
     public void generateStream(GenerateRequest request, StreamObserver<Sample> call) {
         StreamObserver<Sample> response = whileLive(call);
-        Timer.Sample timer = Timer.start(meters);
-        List<CompletableFuture<List<GeneratedSample>>> parts;
-        try {
-            parts = submit(request);
-        } catch (RuntimeException e) {
-            record(timer, "GenerateStream", e);
-            response.onError(GrpcErrors.toStatus(e));
+        Timer.Sample timer = latency.start();
+        List<CompletableFuture<List<GeneratedSample>>> parts = submitOrRefuse(request, response, timer, "GenerateStream");
+        if (parts == null) {
             return;
         }
         // chunks finish on the batcher thread in any order; the observer is not thread-safe, so calls are serialised
@@ -115,7 +108,7 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
             });
         }
         CompletableFuture.allOf(sent).whenComplete((ignored, failure) -> {
-            record(timer, "GenerateStream", failure);
+            latency.record(timer, "GenerateStream", failure);
             synchronized (response) {
                 if (!failed.get()) {
                     response.onCompleted();
@@ -153,7 +146,7 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
     @Override
     public void score(ScoreRequest request, StreamObserver<ScoreResponse> call) {
         StreamObserver<ScoreResponse> response = whileLive(call);
-        Timer.Sample timer = Timer.start(meters);
+        Timer.Sample timer = latency.start();
         CompletableFuture<BatchedScorer.Result> result;
         try {
             GeneratorConfig config = catalog.config();
@@ -173,12 +166,12 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
             result = catalog.scorer().submit(new BatchedScorer.Job(model, prompts, responses), CallDeadlines.deadlineNanoTime());
             cancelOnCallEnd(List.of(result));
         } catch (RuntimeException e) {
-            record(timer, "Score", e);
+            latency.record(timer, "Score", e);
             response.onError(GrpcErrors.toStatus(e));
             return;
         }
         result.whenComplete((r, failure) -> {
-            record(timer, "Score", failure);
+            latency.record(timer, "Score", failure);
             if (failure != null) {
                 response.onError(GrpcErrors.toStatus(failure));
             } else {
@@ -206,6 +199,19 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
     @Blocking
     public void loadModel(LoadModelRequest request, StreamObserver<LoadModelResponse> response) {
         catalog.models().loadModel(request, response);
+    }
+
+    /** Validates and queues a generate request; a refused one is timed and answered with its error, and is null. */
+    private List<CompletableFuture<List<GeneratedSample>>> submitOrRefuse(GenerateRequest request,
+                                                                         StreamObserver<?> response, Timer.Sample timer,
+                                                                         String rpc) {
+        try {
+            return submit(request);
+        } catch (RuntimeException e) {
+            latency.record(timer, rpc, e);
+            response.onError(GrpcErrors.toStatus(e));
+            return null;
+        }
     }
 
     /** A cancelled call (client gone, deadline passed) cancels its queued work so the batcher skips it. */
@@ -241,12 +247,6 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
                 }
             }
         };
-    }
-
-    private void record(Timer.Sample timer, String rpc, Throwable failure) {
-        timer.stop(Timer.builder("steer.generator.request").description("request latency, queueing included")
-                .tag("rpc", rpc).tag("outcome", GrpcErrors.outcome(failure))
-                .publishPercentileHistogram().register(meters));
     }
 
     private Sample toProto(GeneratedSample s) {

@@ -34,6 +34,7 @@ import steer.serving.InvalidFieldException;
 import steer.serving.Validation;
 import steer.serving.grpc.CallDeadlines;
 import steer.serving.grpc.GrpcErrors;
+import steer.serving.grpc.RequestLatency;
 
 /**
  * The Judge gRPC API: validate, convert to library items, queue them on the judge's batchers, convert back.
@@ -47,11 +48,11 @@ import steer.serving.grpc.GrpcErrors;
 public class JudgeService extends JudgeGrpc.JudgeImplBase {
 
     private final ModelCatalog catalog;
-    private final MeterRegistry meters;
+    private final RequestLatency latency;
 
     JudgeService(ModelCatalog catalog, MeterRegistry meters) {
         this.catalog = catalog;
-        this.meters = meters;
+        this.latency = new RequestLatency(meters, "steer.judge.request", "judge latency, queueing included");
     }
 
     @Override
@@ -154,13 +155,13 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
     /** Validates and queues on the calling thread, answers from the batcher's, and times the call. */
     private <J, R> void run(String rpc, StreamObserver<R> call, java.util.function.Supplier<CompletableFuture<J>> submit,
                             Function<J, R> toProto) {
-        Timer.Sample timer = Timer.start(meters);
+        Timer.Sample timer = latency.start();
         Context context = Context.current();
         CompletableFuture<J> work;
         try {
             work = submit.get();
         } catch (RuntimeException e) {
-            record(timer, rpc, e);
+            latency.record(timer, rpc, e);
             call.onError(GrpcErrors.toStatus(e));
             return;
         }
@@ -168,7 +169,7 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
         context.addListener(ctx -> work.cancel(false), Runnable::run);
         work.whenComplete((result, failure) -> {
             // recorded before answering, so a client that has its answer also finds the call in the metrics
-            record(timer, rpc, failure);
+            latency.record(timer, rpc, failure);
             // writing to a call the client already reset would tear down the HTTP/2 connection (see CallDeadlines)
             if (!context.isCancelled()) {
                 if (failure != null) {
@@ -190,12 +191,6 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
     @Blocking
     public void loadModel(LoadModelRequest request, StreamObserver<LoadModelResponse> response) {
         catalog.models().loadModel(request, response);
-    }
-
-    private void record(Timer.Sample timer, String rpc, Throwable failure) {
-        timer.stop(Timer.builder("steer.judge.request").description("judge latency, queueing included").tag("rpc", rpc)
-                .tag("outcome", GrpcErrors.outcome(failure))
-                .publishPercentileHistogram().register(meters));
     }
 
     private CompareBatchResponse toBatch(BatchedJudge.Judged<PairwiseJudge.Verdict> judged) {
