@@ -4,7 +4,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import steer.align.EvalMetrics;
-import steer.align.RunWorld;
+import java.util.HashMap;
+import java.util.List;
+import steer.world.Task;
 import steer.model.LanguageModel;
 import steer.world.WorldEvaluation;
 
@@ -17,6 +19,7 @@ import steer.world.WorldEvaluation;
 final class CheckpointEvaluator implements AutoCloseable {
 
     private final Path baseModel;
+    private final Map<String, Double> judgeAccuracies = new HashMap<>();
     private LanguageModel baseline;
 
     /** @param baseModel the SFT model's directory, or null if none is configured */
@@ -25,20 +28,38 @@ final class CheckpointEvaluator implements AutoCloseable {
     }
 
     /** The SFT model's own figures (no win rate: against itself it would be 0.5 by construction). */
-    Map<String, Double> evaluateBaseline(RunWorld world, int queries, long seed) {
-        return EvalMetrics.of(WorldEvaluation.evaluate(baseline(), null, world.heldOut(queries),
+    Map<String, Double> evaluateBaseline(List<Task> queries, long seed) {
+        return EvalMetrics.of(WorldEvaluation.evaluate(baseline(), null, queries,
                 WorldEvaluation.Settings.defaults(seed)));
     }
 
+    /**
+     * The judge accuracy of a judge model other than the SFT model (a pinned, augmented judge), on the same
+     * oracle-labelled pairs as every evaluation of the run; computed once per directory and seed.
+     */
+    synchronized double judgeAccuracy(String location, List<Task> queries, long seed) {
+        String key = location + "#" + seed + "#" + queries.size();
+        Double known = judgeAccuracies.get(key);
+        if (known != null) {
+            return known;
+        }
+        try (LanguageModel model = LanguageModel.load(Path.of(location))) {
+            double a = WorldEvaluation.evaluate(model, null, queries, WorldEvaluation.Settings.defaults(seed))
+                    .judgeAccuracy();
+            judgeAccuracies.put(key, a);
+            return a;
+        }
+    }
+
     /** A checkpoint's figures, with its win rate against the SFT model. */
-    Map<String, Double> evaluate(String location, RunWorld world, int queries, long seed) {
+    Map<String, Double> evaluate(String location, List<Task> queries, long seed) {
         Path dir = Path.of(location);
         if (!Files.isDirectory(dir)) {
             throw new RunFailure("checkpoint directory " + location + " is not readable from the orchestrator;"
                     + " it must share the trainer's checkpoint store");
         }
         try (LanguageModel model = LanguageModel.load(dir)) {
-            return EvalMetrics.of(WorldEvaluation.evaluate(model, baseline(), world.heldOut(queries),
+            return EvalMetrics.of(WorldEvaluation.evaluate(model, baseline(), queries,
                     WorldEvaluation.Settings.defaults(seed)));
         }
     }

@@ -25,9 +25,17 @@ public interface OrchestratorConfig {
     /** The judge replicas, in the generator's form; absent = the run has no judge to keep on-policy. */
     Optional<String> judgeAddress();
 
-    /** The name under which the generator (and judge) serve the policy. */
+    /** The name under which the generator serves the policy. */
     @WithDefault("policy")
     String policyModel();
+
+    /**
+     * The name under which the judge serves the SFT model (version 0) — OSP's pinned judge by default, and a
+     * policy-following judge's model before the run's first checkpoint. A policy-following judge serves later
+     * versions as {@code policy@<run id>}.
+     */
+    @WithDefault("sft")
+    String judgeSftModel();
 
     /**
      * The SFT model directory (Hugging Face layout): policy version 0, loaded into the generator for a run's first

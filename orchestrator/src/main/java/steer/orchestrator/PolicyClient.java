@@ -3,14 +3,9 @@ package steer.orchestrator;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyChannelBuilder;
 import io.opentelemetry.api.OpenTelemetry;
-import io.opentelemetry.context.Context;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntConsumer;
@@ -19,7 +14,6 @@ import steer.align.SamplingSettings;
 import steer.proto.v1.GenerateRequest;
 import steer.proto.v1.GenerateResponse;
 import steer.proto.v1.GeneratorGrpc;
-import steer.proto.v1.JudgeGrpc;
 import steer.proto.v1.ListModelsRequest;
 import steer.proto.v1.LoadModelRequest;
 import steer.proto.v1.LoadModelResponse;
@@ -28,18 +22,16 @@ import steer.proto.v1.Sample;
 import steer.proto.v1.SamplingParams;
 
 /**
- * The orchestrator's view of the model services: sampling from the policy on the generator replicas, and loading a
- * checkpoint as the policy on every generator replica and, if configured, every judge replica (see
- * {@link ServiceReplicas}). Every call carries a deadline from {@link OrchestratorConfig}; failures surface as
+ * The orchestrator's view of the generator service: sampling from the policy on the generator replicas, and loading
+ * a checkpoint as the policy on every replica (see {@link ServiceReplicas}; the judge is {@link JudgeClient}). Every call carries a deadline from {@link OrchestratorConfig}; failures surface as
  * {@link RunFailure} with the replica's address and status.
  */
 final class PolicyClient implements AutoCloseable {
 
     private final OrchestratorConfig config;
     private final ServiceReplicas generators;
-    private final ServiceReplicas judges;
-    /** Runs one chunk per generator replica at a time when there are several; null until needed. */
-    private ExecutorService fanOut;
+    /** Runs one chunk per generator replica at a time when there are several. */
+    private final ReplicaCalls fanOut = new ReplicaCalls("generator-fan-out");
 
     PolicyClient(OrchestratorConfig config, OpenTelemetry otel) {
         this.config = config;
@@ -49,9 +41,6 @@ final class PolicyClient implements AutoCloseable {
                         .build(),
                 t -> NettyChannelBuilder.forTarget(t).usePlaintext().maxInboundMessageSize(64 << 20).intercept(tracing)
                         .build());
-        judges = config.judgeAddress().map(address -> new ServiceReplicas("judge", "steer.orchestrator.judge-address",
-                address, a -> NettyChannelBuilder.forAddress(a).usePlaintext().intercept(tracing).build(),
-                t -> NettyChannelBuilder.forTarget(t).usePlaintext().intercept(tracing).build())).orElse(null);
     }
 
     private static GeneratorGrpc.GeneratorBlockingStub generator(ServiceReplicas.Replica r) {
@@ -115,58 +104,41 @@ final class PolicyClient implements AutoCloseable {
         }
     }
 
-    /** Loads a checkpoint as the policy on every judge replica; returns how many there are (0: no judge). */
-    int loadOnJudge(long version, String location) {
-        if (judges == null) {
-            return 0;
-        }
-        List<ServiceReplicas.Replica> replicas = judges.current();
-        for (ServiceReplicas.Replica r : replicas) {
-            try {
-                JudgeGrpc.newBlockingStub(r.channel()).withDeadlineAfter(config.loadDeadline().toMillis(),
-                        TimeUnit.MILLISECONDS).loadModel(loadRequest(version, location));
-            } catch (StatusRuntimeException e) {
-                throw failure("judge", r.address(), "LoadModel " + location, e);
-            }
-        }
-        return replicas.size();
-    }
-
     private LoadModelRequest loadRequest(long version, String location) {
         return LoadModelRequest.newBuilder().setName(config.policyModel()).setVersion(version).setLocation(location)
                 .build();
     }
 
     /**
-     * One sample per prompt from the policy, in chunks of {@link OrchestratorConfig#generateChunk()} prompts, each
-     * chunk seeded by {@code seedOf.applyAsLong(chunk)}, so the texts do not depend on which replica sampled a
-     * chunk. With several generator replicas, chunk k goes to replica k mod r and r chunks run at once. Every sample
-     * must come from {@code expectedVersion}: a sample from another version would make the iteration off-policy,
-     * so it fails the run.
+     * {@code n} samples per prompt from the policy, in chunks of about {@link OrchestratorConfig#generateChunk()}
+     * sequences (⌊chunk / n⌋ prompts, at least one), each chunk seeded by {@code seedOf.applyAsLong(chunk)}, so the
+     * texts do not depend on which replica sampled a chunk. With several generator replicas, chunk k goes to replica
+     * k mod r and r chunks run at once. Every sample must come from {@code expectedVersion}: a sample from another
+     * version would make the round off-policy, so it fails the run.
      *
      * @param progress called with the number of prompts done after each round of chunks
      * @param stopped  checked between rounds
-     * @return the texts, in prompt order
+     * @return per prompt its n texts, in prompt order
      */
-    List<String> sample(List<String> prompts, SamplingSettings sampling, IntToLongFunction seedOf,
-                        long expectedVersion, IntConsumer progress, BooleanSupplier stopped) {
+    List<List<String>> sample(List<String> prompts, int n, SamplingSettings sampling, IntToLongFunction seedOf,
+                              long expectedVersion, IntConsumer progress, BooleanSupplier stopped) {
         List<ServiceReplicas.Replica> replicas = generators.current();
-        List<String> texts = new ArrayList<>(prompts.size());
-        int chunkSize = Math.max(1, config.generateChunk());
+        List<List<String>> texts = new ArrayList<>(prompts.size());
+        int chunkSize = Math.max(1, Math.max(1, config.generateChunk()) / n);
         int chunks = (prompts.size() + chunkSize - 1) / chunkSize;
         for (int first = 0; first < chunks; first += replicas.size()) {
             if (stopped.getAsBoolean()) {
                 throw new RunStopped();
             }
-            List<Callable<List<String>>> round = new ArrayList<>();
+            List<Callable<List<List<String>>>> round = new ArrayList<>();
             for (int chunk = first; chunk < Math.min(chunks, first + replicas.size()); chunk++) {
                 int from = chunk * chunkSize;
                 List<String> part = prompts.subList(from, Math.min(prompts.size(), from + chunkSize));
                 ServiceReplicas.Replica replica = replicas.get(chunk % replicas.size());
                 long seed = seedOf.applyAsLong(chunk);
-                round.add(() -> sampleChunk(replica, part, from, sampling, seed, expectedVersion));
+                round.add(() -> sampleChunk(replica, part, n, from, sampling, seed, expectedVersion));
             }
-            for (List<String> chunkTexts : run(round)) {
+            for (List<List<String>> chunkTexts : fanOut.all(round)) {
                 texts.addAll(chunkTexts);
             }
             progress.accept(texts.size());
@@ -174,53 +146,13 @@ final class PolicyClient implements AutoCloseable {
         return texts;
     }
 
-    /** Runs a round's calls: in this thread when there is one, else in parallel, in the caller's trace context. */
-    private List<List<String>> run(List<Callable<List<String>>> round) {
-        List<List<String>> out = new ArrayList<>(round.size());
-        try {
-            if (round.size() == 1) {
-                out.add(round.get(0).call());
-                return out;
-            }
-            synchronized (this) {
-                if (fanOut == null) {
-                    fanOut = Executors.newCachedThreadPool(r -> {
-                        Thread t = new Thread(r, "generator-fan-out");
-                        t.setDaemon(true);
-                        return t;
-                    });
-                }
-            }
-            List<Future<List<String>>> futures = new ArrayList<>();
-            for (Callable<List<String>> call : round) {
-                futures.add(fanOut.submit(Context.current().wrap(call)));
-            }
-            for (Future<List<String>> f : futures) {
-                out.add(f.get());
-            }
-            return out;
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
-            }
-            throw new RunFailure("sampling failed: " + e.getCause(), e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new RunStopped();
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Exception e) {
-            throw new RunFailure("sampling failed: " + e, e);
-        }
-    }
-
-    private List<String> sampleChunk(ServiceReplicas.Replica replica, List<String> part, int from,
-                                     SamplingSettings sampling, long seed, long expectedVersion) {
+    private List<List<String>> sampleChunk(ServiceReplicas.Replica replica, List<String> part, int n, int from,
+                                           SamplingSettings sampling, long seed, long expectedVersion) {
         SamplingParams.Builder params = SamplingParams.newBuilder().setMaxNewTokens(sampling.maxNewTokens())
                 .setTemperature(sampling.temperature().floatValue()).setTopP(sampling.topP().floatValue())
                 .setTopK(sampling.topK()).setSeed(seed).addAllStop(sampling.stop());
         GenerateRequest request = GenerateRequest.newBuilder().setModel(config.policyModel()).addAllPrompts(part)
-                .setN(1).setSampling(params).build();
+                .setN(n).setSampling(params).build();
         GenerateResponse response;
         try {
             response = generator(replica).withDeadlineAfter(config.generateDeadline().toMillis(), TimeUnit.MILLISECONDS)
@@ -228,29 +160,35 @@ final class PolicyClient implements AutoCloseable {
         } catch (StatusRuntimeException e) {
             throw failure("generator", replica.address(), "Generate", e);
         }
-        String[] byPrompt = new String[part.size()];
+        String[][] byPrompt = new String[part.size()][n];
         for (Sample s : response.getSamplesList()) {
             if (s.getModelVersion() != expectedVersion) {
                 throw new RunFailure("the generator at " + replica.address() + " sampled with '" + s.getModel()
-                        + "' version " + s.getModelVersion() + " but this iteration needs policy version "
+                        + "' version " + s.getModelVersion() + " but this round needs policy version "
                         + expectedVersion + " (was the last checkpoint loaded?)");
             }
-            if (s.getPromptIndex() < 0 || s.getPromptIndex() >= part.size() || byPrompt[s.getPromptIndex()] != null) {
+            if (s.getPromptIndex() < 0 || s.getPromptIndex() >= part.size() || s.getSampleIndex() < 0
+                    || s.getSampleIndex() >= n || byPrompt[s.getPromptIndex()][s.getSampleIndex()] != null) {
                 throw new RunFailure("the generator at " + replica.address() + " returned a sample for prompt index "
-                        + s.getPromptIndex() + " in a request of " + part.size() + " prompts with n = 1");
+                        + s.getPromptIndex() + ", sample " + s.getSampleIndex() + " in a request of " + part.size()
+                        + " prompts with n = " + n);
             }
-            byPrompt[s.getPromptIndex()] = s.getText();
+            byPrompt[s.getPromptIndex()][s.getSampleIndex()] = s.getText();
         }
+        List<List<String>> out = new ArrayList<>(part.size());
         for (int i = 0; i < byPrompt.length; i++) {
-            if (byPrompt[i] == null) {
-                throw new RunFailure("the generator at " + replica.address() + " returned no sample for prompt "
-                        + (from + i));
+            for (int k = 0; k < n; k++) {
+                if (byPrompt[i][k] == null) {
+                    throw new RunFailure("the generator at " + replica.address() + " returned no sample " + k
+                            + " for prompt " + (from + i));
+                }
             }
+            out.add(List.of(byPrompt[i]));
         }
-        return List.of(byPrompt);
+        return out;
     }
 
-    private static RunFailure failure(String service, String address, String call, StatusRuntimeException e) {
+    static RunFailure failure(String service, String address, String call, StatusRuntimeException e) {
         return new RunFailure(service + " at " + address + ": " + call + " failed: " + e.getStatus().getCode()
                 + (e.getStatus().getDescription() == null ? "" : " (" + e.getStatus().getDescription() + ")"), e);
     }
@@ -258,13 +196,6 @@ final class PolicyClient implements AutoCloseable {
     @Override
     public void close() {
         generators.close();
-        if (judges != null) {
-            judges.close();
-        }
-        synchronized (this) {
-            if (fanOut != null) {
-                fanOut.shutdownNow();
-            }
-        }
+        fanOut.close();
     }
 }

@@ -9,6 +9,8 @@ import io.opentelemetry.context.Scope;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -19,17 +21,17 @@ import org.jboss.logging.MDC;
 import steer.align.BatchPlan;
 import steer.align.IterationPhase;
 import steer.align.IterationRecord;
+import steer.align.RoundExample;
 import steer.align.RunProgress;
 import steer.align.RunRecord;
 import steer.align.RunSettings;
 import steer.align.RunStateStore;
 import steer.align.RunStatus;
 import steer.align.RunWorld;
-import steer.align.SamplingSettings;
 import steer.align.Seeds;
-import steer.align.SsoTriple;
-import steer.align.SsoTriples;
-import steer.align.SteeredPrompt;
+import steer.method.AlignmentMethod;
+import steer.method.RoundContext;
+import steer.method.RoundExamples;
 import steer.orchestrator.OrchestratorMetrics.Phase;
 import steer.proto.v1.CheckpointEvent;
 import steer.proto.v1.PairBatch;
@@ -38,17 +40,25 @@ import steer.world.Task;
 
 /**
  * Drives one run to its end on the calling thread: asks {@link RunProgress#next} what to do, does it, saves the
- * state, and repeats. Each iteration runs in an OpenTelemetry span {@code orchestrator.iteration}, so the
- * generator calls and the pair batches' {@code traceparent} headers belong to its trace.
+ * state, and repeats. The loop knows rounds, not methods: what a round samples, asks the judge and trains is the
+ * run's {@link AlignmentMethod} ({@code steer.method}); the loop provides it the policy's and the judge's services,
+ * publishes its examples, waits for the checkpoint, loads it and evaluates.
+ *
+ * <p>Each round has an OpenTelemetry span {@code orchestrator.iteration} (its attribute {@code steer.iteration} is
+ * the round), open from the round's sampling until it finishes, and each action a child span
+ * ({@code orchestrator.sample}, {@code .publish}, {@code .await_checkpoint}, {@code .load}, {@code .evaluate}); the
+ * generator and judge calls and the pair batches' {@code traceparent} headers belong to the round's trace. With a
+ * staleness bound of 1, round r+1's {@code orchestrator.sample} runs while the trainer's {@code trainer.step} spans
+ * of round r do.
  */
 final class RunLoop implements Runnable {
 
     private static final Logger LOG = Logger.getLogger(RunLoop.class);
 
     /** Services a loop uses, shared by all runs. */
-    record Services(OrchestratorConfig config, RunStateStore store, PolicyClient policy, PairBatchPublisher publisher,
-                    CheckpointWatcher checkpoints, CheckpointEvaluator evaluator, OrchestratorMetrics metrics,
-                    OpenTelemetry otel) {
+    record Services(OrchestratorConfig config, RunStateStore store, PolicyClient policy, JudgeClient judge,
+                    PairBatchPublisher publisher, CheckpointWatcher checkpoints, CheckpointEvaluator evaluator,
+                    OrchestratorMetrics metrics, OpenTelemetry otel) {
     }
 
     private final Services s;
@@ -56,6 +66,9 @@ final class RunLoop implements Runnable {
     private final Consumer<RunRecord> ended;
     private final Tracer tracer;
     private final RunWorld world;
+    private final AlignmentMethod method;
+    /** Open round spans, by round: a round's actions interleave with the next round's when sampling runs ahead. */
+    private final Map<Integer, Span> roundSpans = new HashMap<>();
     private volatile RunRecord run;
     private volatile boolean stopRequested;
     private volatile boolean abandoned;
@@ -72,6 +85,7 @@ final class RunLoop implements Runnable {
         this.ended = ended;
         this.tracer = services.otel().getTracer("steer.orchestrator");
         this.world = RunWorld.of(run.settings().worldSeed(), run.settings().iterations());
+        this.method = run.settings().alignmentMethod();
     }
 
     /** The run's current state. */
@@ -97,7 +111,7 @@ final class RunLoop implements Runnable {
     @Override
     public void run() {
         MDC.put("run_id", run.runId());
-        LOG.infof("run %s: starting at %s", run.runId(), RunProgress.next(run));
+        LOG.infof("run %s (%s): starting at %s", run.runId(), run.settings().algorithm(), RunProgress.next(run));
         try {
             while (true) {
                 if (stopping()) {
@@ -110,7 +124,7 @@ final class RunLoop implements Runnable {
                         finish(RunStatus.SUCCEEDED, "");
                         return;
                     }
-                    default -> iteration(step.iteration());
+                    default -> roundStep(step);
                 }
             }
         } catch (RunStopped e) {
@@ -127,8 +141,11 @@ final class RunLoop implements Runnable {
             LOG.errorf(e, "run %s failed on an internal error", run.runId());
             finish(RunStatus.FAILED, "internal error: " + e);
         } finally {
+            roundSpans.values().forEach(Span::end);
+            roundSpans.clear();
             s.metrics().phase(Phase.IDLE);
             MDC.remove("run_id");
+            MDC.remove("iteration");
             ended.accept(run);
         }
     }
@@ -143,122 +160,172 @@ final class RunLoop implements Runnable {
 
     private void baseline() {
         s.metrics().phase(Phase.EVALUATING);
-        event(-1, "evaluating", "evaluating the SFT model as the baseline", 0, false);
         RunSettings st = run.settings();
-        Map<String, Double> m = s.evaluator().evaluateBaseline(world, st.evalQueries(), st.seed());
+        event(-1, "evaluating", "evaluating the SFT model as the baseline on " + st.evalQueries() + " "
+                + st.evaluationSplit() + " queries", 0, false);
+        Map<String, Double> m = s.evaluator().evaluateBaseline(world.evaluationTasks(st), st.seed());
         save(run.withBaseline(m, System.currentTimeMillis()));
         event(-1, "evaluating", "baseline mean_score " + m.get("mean_score"), 1, true);
     }
 
-    private void iteration(int i) {
-        Span span = tracer.spanBuilder("orchestrator.iteration").setAttribute("steer.run_id", run.runId())
-                .setAttribute("steer.iteration", i).startSpan();
-        long start = System.nanoTime();
-        MDC.put("iteration", Integer.toString(i));
-        try (Scope ignored = span.makeCurrent()) {
-            RunProgress.Step step;
-            while ((step = RunProgress.next(run)).iteration() == i && step.action() != RunProgress.Action.FINISH) {
-                if (stopping()) {
-                    throw new RunStopped();
-                }
-                long mark = System.nanoTime();
+    /** One action of a round, in the round's span and a child span of its own. */
+    private void roundStep(RunProgress.Step step) {
+        int r = step.iteration();
+        Span round = roundSpans.computeIfAbsent(r, k -> tracer.spanBuilder("orchestrator.iteration")
+                .setAttribute("steer.run_id", run.runId()).setAttribute("steer.iteration", k).startSpan());
+        MDC.put("iteration", Integer.toString(r));
+        long mark = System.nanoTime();
+        try (Scope ignored = round.makeCurrent()) {
+            Span action = tracer.spanBuilder("orchestrator." + step.action().name().toLowerCase())
+                    .setAttribute("steer.run_id", run.runId()).setAttribute("steer.iteration", r).startSpan();
+            try (Scope inner = action.makeCurrent()) {
                 switch (step.action()) {
-                    case SAMPLE -> sample(i, mark);
-                    case PUBLISH -> publish(i, mark);
-                    case AWAIT_CHECKPOINT -> awaitCheckpoint(i, mark);
-                    case LOAD -> load(i, mark);
-                    case EVALUATE -> evaluate(i, mark);
+                    case SAMPLE -> sample(r, mark);
+                    case PUBLISH -> publish(r, mark);
+                    case AWAIT_CHECKPOINT -> awaitCheckpoint(r, mark);
+                    case LOAD -> load(r, mark);
+                    case EVALUATE -> evaluate(r, mark);
                     default -> throw new IllegalStateException("unexpected step " + step);
                 }
+            } catch (RuntimeException e) {
+                action.recordException(e);
+                action.setStatus(StatusCode.ERROR, String.valueOf(e.getMessage()));
+                round.setStatus(StatusCode.ERROR, String.valueOf(e.getMessage()));
+                throw e;
+            } finally {
+                action.end();
             }
-            s.metrics().iterationFinished(Duration.ofNanos(System.nanoTime() - start));
-            event(i, "done", "iteration " + (i + 1) + " of " + run.settings().iterations() + " finished", 1, true);
-        } catch (RuntimeException e) {
-            span.recordException(e);
-            span.setStatus(StatusCode.ERROR, String.valueOf(e.getMessage()));
-            throw e;
-        } finally {
-            span.end();
-            MDC.remove("iteration");
+        }
+        IterationRecord it = run.iteration(r).orElseThrow();
+        if (RunProgress.finished(it, run.settings())) {
+            roundSpans.remove(r).end();
+            s.metrics().iterationFinished(Duration.ofNanos((long) (it.seconds() * 1e9)));
+            event(r, "done", roundName(r) + " finished", 1, true);
         }
     }
 
-    private void sample(int i, long mark) {
+    /** "iteration 2 of 3", or "round 5 of 48 (iteration 1 of 3)". */
+    private String roundName(int r) {
+        RunSettings st = run.settings();
+        if (st.roundsPerSplit() == 1) {
+            return "iteration " + (r + 1) + " of " + st.iterations();
+        }
+        return "round " + (r + 1) + " of " + st.totalRounds() + " (iteration " + (st.splitOf(r) + 1) + " of "
+                + st.iterations() + ")";
+    }
+
+    private String baseModelDir() {
+        return s.config().baseModel().map(p -> p.toAbsolutePath().toString()).orElse("");
+    }
+
+    private void sample(int r, long mark) {
         s.metrics().phase(Phase.SAMPLING);
         RunSettings st = run.settings();
-        long version = RunProgress.policyVersion(i);
-        String location = RunProgress.policyLocation(run, i,
-                s.config().baseModel().map(p -> p.toAbsolutePath().toString()).orElse(""));
-        s.policy().ensurePolicy(version, location);
-
-        List<Task> tasks = world.iterationTasks(i, st.promptsPerIteration());
-        int n = tasks.size();
-        int rounds = st.allocatesByModel() ? 4 : 3;
-        long allocationSeed = Seeds.derive(st.seed(), "allocation", i, 0);
-        List<SteeredPrompt> prompts;
-        int fallbacks = 0;
-        if (st.allocatesByModel()) {
-            // greedy: the allocation is the policy's best reading of the query, not a sample
-            SamplingSettings greedy = new SamplingSettings(16, 0.0, 1.0, 0, List.of());
-            List<String> answers = s.policy().sample(SsoTriples.allocationQuestions(tasks), greedy,
-                    c -> Seeds.derive(st.seed(), "allocation-answers", i, c), version,
-                    done -> progress(i, "sampling", "allocating features", done, n * rounds), this::stopping);
-            SsoTriples.Allocation a = SsoTriples.allocateFromAnswers(tasks, answers, allocationSeed);
-            prompts = a.prompts();
-            fallbacks = a.fallbacks();
-        } else {
-            prompts = SsoTriples.allocateByRule(tasks, allocationSeed);
+        long version = RunProgress.policyVersion(r, RunProgress.staleness(st));
+        s.policy().ensurePolicy(version, RunProgress.versionLocation(run, version, baseModelDir()));
+        RoundJudge judge = judgeFor(version);
+        int split = st.splitOf(r);
+        List<Task> tasks = world.iterationTasks(split, st.firstPromptOf(r), st.promptsInRound(r));
+        RoundContext.PolicySampling policy = (role, prompts, n, sampling) -> s.policy().sample(prompts, n, sampling,
+                c -> Seeds.derive(st.seed(), role, r, c), version,
+                done -> progress(r, "sampling", "sampling " + role, done * n, prompts.size() * n), this::stopping);
+        RoundExamples built = method.buildRound(new RoundContext(st, r, split, tasks, version, policy,
+                judge == null ? null : judge.judging(r)));
+        if (built.examples().isEmpty()) {
+            throw new RunFailure(roundName(r) + ": all " + (built.dropped()) + " candidate examples of " + tasks.size()
+                    + " prompts were degenerate (the same response twice, or no preference); nothing to train on");
         }
-        int offset = st.allocatesByModel() ? n : 0;
-        List<String> x = new ArrayList<>(n);
-        List<String> xPlus = new ArrayList<>(n);
-        List<String> xMinus = new ArrayList<>(n);
-        for (SteeredPrompt p : prompts) {
-            x.add(p.prompt());
-            xPlus.add(p.promptPlus());
-            xMinus.add(p.promptMinus());
-        }
-        List<String> yOrig = roleSamples("y_orig", x, i, version, offset, n * rounds);
-        List<String> yPlus = roleSamples("y_plus", xPlus, i, version, offset + n, n * rounds);
-        List<String> yMinus = roleSamples("y_minus", xMinus, i, version, offset + 2 * n, n * rounds);
-        SsoTriples.TripleSet set = SsoTriples.build(prompts, yOrig, yPlus, yMinus);
-        if (set.kept().isEmpty()) {
-            throw new RunFailure("iteration " + i + ": all " + n + " sampled triples were degenerate (y+ = y- or"
-                    + " either = y°); nothing to train on");
-        }
-        int batches = BatchPlan.count(set.kept().size(), st.batchSize(), st.epochs());
-        save(run.with(IterationRecord.sampled(i, version, set.kept(), set.dropped(), fallbacks, batches,
-                seconds(mark)), System.currentTimeMillis()));
-        s.metrics().sampled(set.kept().size(), set.dropped(), fallbacks);
-        event(i, "sampling", set.kept().size() + " triples kept, " + set.dropped() + " degenerate dropped"
-                + (st.allocatesByModel() ? ", " + fallbacks + " allocations fell back to the rule" : ""), 1, false);
+        int batches = BatchPlan.count(built.examples().size(), st.batchSize(), st.epochs());
+        IterationRecord.RoundFacts facts = new IterationRecord.RoundFacts(split, built.samplesDrawn(),
+                built.judgeComparisons(), method.reference().versionFor(version),
+                judge == null ? "" : judge.model(), judge == null ? 0 : judge.version());
+        save(run.with(IterationRecord.sampled(r, version, built.examples(), built.dropped(), built.fallbacks(),
+                batches, seconds(mark)).withFacts(facts), System.currentTimeMillis()));
+        s.metrics().sampled(built.examples().size(), built.dropped(), built.fallbacks());
+        event(r, "sampling", built.examples().size() + " examples kept, " + built.dropped() + " degenerate dropped"
+                + (built.fallbacks() > 0 ? ", " + built.fallbacks() + " allocations fell back to the rule" : "")
+                + (judge == null ? "" : "; judged by '" + judge.model() + "' version " + judge.version()), 1, false);
     }
 
-    private List<String> roleSamples(String role, List<String> prompts, int i, long version, int doneBefore,
-                                     int total) {
-        RunSettings st = run.settings();
-        return s.policy().sample(prompts, st.sampling(), c -> Seeds.derive(st.seed(), role, i, c), version,
-                done -> progress(i, "sampling", "sampling " + role, doneBefore + done, total), this::stopping);
+    /** The judge model a round sampled by {@code version} asks, made ready on every judge replica; null if none. */
+    private RoundJudge judgeFor(long version) {
+        AlignmentMethod.JudgeChoice choice = method.judge();
+        String sft = s.config().judgeSftModel();
+        switch (choice.kind()) {
+            case NONE:
+                return null;
+            case PINNED: {
+                String location = choice.location().isEmpty() ? baseModelDir() : choice.location();
+                s.judge().ensure(choice.model(), 0, location, true);
+                return new RoundJudge(choice.model(), 0);
+            }
+            default: {
+                // the policy judges itself: version 0 is the SFT model, later versions the run's checkpoints
+                if (version == 0) {
+                    s.judge().ensure(sft, 0, baseModelDir(), true);
+                    return new RoundJudge(sft, 0);
+                }
+                String name = "policy@" + run.runId();
+                s.judge().ensure(name, version, RunProgress.versionLocation(run, version, baseModelDir()), false);
+                return new RoundJudge(name, version);
+            }
+        }
     }
 
-    private void publish(int i, long mark) {
+    /** A round's judge: a model name and the version every answer must come from. */
+    private final class RoundJudge {
+        private final String model;
+        private final long version;
+
+        RoundJudge(String model, long version) {
+            this.model = model;
+            this.version = version;
+        }
+
+        String model() {
+            return model;
+        }
+
+        long version() {
+            return version;
+        }
+
+        RoundContext.Judging judging(int r) {
+            return new RoundContext.Judging() {
+                @Override
+                public List<Double> againstEmpty(List<String> prompts, List<String> responses) {
+                    event(r, "sampling", "judging " + prompts.size() + " samples against the empty response", 0,
+                            false);
+                    return s.judge().againstEmpty(model, version, prompts, responses);
+                }
+
+                @Override
+                public List<Double> compare(List<String> prompts, List<String> a, List<String> b) {
+                    event(r, "sampling", "judging the strength of " + prompts.size() + " pairs", 0, false);
+                    return s.judge().compare(model, version, prompts, a, b);
+                }
+            };
+        }
+    }
+
+    private void publish(int r, long mark) {
         s.metrics().phase(Phase.PUBLISHING);
         RunSettings st = run.settings();
-        IterationRecord it = run.iteration(i).orElseThrow();
-        BatchPlan plan = BatchPlan.plan(st.runId(), i, it.exampleCount(), st.batchSize(), st.epochs(), st.seed());
+        IterationRecord it = run.iteration(r).orElseThrow();
+        BatchPlan plan = BatchPlan.plan(st.runId(), r, it.exampleCount(), st.batchSize(), st.epochs(), st.seed());
         Set<String> recorded = new LinkedHashSet<>(it.publishedBatchIds());
         Set<String> onTopic = recorded.containsAll(plan.ids()) ? Set.of() : s.publisher().committedIds(plan.ids());
         List<BatchPlan.PlannedBatch> todo = plan.unpublished(recorded, onTopic);
-        event(i, "publishing", todo.size() + " of " + plan.batches().size() + " pair batches to publish"
+        event(r, "publishing", todo.size() + " of " + plan.batches().size() + " pair batches to publish"
                 + (onTopic.isEmpty() ? "" : " (" + onTopic.size() + " found already committed)"), 0, false);
         List<PairBatch> records = new ArrayList<>(todo.size());
         for (BatchPlan.PlannedBatch b : todo) {
-            List<SsoTriple> examples = new ArrayList<>(b.examples().size());
+            List<RoundExample> examples = new ArrayList<>(b.examples().size());
             for (int idx : b.examples()) {
                 examples.add(it.examples().get(idx));
             }
-            records.add(RunMessages.pairBatch(st, i, it.policyVersion(), b.id(), b.index(), plan.batches().size(),
-                    examples));
+            records.add(RunMessages.pairBatch(st, r, it.policyVersion(), it.facts().referenceVersion(),
+                    RunProgress.staleness(st), b.id(), b.index(), plan.batches().size(), examples));
         }
         Context context = Context.current();
         s.publisher().publish(st.runId(), records, (headers, batch) ->
@@ -269,50 +336,70 @@ final class RunLoop implements Runnable {
         s.metrics().published(records.size());
         save(run.with(it.withPublished(plan.ids()).withPhase(IterationPhase.PUBLISHED).plusSeconds(seconds(mark)),
                 System.currentTimeMillis()));
-        event(i, "publishing", plan.batches().size() + " pair batches committed to "
+        event(r, "publishing", plan.batches().size() + " pair batches committed to "
                 + s.config().pairBatchesTopic(), 1, false);
     }
 
-    private void awaitCheckpoint(int i, long mark) {
+    private void awaitCheckpoint(int r, long mark) {
         s.metrics().phase(Phase.TRAINING);
-        long expected = RunProgress.checkpointVersion(i);
-        event(i, "training", "waiting for checkpoint version " + expected + " on " + s.config().checkpointsTopic(),
+        long expected = RunProgress.checkpointVersion(r);
+        event(r, "training", "waiting for checkpoint version " + expected + " on " + s.config().checkpointsTopic(),
                 0, false);
-        CheckpointEvent e = s.checkpoints().await(run.runId(), i, s.config().checkpointWaitTimeout(),
-                waited -> event(i, "training", "waiting for checkpoint version " + expected + " for "
+        CheckpointEvent e = s.checkpoints().await(run.runId(), r, s.config().checkpointWaitTimeout(),
+                waited -> event(r, "training", "waiting for checkpoint version " + expected + " for "
                         + waited / 1000 + " s", 0, false), this::stopping);
         if (e.getVersion() != expected) {
-            throw new RunFailure("the trainer's checkpoint for iteration " + i + " has version " + e.getVersion()
-                    + ", expected " + expected + " (version 0 is the SFT model; iteration i writes i + 1)");
+            throw new RunFailure("the trainer's checkpoint for round " + r + " has version " + e.getVersion()
+                    + ", expected " + expected + " (version 0 is the SFT model; round r writes r + 1)");
         }
-        IterationRecord it = run.iteration(i).orElseThrow();
+        IterationRecord it = run.iteration(r).orElseThrow();
         save(run.with(it.trained(e.getVersion(), e.getLocation(), e.getStep(), e.getMetricsMap())
                 .plusSeconds(seconds(mark)), System.currentTimeMillis()));
-        event(i, "training", "checkpoint version " + e.getVersion() + " at " + e.getLocation() + ", loss "
+        event(r, "training", "checkpoint version " + e.getVersion() + " at " + e.getLocation() + ", loss "
                 + e.getMetricsMap().get("loss"), 1, false);
     }
 
-    private void load(int i, long mark) {
+    private void load(int r, long mark) {
         s.metrics().phase(Phase.LOADING);
-        IterationRecord it = run.iteration(i).orElseThrow();
-        event(i, "loading", "loading version " + it.checkpointVersion() + " as '" + s.config().policyModel() + "'",
+        IterationRecord it = run.iteration(r).orElseThrow();
+        event(r, "loading", "loading version " + it.checkpointVersion() + " as '" + s.config().policyModel() + "'",
                 0, false);
+        // a policy-following judge loads a version when a round first asks it (judgeFor); a pinned one never
         int generators = s.policy().loadOnGenerator(it.checkpointVersion(), it.checkpointLocation());
-        int judges = s.policy().loadOnJudge(it.checkpointVersion(), it.checkpointLocation());
         save(run.with(it.withPhase(IterationPhase.LOADED).plusSeconds(seconds(mark)), System.currentTimeMillis()));
-        event(i, "loading", replicas(generators, "generator") + (judges == 0 ? "" : " and " + replicas(judges, "judge"))
-                + " serve version " + it.checkpointVersion(), 1, false);
+        event(r, "loading", replicas(generators, "generator") + (generators == 1 ? " serves" : " serve") + " version "
+                + it.checkpointVersion(), 1, false);
     }
 
-    private void evaluate(int i, long mark) {
+    private void evaluate(int r, long mark) {
         s.metrics().phase(Phase.EVALUATING);
         RunSettings st = run.settings();
-        IterationRecord it = run.iteration(i).orElseThrow();
-        event(i, "evaluating", "evaluating version " + it.checkpointVersion() + " on " + st.evalQueries()
-                + " held-out queries", 0, false);
-        Map<String, Double> m = s.evaluator().evaluate(it.checkpointLocation(), world, st.evalQueries(), st.seed());
+        IterationRecord it = run.iteration(r).orElseThrow();
+        event(r, "evaluating", "evaluating version " + it.checkpointVersion() + " on " + st.evalQueries() + " "
+                + st.evaluationSplit() + " queries", 0, false);
+        List<Task> queries = world.evaluationTasks(st);
+        Map<String, Double> m = new LinkedHashMap<>(s.evaluator().evaluate(it.checkpointLocation(), queries,
+                st.seed()));
+        usedJudgeAccuracy(m, queries).ifPresent(a -> m.put("used_judge_accuracy", a));
         save(run.with(it.evaluated(m).plusSeconds(seconds(mark)), System.currentTimeMillis()));
-        event(i, "evaluating", "mean_score " + m.get("mean_score") + ", win_rate " + m.get("win_rate"), 1, false);
+        event(r, "evaluating", "mean_score " + m.get("mean_score") + ", win_rate " + m.get("win_rate"), 1, false);
+    }
+
+    /**
+     * The judge accuracy of the judge the method uses: a pinned SFT judge's is the baseline's, a pinned augmented
+     * judge's is measured on the same pairs, a policy-following judge's is the evaluated checkpoint's (the judge of
+     * the next round).
+     */
+    private java.util.Optional<Double> usedJudgeAccuracy(Map<String, Double> m, List<Task> queries) {
+        AlignmentMethod.JudgeChoice choice = method.judge();
+        return switch (choice.kind()) {
+            case NONE -> java.util.Optional.empty();
+            case FOLLOWS_POLICY -> java.util.Optional.ofNullable(m.get("judge_accuracy"));
+            case PINNED -> choice.location().isEmpty()
+                    ? java.util.Optional.ofNullable(run.baselineMetrics().get("judge_accuracy"))
+                    : java.util.Optional.of(s.evaluator().judgeAccuracy(choice.location(), queries,
+                    run.settings().seed()));
+        };
     }
 
     /** "generator", or "2 generator replicas". */
@@ -329,12 +416,12 @@ final class RunLoop implements Runnable {
         return (System.nanoTime() - mark) / 1e9;
     }
 
-    private void progress(int i, String phase, String what, int done, int total) {
-        event(i, phase, what + ": " + done + " of " + total + " samples", total == 0 ? 1 : (double) done / total, false);
+    private void progress(int r, String phase, String what, int done, int total) {
+        event(r, phase, what + ": " + done + " of " + total + " samples", total == 0 ? 1 : (double) done / total, false);
     }
 
-    private void event(int iteration, String phase, String message, double fraction, boolean snapshot) {
-        RunEvent.Builder b = RunEvent.newBuilder().setRunId(run.runId()).setIteration(iteration).setPhase(phase)
+    private void event(int round, String phase, String message, double fraction, boolean snapshot) {
+        RunEvent.Builder b = RunEvent.newBuilder().setRunId(run.runId()).setIteration(round).setPhase(phase)
                 .setMessage(message).setFraction(fraction).setUnixMs(System.currentTimeMillis());
         if (snapshot) {
             b.setRun(RunMessages.run(run));

@@ -5,7 +5,19 @@ import steer.align.IterationRecord;
 import steer.align.RunRecord;
 import steer.align.RunSettings;
 import steer.align.SamplingSettings;
+import steer.align.JudgedPair;
+import steer.align.RoundExample;
 import steer.align.SsoTriple;
+import steer.method.AlignmentMethod;
+import steer.method.MethodSettings;
+import steer.method.OspMethod;
+import steer.method.SelfRewardingMethod;
+import steer.method.SsoMethod;
+import steer.proto.v1.OspSettings;
+import steer.proto.v1.PreferencePair;
+import steer.proto.v1.SelfRewardingSettings;
+import steer.proto.v1.SoftPreferencePair;
+import steer.proto.v1.SsoSettings;
 import steer.proto.v1.IterationResult;
 import steer.proto.v1.ObjectiveSpec;
 import steer.proto.v1.PairBatch;
@@ -34,20 +46,62 @@ final class RunMessages {
                 p.getTopK(), p.getStopList());
         return new RunSettings(runId, c.getAlgorithm(), c.getIterations(), c.getSeed(), c.getWorldSeed(),
                 c.getPromptsPerIteration(), c.getBatchSize(), c.getLearningRate(), c.getEpochs(), sampling,
-                c.getObjectiveParamsMap(), c.getFeatureAllocation(), c.getEvalQueries(), c.getSkipEvaluation());
+                c.getObjectiveParamsMap(), c.getFeatureAllocation(), c.getEvalQueries(), c.getSkipEvaluation(),
+                c.getEvaluationSplit(), methodSettings(c));
+    }
+
+    /** The method settings the config's oneof holds, or null for none (the named method's preset). */
+    private static MethodSettings methodSettings(RunConfig c) {
+        return switch (c.getMethodSettingsCase()) {
+            case SSO -> new SsoMethod.Settings(c.getSso().getNoWeight(), c.getSso().getNoSelfSteering(),
+                    c.getSso().getFeatureAllocation());
+            case OSP -> {
+                OspSettings o = c.getOsp();
+                yield new OspMethod.Settings(o.getSamplesPerPrompt(), o.getPromptsPerRound(),
+                        o.getMaxPolicyStaleness(), o.getLoss(), o.getPairing(), o.getBeta(), o.getJudgeModel(),
+                        o.getJudgeLocation());
+            }
+            case SELF_REWARDING -> {
+                SelfRewardingSettings r = c.getSelfRewarding();
+                yield new SelfRewardingMethod.Settings(r.getSamplesPerPrompt(), r.getPromptsPerRound(),
+                        r.getMaxPolicyStaleness(), r.getBeta());
+            }
+            case METHODSETTINGS_NOT_SET -> null;
+        };
+    }
+
+    /** The method settings as the config's oneof, every default spelled out. */
+    private static void putMethodSettings(RunConfig.Builder b, MethodSettings m) {
+        if (m instanceof SsoMethod.Settings s) {
+            b.setSso(SsoSettings.newBuilder().setNoWeight(s.noWeight()).setNoSelfSteering(s.noSelfSteering())
+                    .setFeatureAllocation(s.featureAllocation()));
+        } else if (m instanceof OspMethod.Settings o) {
+            b.setOsp(OspSettings.newBuilder().setSamplesPerPrompt(o.samplesPerPrompt())
+                    .setPromptsPerRound(o.promptsPerRound()).setMaxPolicyStaleness(o.maxPolicyStaleness())
+                    .setLoss(o.loss()).setPairing(o.pairing())
+                    .setBeta(o.beta() > 0 ? o.beta() : OspMethod.defaultBeta(o.loss())).setJudgeModel(o.judgeModel())
+                    .setJudgeLocation(o.judgeLocation()));
+        } else if (m instanceof SelfRewardingMethod.Settings r) {
+            b.setSelfRewarding(SelfRewardingSettings.newBuilder().setSamplesPerPrompt(r.samplesPerPrompt())
+                    .setPromptsPerRound(r.promptsPerRound()).setMaxPolicyStaleness(r.maxPolicyStaleness())
+                    .setBeta(r.beta() > 0 ? r.beta() : OspMethod.defaultBeta("dpo")));
+        }
     }
 
     /** The settings as a RunConfig with every default spelled out. */
     static RunConfig config(RunSettings s) {
         SamplingSettings p = s.sampling();
-        return RunConfig.newBuilder().setRunId(s.runId()).setAlgorithm(s.algorithm()).setIterations(s.iterations())
+        RunConfig.Builder b = RunConfig.newBuilder().setRunId(s.runId()).setAlgorithm(s.algorithm()).setIterations(s.iterations())
                 .setSeed(s.seed()).setWorldSeed(s.worldSeed()).setPromptsPerIteration(s.promptsPerIteration())
                 .setBatchSize(s.batchSize()).setLearningRate(s.learningRate()).setEpochs(s.epochs())
                 .setSampling(SamplingParams.newBuilder().setMaxNewTokens(p.maxNewTokens())
                         .setTemperature(p.temperature().floatValue()).setTopP(p.topP().floatValue()).setTopK(p.topK())
                         .addAllStop(p.stop()))
                 .putAllObjectiveParams(s.objectiveParams()).setFeatureAllocation(s.featureAllocation())
-                .setEvalQueries(s.evalQueries()).setSkipEvaluation(s.skipEvaluation()).build();
+                .setEvalQueries(s.evalQueries()).setSkipEvaluation(s.skipEvaluation())
+                .setEvaluationSplit(s.evaluationSplit());
+        putMethodSettings(b, s.method());
+        return b.build();
     }
 
     /** A run's state as the API shows it. */
@@ -60,7 +114,10 @@ final class RunMessages {
                     .setPolicyVersion(it.policyVersion()).setCheckpointVersion(it.checkpointVersion())
                     .setExamples(it.exampleCount()).setDroppedDegenerate(it.dropped()).setBatches(it.batches())
                     .putAllTrainMetrics(it.trainMetrics()).putAllEvalMetrics(it.evalMetrics())
-                    .setSeconds(it.seconds()));
+                    .setSeconds(it.seconds()).setSplit(it.facts().split())
+                    .setSamplesDrawn(it.facts().samplesDrawn()).setJudgeComparisons(it.facts().judgeComparisons())
+                    .setReferenceVersion(it.facts().referenceVersion()).setJudgeModel(it.facts().judgeModel())
+                    .setJudgeModelVersion(it.facts().judgeModelVersion()));
         }
         return b.build();
     }
@@ -74,18 +131,35 @@ final class RunMessages {
         };
     }
 
-    /** One planned batch as the record the trainer consumes. */
-    static PairBatch pairBatch(RunSettings s, int iteration, long policyVersion, String batchId, int index,
-                               int batchesInIteration, List<SsoTriple> examples) {
-        PairBatch.Builder b = PairBatch.newBuilder().setSchemaVersion(1).setRunId(s.runId()).setIteration(iteration)
-                .setBatchId(batchId).setPolicyVersion(policyVersion)
-                .setObjective(ObjectiveSpec.newBuilder().setName(s.objectiveName()).putAllParams(s.objectiveParams()))
-                .setBatchIndex(index).setBatchesInIteration(batchesInIteration).setLearningRate(s.learningRate())
+    /**
+     * One planned batch as the record the trainer consumes.
+     *
+     * @param round            the round
+     * @param policyVersion    the version that sampled it
+     * @param referenceVersion the version its losses are measured against
+     * @param staleness        the run's bound on how far policyVersion may lag when it trains
+     */
+    static PairBatch pairBatch(RunSettings s, int round, long policyVersion, long referenceVersion, int staleness,
+                               String batchId, int index, int batchesInRound, List<RoundExample> examples) {
+        AlignmentMethod.ObjectiveChoice objective = s.objective();
+        PairBatch.Builder b = PairBatch.newBuilder().setSchemaVersion(1).setRunId(s.runId()).setIteration(round)
+                .setBatchId(batchId).setPolicyVersion(policyVersion).setReferenceVersion(referenceVersion)
+                .setMaxPolicyStaleness(staleness)
+                .setObjective(ObjectiveSpec.newBuilder().setName(objective.name()).putAllParams(objective.params()))
+                .setBatchIndex(index).setBatchesInIteration(batchesInRound).setLearningRate(s.learningRate())
                 .setTotalSteps(s.plannedTotalSteps());
-        for (SsoTriple t : examples) {
-            b.addSsoExamples(SsoExample.newBuilder().setPrompt(t.prompt()).setPromptPlus(t.promptPlus())
-                    .setPromptMinus(t.promptMinus()).setYPlus(t.yPlus()).setYMinus(t.yMinus()).setYOrig(t.yOrig())
-                    .setFeature(t.feature()));
+        for (RoundExample e : examples) {
+            if (e instanceof SsoTriple t) {
+                b.addSsoExamples(SsoExample.newBuilder().setPrompt(t.prompt()).setPromptPlus(t.promptPlus())
+                        .setPromptMinus(t.promptMinus()).setYPlus(t.yPlus()).setYMinus(t.yMinus()).setYOrig(t.yOrig())
+                        .setFeature(t.feature()));
+            } else if (e instanceof JudgedPair p && p.strength() != null) {
+                b.addSoftPairs(SoftPreferencePair.newBuilder().setPrompt(p.prompt()).setChosen(p.chosen())
+                        .setRejected(p.rejected()).setStrength(p.strength()));
+            } else if (e instanceof JudgedPair p) {
+                b.addPairs(PreferencePair.newBuilder().setPrompt(p.prompt()).setChosen(p.chosen())
+                        .setRejected(p.rejected()));
+            }
         }
         return b.build();
     }

@@ -73,7 +73,7 @@ public class RunSupervisor {
         System.setProperty("ai.djl.offline", System.getProperty("ai.djl.offline", "true"));
         System.setProperty("ai.djl.pytorch.num_threads", System.getProperty("ai.djl.pytorch.num_threads", "1"));
         store = new RunStateStore(config.stateDir());
-        services = new RunLoop.Services(config, store, new PolicyClient(config, otel),
+        services = new RunLoop.Services(config, store, new PolicyClient(config, otel), new JudgeClient(config, otel),
                 new PairBatchPublisher(kafka, config.pairBatchesTopic(), config.kafkaTimeout()),
                 new CheckpointWatcher(kafka, config.checkpointsTopic(), config.deadLetterTopic(), config.kafkaTimeout()),
                 new CheckpointEvaluator(config.baseModel().orElse(null)), metrics, otel);
@@ -121,6 +121,7 @@ public class RunSupervisor {
             Thread.currentThread().interrupt();
         }
         services.policy().close();
+        services.judge().close();
         services.evaluator().close();
     }
 

@@ -49,22 +49,22 @@ class CheckpointEvaluatorTest {
     void aCheckpointIsScoredAgainstTheSftModelOnTheRunsHeldOutQueries() {
         RunWorld world = RunWorld.of(0, 1);
         try (CheckpointEvaluator evaluator = new CheckpointEvaluator(base)) {
-            Map<String, Double> baseline = evaluator.evaluateBaseline(world, 8, 3);
+            Map<String, Double> baseline = evaluator.evaluateBaseline(world.heldOut(8), 3);
             assertFalse(baseline.containsKey("win_rate"), "the baseline is not compared with itself");
             assertEquals(8.0, baseline.get("n"));
-            Map<String, Double> m = evaluator.evaluate(checkpoint.toString(), world, 8, 3);
+            Map<String, Double> m = evaluator.evaluate(checkpoint.toString(), world.heldOut(8), 3);
             for (String key : new String[] {"mean_score", "win_rate", "mean_length", "signal_accuracy", "on_policy",
                 "judge_accuracy", "feature_accuracy"}) {
                 assertTrue(m.containsKey(key), key + " in " + m);
             }
             assertTrue(m.get("win_rate") >= 0 && m.get("win_rate") <= 1);
-            assertEquals(m, evaluator.evaluate(checkpoint.toString(), world, 8, 3), "seeded: the same figures again");
+            assertEquals(m, evaluator.evaluate(checkpoint.toString(), world.heldOut(8), 3), "seeded: the same figures again");
             RunFailure missing = assertThrows(RunFailure.class,
-                    () -> evaluator.evaluate(dir.resolve("v000009").toString(), world, 8, 3));
+                    () -> evaluator.evaluate(dir.resolve("v000009").toString(), world.heldOut(8), 3));
             assertTrue(missing.getMessage().contains("v000009"));
         }
         try (CheckpointEvaluator withoutBase = new CheckpointEvaluator(null)) {
-            RunFailure e = assertThrows(RunFailure.class, () -> withoutBase.evaluateBaseline(world(), 8, 3));
+            RunFailure e = assertThrows(RunFailure.class, () -> withoutBase.evaluateBaseline(world().heldOut(8), 3));
             assertTrue(e.getMessage().contains("steer.orchestrator.base-model"));
         }
     }

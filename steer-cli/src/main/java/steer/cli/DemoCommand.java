@@ -24,11 +24,28 @@ import steer.proto.v1.WatchRunRequest;
  * a table per iteration and an HTML report; everything started is stopped at the end.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Run SSO (or the PBAA baseline) for a few iterations through all services and a local Kafka broker.")
+        description = "Run one alignment method (SSO, OSP, Self-Rewarding or a baseline) for a few iterations through all"
+                + " services and a local Kafka broker.")
 final class DemoCommand implements java.util.concurrent.Callable<Integer> {
 
-    @Option(names = "--algorithm", defaultValue = "sso", description = "sso or pbaa (default: ${DEFAULT-VALUE})")
+    @Option(names = "--algorithm", defaultValue = "sso", description = "the method: sso, sso-no-w, sso-no-g, pbaa, osp,"
+            + " osp-dpo, osp-ipo, osp-random or self-rewarding (default: ${DEFAULT-VALUE})")
     String algorithm;
+
+    @Option(names = "--staleness", description = "online methods (osp*, self-rewarding): 0 samples each round after the"
+            + " previous one is trained, 1 while it trains (default: the method's, 0)")
+    Integer staleness;
+
+    @Option(names = "--round-prompts", description = "online methods: prompts per round (default: the method's, 32)")
+    Integer roundPrompts;
+
+    @Option(names = "--judge-model", description = "osp*: a judge checkpoint directory to pin instead of the SFT model"
+            + " (e.g. from `steer judge augment`); it is copied into the run's checkpoint store, which the judge may read")
+    Path judgeModel;
+
+    @Option(names = "--evaluation-split", defaultValue = "held-out", description = "held-out, or validation: hold back"
+            + " 100 queries of each iteration split and evaluate on those (for tuning; default: ${DEFAULT-VALUE})")
+    String evaluationSplit;
 
     @Option(names = "--iterations", defaultValue = "3", description = "alignment iterations (default: ${DEFAULT-VALUE})")
     int iterations;
@@ -69,10 +86,12 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
             ManagedChannel channel = NettyChannelBuilder.forTarget(stack.orchestrator().address()).usePlaintext().build();
             try {
                 OrchestratorGrpc.OrchestratorBlockingStub orchestrator = OrchestratorGrpc.newBlockingStub(channel);
-                RunConfig config = RunConfig.newBuilder().setRunId(runId).setAlgorithm(algorithm).setIterations(iterations)
-                        .setSeed(seed).setPromptsPerIteration(prompts).build();
-                orchestrator.startRun(StartRunRequest.newBuilder().setConfig(config).build());
-                watch(orchestrator, runId, start);
+                RunConfig.Builder config = RunConfig.newBuilder().setRunId(runId).setAlgorithm(algorithm)
+                        .setIterations(iterations).setSeed(seed).setPromptsPerIteration(prompts)
+                        .setEvaluationSplit(evaluationSplit);
+                onlineSettings(config, stack);
+                Run started = orchestrator.startRun(StartRunRequest.newBuilder().setConfig(config).build());
+                watch(orchestrator, runId, start, roundsPerSplit(started.getConfig()));
                 Run run = orchestrator.getRun(GetRunRequest.newBuilder().setRunId(runId).build());
                 DemoReport report = DemoReport.of(run);
                 System.out.println();
@@ -93,22 +112,79 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
         return 0;
     }
 
+    /** The online methods' options, as the RunConfig's method settings. */
+    private void onlineSettings(RunConfig.Builder config, LocalStack stack) throws java.io.IOException {
+        boolean osp = algorithm.startsWith("osp");
+        boolean online = osp || algorithm.equals("self-rewarding");
+        if (!online) {
+            if (staleness != null || roundPrompts != null || judgeModel != null) {
+                throw new IllegalArgumentException("--staleness, --round-prompts and --judge-model are settings of the"
+                        + " online methods (osp, osp-dpo, osp-ipo, osp-random, self-rewarding), not of " + algorithm);
+            }
+            return;
+        }
+        int s = staleness == null ? 0 : staleness;
+        int p = roundPrompts == null ? 0 : roundPrompts;
+        if (osp) {
+            steer.proto.v1.OspSettings.Builder o = steer.proto.v1.OspSettings.newBuilder().setMaxPolicyStaleness(s)
+                    .setPromptsPerRound(p);
+            if (judgeModel != null) {
+                // the judge service reads only inside the checkpoint store (its allowed root)
+                Path copy = stack.store().resolve("judges").resolve(judgeModel.getFileName().toString());
+                copyDirectory(judgeModel, copy);
+                o.setJudgeModel("judge-" + judgeModel.getFileName()).setJudgeLocation(copy.toString());
+            }
+            config.setOsp(o);
+        } else {
+            if (judgeModel != null) {
+                throw new IllegalArgumentException("--judge-model pins OSP's judge; Self-Rewarding's judge is the policy");
+            }
+            config.setSelfRewarding(steer.proto.v1.SelfRewardingSettings.newBuilder().setMaxPolicyStaleness(s)
+                    .setPromptsPerRound(p));
+        }
+    }
+
+    private static void copyDirectory(Path from, Path to) throws java.io.IOException {
+        java.nio.file.Files.createDirectories(to);
+        try (var files = java.nio.file.Files.list(from)) {
+            for (Path f : files.filter(java.nio.file.Files::isRegularFile).toList()) {
+                java.nio.file.Files.copy(f, to.resolve(f.getFileName().toString()),
+                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+    }
+
+    /** Rounds per iteration split of a run's resolved config: 1, or ⌈prompts per iteration / prompts per round⌉. */
+    static int roundsPerSplit(RunConfig c) {
+        int perRound = c.hasOsp() ? c.getOsp().getPromptsPerRound()
+                : c.hasSelfRewarding() ? c.getSelfRewarding().getPromptsPerRound() : 0;
+        if (perRound <= 0) {
+            return 1;
+        }
+        return (c.getPromptsPerIteration() + perRound - 1) / perRound;
+    }
+
     /** Prints the run's progress: every phase change, and each further quarter of a phase. */
-    private void watch(OrchestratorGrpc.OrchestratorBlockingStub orchestrator, String runId, long start) {
+    private void watch(OrchestratorGrpc.OrchestratorBlockingStub orchestrator, String runId, long start,
+                       int roundsPerSplit) {
         Iterator<RunEvent> events = orchestrator.watchRun(WatchRunRequest.newBuilder().setRunId(runId).build());
         String lastPhase = "";
         double lastFraction = -1;
         while (events.hasNext()) {
             RunEvent e = events.next();
             String phase = e.getIteration() + "/" + e.getPhase();
-            if (!phase.equals(lastPhase) || e.getFraction() >= lastFraction + 0.25 || e.getFraction() >= 1 && lastFraction < 1) {
+            boolean quiet = roundsPerSplit > 1 && e.getIteration() >= 0 && !e.getPhase().equals("done")
+                    && !e.getPhase().equals("evaluating");
+            if (!quiet && (!phase.equals(lastPhase) || e.getFraction() >= lastFraction + 0.25 || e.getFraction() >= 1 && lastFraction < 1)) {
                 // iteration -1 is the SFT baseline; the opening "current state" and the final state carry no iteration
                 boolean wholeRun = switch (e.getPhase()) {
                     case "running", "succeeded", "failed", "stopped" -> true;
                     default -> false;
                 };
                 String where = wholeRun ? "run" : e.getIteration() < 0 ? "SFT model"
-                        : "iteration " + (e.getIteration() + 1) + "/" + iterations;
+                        : roundsPerSplit == 1 ? "iteration " + (e.getIteration() + 1) + "/" + iterations
+                        : "it " + (e.getIteration() / roundsPerSplit + 1) + "/" + iterations + " round "
+                        + (e.getIteration() % roundsPerSplit + 1) + "/" + roundsPerSplit;
                 System.out.printf(Locale.ROOT, "  %5.1f min  %-15s %-11s %s%n", (System.nanoTime() - start) / 6e10, where,
                         e.getPhase(), e.getMessage());
                 lastPhase = phase;

@@ -1,5 +1,7 @@
 package steer.align;
 
+import java.util.Optional;
+
 /**
  * Where a run continues: the one place that reads a persisted {@link RunRecord} and decides the next action, so
  * that a fresh start and a restart after a crash take the same path. Each action, once done, is saved before the
@@ -47,7 +49,9 @@ public final class RunProgress {
     }
 
     /**
-     * Decides the next action of a run.
+     * Decides the next action of a run. Rounds go in order; with a staleness bound s, once round i is published
+     * the rounds up to i + s are sampled and published before waiting for round i's checkpoint, so their sampling
+     * overlaps round i's training (round j samples from version max(0, j − s), which is loaded by then).
      *
      * @param run the persisted state
      * @return the next step
@@ -58,38 +62,75 @@ public final class RunProgress {
             return new Step(Action.EVALUATE_BASELINE, -1);
         }
         int i = run.completedIterations();
-        if (i >= s.iterations()) {
-            return new Step(Action.FINISH, s.iterations());
+        int total = s.totalRounds();
+        if (i >= total) {
+            return new Step(Action.FINISH, total);
         }
-        return run.iteration(i).map(it -> new Step(switch (it.phase()) {
-            case SAMPLED -> Action.PUBLISH;
-            case PUBLISHED -> Action.AWAIT_CHECKPOINT;
-            case TRAINED -> Action.LOAD;
-            case LOADED -> Action.EVALUATE;
-            case EVALUATED -> throw new IllegalStateException("an evaluated iteration counts as completed");
-        }, i)).orElse(new Step(Action.SAMPLE, i));
+        Optional<IterationRecord> current = run.iteration(i);
+        if (current.isEmpty()) {
+            return new Step(Action.SAMPLE, i);
+        }
+        return switch (current.get().phase()) {
+            case SAMPLED -> new Step(Action.PUBLISH, i);
+            case PUBLISHED -> aheadOrAwait(run, i, Math.min(total - 1, i + staleness(s)));
+            case TRAINED -> new Step(Action.LOAD, i);
+            case LOADED -> new Step(Action.EVALUATE, i);
+            case EVALUATED -> throw new IllegalStateException("an evaluated round counts as completed");
+        };
+    }
+
+    /** The next round up to {@code last} still to sample or publish, else waiting for round i's checkpoint. */
+    private static Step aheadOrAwait(RunRecord run, int i, int last) {
+        for (int j = i + 1; j <= last; j++) {
+            Optional<IterationRecord> ahead = run.iteration(j);
+            if (ahead.isEmpty()) {
+                return new Step(Action.SAMPLE, j);
+            }
+            if (ahead.get().phase() == IterationPhase.SAMPLED) {
+                return new Step(Action.PUBLISH, j);
+            }
+        }
+        return new Step(Action.AWAIT_CHECKPOINT, i);
+    }
+
+    /** The run's staleness bound: its method's. */
+    public static int staleness(RunSettings s) {
+        return s.alignmentMethod().maxPolicyStaleness();
     }
 
     /**
-     * Whether an iteration is finished.
+     * Whether a round is finished.
      *
-     * @param it             its record
-     * @param skipEvaluation whether the run skips evaluation
-     * @return true when evaluated, or loaded and evaluation is skipped
+     * @param it       its record
+     * @param settings the run's settings
+     * @return true when evaluated, or loaded and the round is not evaluated
      */
-    public static boolean finished(IterationRecord it, boolean skipEvaluation) {
-        return it.phase() == IterationPhase.EVALUATED || (skipEvaluation && it.phase() == IterationPhase.LOADED);
+    public static boolean finished(IterationRecord it, RunSettings settings) {
+        return it.phase() == IterationPhase.EVALUATED
+                || (!settings.evaluates(it.iteration()) && it.phase() == IterationPhase.LOADED);
     }
 
     /**
-     * The policy version that must sample an iteration: version 0 is the SFT model, and iteration i's checkpoint
-     * is version i + 1, so iteration i is sampled by version i (on-policy).
+     * The policy version that samples a round: version 0 is the SFT model and round r's checkpoint is version
+     * r + 1, so with staleness 0 round r is sampled by version r (on-policy), and with staleness s by version
+     * max(0, r − s).
+     *
+     * @param round     from 0
+     * @param staleness the run's bound
+     * @return the version
+     */
+    public static long policyVersion(int round, int staleness) {
+        return Math.max(0, round - staleness);
+    }
+
+    /**
+     * The policy version that samples a round of a synchronous run.
      *
      * @param iteration from 0
      * @return the version
      */
     public static long policyVersion(int iteration) {
-        return iteration;
+        return policyVersion(iteration, 0);
     }
 
     /**
@@ -103,24 +144,39 @@ public final class RunProgress {
     }
 
     /**
-     * Where the policy that samples an iteration is stored: the previous iteration's checkpoint, or the SFT
-     * model for the first.
+     * Where a policy version of the run is stored: the SFT model for version 0, else the checkpoint of the round
+     * that wrote it (round v − 1).
      *
-     * @param run           the run
-     * @param iteration     from 0
-     * @param baseModelDir  the SFT model's directory
+     * @param run          the run
+     * @param version      the version
+     * @param baseModelDir the SFT model's directory
+     * @return the directory
+     * @throws IllegalStateException if that round has no checkpoint yet
+     */
+    public static String versionLocation(RunRecord run, long version, String baseModelDir) {
+        if (version == 0) {
+            return baseModelDir;
+        }
+        int round = (int) (version - 1);
+        IterationRecord writer = run.iteration(round).orElseThrow(
+                () -> new IllegalStateException("round " + round + " was never begun"));
+        if (writer.checkpointLocation().isEmpty()) {
+            throw new IllegalStateException("round " + round + " has no checkpoint yet");
+        }
+        return writer.checkpointLocation();
+    }
+
+    /**
+     * Where the policy that samples a synchronous run's iteration is stored: the previous iteration's checkpoint, or
+     * the SFT model for the first.
+     *
+     * @param run          the run
+     * @param iteration    from 0
+     * @param baseModelDir the SFT model's directory
      * @return the directory
      * @throws IllegalStateException if the previous iteration has no checkpoint yet
      */
     public static String policyLocation(RunRecord run, int iteration, String baseModelDir) {
-        if (iteration == 0) {
-            return baseModelDir;
-        }
-        IterationRecord previous = run.iteration(iteration - 1).orElseThrow(
-                () -> new IllegalStateException("iteration " + (iteration - 1) + " was never begun"));
-        if (previous.checkpointLocation().isEmpty()) {
-            throw new IllegalStateException("iteration " + (iteration - 1) + " has no checkpoint yet");
-        }
-        return previous.checkpointLocation();
+        return versionLocation(run, policyVersion(iteration), baseModelDir);
     }
 }

@@ -109,7 +109,7 @@ public record RunRecord(int schemaVersion, RunSettings settings, RunStatus statu
     public int completedIterations() {
         int n = 0;
         for (IterationRecord it : iterations) {
-            if (!RunProgress.finished(it, settings.skipEvaluation())) {
+            if (!RunProgress.finished(it, settings)) {
                 break;
             }
             n++;

@@ -4,6 +4,10 @@ import java.util.Collections;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.regex.Pattern;
+import steer.method.AlignmentMethod;
+import steer.method.MethodSettings;
+import steer.method.Methods;
+import steer.method.SsoMethod;
 
 /**
  * Everything an alignment run depends on, checked once when the run starts. Zero values take the defaults, so a
@@ -11,8 +15,9 @@ import java.util.regex.Pattern;
  *
  * @param runId               1..64 of {@code [A-Za-z0-9._-]}, starting with a letter or digit; it names the state
  *                            file, keys the Kafka records and derives the producer's transactional id
- * @param algorithm           {@code sso} (default) or {@code pbaa} (SSO with W ≡ 1 and θ = 0, SSO Table 12)
- * @param iterations          1..20; 0 = 3 (SSO splits its prompts over three iterations)
+ * @param algorithm           the method's name ({@link Methods#names()}; empty = {@code sso})
+ * @param iterations          iteration splits, 1..20; 0 = 3 (SSO splits its prompts over three iterations); an
+ *                            online method cuts each split into rounds ({@link #roundsPerSplit()})
  * @param seed                seeds feature allocation, sampling and batch shuffling
  * @param worldSeed           seeds the oracle world's splits ({@link RunWorld})
  * @param promptsPerIteration 1..500 prompts of each iteration's split; 0 = all 500
@@ -26,11 +31,16 @@ import java.util.regex.Pattern;
  * @param featureAllocation   {@code rule} (default) or {@code model} ({@link SsoTriples})
  * @param evalQueries         held-out queries evaluated after each iteration, 1..500; 0 = all 500
  * @param skipEvaluation      no oracle evaluation (the baseline and every iteration)
+ * @param evaluationSplit     {@code held-out} (default) or {@code validation}: the last
+ *                            {@link RunWorld#VALIDATION_PER_SPLIT} queries of each iteration split are held back from
+ *                            training and evaluated instead of the held-out set, for tuning a method's settings
+ * @param method              the method's own settings, the client's over the named method's preset
+ *                            ({@link Methods#resolve}); null = the preset
  */
 public record RunSettings(String runId, String algorithm, int iterations, long seed, long worldSeed,
                           int promptsPerIteration, int batchSize, double learningRate, int epochs,
                           SamplingSettings sampling, Map<String, Double> objectiveParams, String featureAllocation,
-                          int evalQueries, boolean skipEvaluation) {
+                          int evalQueries, boolean skipEvaluation, String evaluationSplit, MethodSettings method) {
 
     /** SSO's three iterations. */
     public static final int DEFAULT_ITERATIONS = 3;
@@ -52,19 +62,25 @@ public record RunSettings(String runId, String algorithm, int iterations, long s
                     + " with a letter or digit (empty = generated), got '" + runId + "'");
         }
         algorithm = algorithm == null || algorithm.isEmpty() ? "sso" : algorithm;
-        if (!algorithm.equals("sso") && !algorithm.equals("pbaa")) {
-            throw new InvalidSettingException("config.algorithm", "must be 'sso' or 'pbaa' (empty = sso), got '"
-                    + algorithm + "'");
-        }
+        method = Methods.resolve(algorithm, method);
         iterations = iterations == 0 ? DEFAULT_ITERATIONS : iterations;
         if (iterations < 1 || iterations > MAX_ITERATIONS) {
             throw new InvalidSettingException("config.iterations", "must be in 1.." + MAX_ITERATIONS + " (0 = "
                     + DEFAULT_ITERATIONS + "), got " + iterations);
         }
-        promptsPerIteration = promptsPerIteration == 0 ? RunWorld.ITERATION_SIZE : promptsPerIteration;
-        if (promptsPerIteration < 1 || promptsPerIteration > RunWorld.ITERATION_SIZE) {
-            throw new InvalidSettingException("config.prompts_per_iteration", "must be in 1.." + RunWorld.ITERATION_SIZE
-                    + " (0 = the whole iteration split of " + RunWorld.ITERATION_SIZE + "), got " + promptsPerIteration);
+        evaluationSplit = evaluationSplit == null || evaluationSplit.isEmpty() ? HELD_OUT : evaluationSplit;
+        if (!evaluationSplit.equals(HELD_OUT) && !evaluationSplit.equals(VALIDATION)) {
+            throw new InvalidSettingException("config.evaluation_split", "must be '" + HELD_OUT + "' or '" + VALIDATION
+                    + "' (empty = " + HELD_OUT + "), got '" + evaluationSplit + "'");
+        }
+        int trainable = evaluationSplit.equals(VALIDATION) ? RunWorld.ITERATION_SIZE - RunWorld.VALIDATION_PER_SPLIT
+                : RunWorld.ITERATION_SIZE;
+        promptsPerIteration = promptsPerIteration == 0 ? trainable : promptsPerIteration;
+        if (promptsPerIteration < 1 || promptsPerIteration > trainable) {
+            throw new InvalidSettingException("config.prompts_per_iteration", "must be in 1.." + trainable
+                    + " (0 = the whole iteration split's " + trainable + " training prompts"
+                    + (trainable < RunWorld.ITERATION_SIZE ? "; the validation split holds back "
+                    + RunWorld.VALIDATION_PER_SPLIT : "") + "), got " + promptsPerIteration);
         }
         batchSize = batchSize == 0 ? DEFAULT_BATCH_SIZE : batchSize;
         if (batchSize < 1 || batchSize > 1024) {
@@ -86,12 +102,37 @@ public record RunSettings(String runId, String algorithm, int iterations, long s
             throw new InvalidSettingException("config.feature_allocation", "must be 'rule' or 'model' (empty = rule),"
                     + " got '" + featureAllocation + "'");
         }
-        evalQueries = evalQueries == 0 ? RunWorld.HELD_OUT_SIZE : evalQueries;
+        if (method instanceof SsoMethod.Settings sso) {
+            // one allocation for the run: the SSO settings' own, else the run's
+            if (sso.featureAllocation().isEmpty()) {
+                method = sso.withFeatureAllocation(featureAllocation);
+            } else {
+                featureAllocation = sso.featureAllocation();
+            }
+        }
+        method.checkObjective(objectiveParams);
+        int evalSize = evaluationSplit.equals(VALIDATION) ? RunWorld.VALIDATION_PER_SPLIT * iterations
+                : RunWorld.HELD_OUT_SIZE;
+        evalQueries = evalQueries == 0 ? evalSize : Math.min(evalQueries, evalSize);
         if (evalQueries < 1 || evalQueries > RunWorld.HELD_OUT_SIZE) {
             throw new InvalidSettingException("config.eval_queries", "must be in 1.." + RunWorld.HELD_OUT_SIZE
                     + " (0 = all " + RunWorld.HELD_OUT_SIZE + "), got " + evalQueries);
         }
     }
+
+    /** The same settings as before methods had their own: the method is the named one's preset. */
+    public RunSettings(String runId, String algorithm, int iterations, long seed, long worldSeed,
+                       int promptsPerIteration, int batchSize, double learningRate, int epochs,
+                       SamplingSettings sampling, Map<String, Double> objectiveParams, String featureAllocation,
+                       int evalQueries, boolean skipEvaluation) {
+        this(runId, algorithm, iterations, seed, worldSeed, promptsPerIteration, batchSize, learningRate, epochs,
+                sampling, objectiveParams, featureAllocation, evalQueries, skipEvaluation, HELD_OUT, null);
+    }
+
+    /** Evaluation on the world's held-out queries. */
+    public static final String HELD_OUT = "held-out";
+    /** Evaluation on queries held back from the iteration splits. */
+    public static final String VALIDATION = "validation";
 
     private static Map<String, Double> checkObjectiveParams(Map<String, Double> params) {
         Map<String, Double> copy = new TreeMap<>(); // sorted: the state file and records read the same every time
@@ -130,22 +171,115 @@ public record RunSettings(String runId, String algorithm, int iterations, long s
     }
 
     /**
-     * Steps the trainer's learning-rate schedule spans: every iteration's planned batches, as if no triple were
-     * dropped. Dropped triples make an iteration shorter, so the cosine may end slightly above its floor.
+     * Steps the trainer's learning-rate schedule spans: every round's planned batches, as if no example were
+     * dropped. Dropped examples make a round shorter, so the cosine may end slightly above its floor.
      *
-     * @return iterations × epochs × ⌈promptsPerIteration / batchSize⌉
+     * @return the sum over rounds of epochs × ⌈planned examples / batchSize⌉ (SSO: iterations × epochs ×
+     *         ⌈promptsPerIteration / batchSize⌉)
      */
     public int plannedTotalSteps() {
-        return iterations * BatchPlan.count(promptsPerIteration, batchSize, epochs);
+        AlignmentMethod m = alignmentMethod();
+        int steps = 0;
+        for (int r = 0; r < totalRounds(); r++) {
+            steps += BatchPlan.count(m.plannedExamples(promptsInRound(r)), batchSize, epochs);
+        }
+        return steps;
+    }
+
+    /**
+     * The method that runs.
+     *
+     * @return a new instance over {@link #method()}
+     */
+    public AlignmentMethod alignmentMethod() {
+        return method.method();
+    }
+
+    /**
+     * The objective pair batches name.
+     *
+     * @return its name and parameters
+     */
+    public AlignmentMethod.ObjectiveChoice objective() {
+        return alignmentMethod().objective(objectiveParams);
     }
 
     /**
      * The objective's name on pair batches.
      *
-     * @return {@code sso} or {@code pbaa}
+     * @return e.g. {@code sso}, {@code pbaa}, {@code spce}, {@code dpo}
      */
     public String objectiveName() {
-        return algorithm;
+        return objective().name();
+    }
+
+    /**
+     * Rounds per iteration split: ⌈training prompts / the method's prompts per round⌉ (SSO: 1).
+     *
+     * @return at least 1
+     */
+    public int roundsPerSplit() {
+        int perRound = alignmentMethod().promptsPerRound(promptsPerIteration);
+        return (promptsPerIteration + perRound - 1) / perRound;
+    }
+
+    /**
+     * Rounds in the whole run.
+     *
+     * @return iterations × {@link #roundsPerSplit()}
+     */
+    public int totalRounds() {
+        return iterations * roundsPerSplit();
+    }
+
+    /**
+     * The iteration split a round's prompts come from.
+     *
+     * @param round from 0
+     * @return round / roundsPerSplit
+     */
+    public int splitOf(int round) {
+        return round / roundsPerSplit();
+    }
+
+    /**
+     * Where a round's prompts start within its split.
+     *
+     * @param round from 0
+     * @return the first prompt's index in the split
+     */
+    public int firstPromptOf(int round) {
+        return (round % roundsPerSplit()) * alignmentMethod().promptsPerRound(promptsPerIteration);
+    }
+
+    /**
+     * How many prompts a round takes (the last round of a split may take fewer).
+     *
+     * @param round from 0
+     * @return at least 1
+     */
+    public int promptsInRound(int round) {
+        int perRound = alignmentMethod().promptsPerRound(promptsPerIteration);
+        return Math.min(perRound, promptsPerIteration - firstPromptOf(round));
+    }
+
+    /**
+     * Whether a round ends with an oracle evaluation: the last round of each split, unless the run skips them.
+     *
+     * @param round from 0
+     * @return true for evaluated rounds
+     */
+    public boolean evaluates(int round) {
+        return !skipEvaluation && round % roundsPerSplit() == roundsPerSplit() - 1;
+    }
+
+    /**
+     * Whether the run evaluates on queries held back from the iteration splits.
+     *
+     * @return true for {@code validation}
+     */
+    public boolean evaluatesOnValidation() {
+        return evaluationSplit.equals(VALIDATION);
     }
 
     /**

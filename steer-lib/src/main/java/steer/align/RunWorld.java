@@ -22,6 +22,11 @@ public final class RunWorld {
     public static final int ITERATION_SIZE = SplitSizes.defaults().iterationSize();
     /** Held-out evaluation queries (the world's default). */
     public static final int HELD_OUT_SIZE = SplitSizes.defaults().heldOut();
+    /**
+     * Queries at the end of each iteration split that a run evaluating on the validation split holds back from
+     * training: where a method's settings are tuned, so that the held-out set never chooses them.
+     */
+    public static final int VALIDATION_PER_SPLIT = 100;
 
     private final WorldSplits splits;
 
@@ -53,6 +58,47 @@ public final class RunWorld {
     public List<Task> iterationTasks(int iteration, int limit) {
         List<Task> all = splits.iterations().get(iteration);
         return all.subList(0, Math.min(limit, all.size()));
+    }
+
+    /**
+     * A slice of one iteration's prompts: a round's.
+     *
+     * @param iteration the iteration split, from 0
+     * @param from      the first prompt's index in the split
+     * @param count     how many
+     * @return the tasks, in split order
+     */
+    public List<Task> iterationTasks(int iteration, int from, int count) {
+        return splits.iterations().get(iteration).subList(from, from + count);
+    }
+
+    /**
+     * The validation queries of a run: the last {@link #VALIDATION_PER_SPLIT} of each of its iteration splits, split
+     * by split. A run that evaluates on them trains on at most the first {@code ITERATION_SIZE -
+     * VALIDATION_PER_SPLIT} prompts of each split, so it never trains on them.
+     *
+     * @param iterations the run's iteration splits
+     * @param limit      at most this many
+     * @return the tasks
+     */
+    public List<Task> validation(int iterations, int limit) {
+        List<Task> out = new java.util.ArrayList<>();
+        for (int i = 0; i < iterations; i++) {
+            List<Task> all = splits.iterations().get(i);
+            out.addAll(all.subList(all.size() - VALIDATION_PER_SPLIT, all.size()));
+        }
+        return out.subList(0, Math.min(limit, out.size()));
+    }
+
+    /**
+     * The queries a run is evaluated on.
+     *
+     * @param settings the run's settings
+     * @return the validation or held-out queries, limited to {@code settings.evalQueries()}
+     */
+    public List<Task> evaluationTasks(RunSettings settings) {
+        return settings.evaluatesOnValidation() ? validation(settings.iterations(), settings.evalQueries())
+                : heldOut(settings.evalQueries());
     }
 
     /**

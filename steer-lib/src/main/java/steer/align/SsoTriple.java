@@ -13,5 +13,5 @@ package steer.align;
  * @param feature     the allocated features' label, for diagnostics only
  */
 public record SsoTriple(String prompt, String promptPlus, String promptMinus, String yPlus, String yMinus,
-                        String yOrig, String feature) {
+                        String yOrig, String feature) implements RoundExample {
 }

@@ -45,8 +45,9 @@ import steer.store.StoredCheckpoint;
  * <p>Batches name their iteration, their index in it and the iteration's size; once all of an iteration's batches
  * are trained the run's policy is written to the {@link CheckpointStore} as the run's next version (iteration + 1
  * when no checkpoint was requested in between). The reference model of a batch is a frozen copy of the run's
- * checkpoint that generated it ({@link Batch#policyVersion()}; version 0 is the base model), so within an
- * iteration it is the checkpoint the iteration started from.
+ * checkpoint the batch names ({@link Batch#referenceVersion()}; version 0 is the base model): for SSO the version
+ * that sampled it, the checkpoint the iteration started from; for OSP the base model for the whole run. A batch's
+ * policy may lag the run's newest checkpoint by at most the smaller of the run's and the trainer's staleness bound.
  *
  * <p>Callers drive durability: {@link #train} changes only memory (and, when an iteration completes, writes the
  * store version); {@link #saveState} makes it durable. A consumer commits its input position only after
@@ -121,7 +122,7 @@ public final class OnlineTrainer implements AutoCloseable {
      * @param runId              the run; it names directories, so it follows {@link CheckpointStore}'s rule
      * @param iteration          0-based iteration
      * @param batchId            the idempotency key, unique within the run
-     * @param policyVersion      the run's checkpoint version that generated the samples, and the batch's reference
+     * @param policyVersion      the run's checkpoint version that generated the samples
      * @param objective          the loss
      * @param batchIndex         position within the iteration, in [0, batchesInIteration)
      * @param batchesInIteration how many batches the iteration has
@@ -129,10 +130,15 @@ public final class OnlineTrainer implements AutoCloseable {
      * @param totalSteps         optimizer steps of the whole run, spanned by warm-up and cosine; 0 for a constant
      *                           learning rate
      * @param examples           the examples, all of the kind the objective trains on
+     * @param referenceVersion   the run's checkpoint version the objective's log-ratios are measured against (0 =
+     *                           the base model): the iteration's start for SSO, the base model for OSP
+     * @param maxPolicyStaleness the run's own bound on how far policyVersion may lag the run's newest checkpoint,
+     *                           or -1 for none (the trainer's {@link Settings#maxPolicyStaleness()} applies; with
+     *                           both, the smaller)
      */
     public record Batch(String runId, int iteration, String batchId, long policyVersion, Objective<?> objective,
                         int batchIndex, int batchesInIteration, double learningRate, long totalSteps,
-                        List<? extends TrainingExample> examples) {
+                        List<? extends TrainingExample> examples, long referenceVersion, int maxPolicyStaleness) {
 
         public Batch {
             require(runId != null && !runId.isBlank(), "run_id is empty");
@@ -144,6 +150,8 @@ public final class OnlineTrainer implements AutoCloseable {
             require(batchId != null && !batchId.isBlank(), "batch_id is empty");
             require(iteration >= 0, "iteration must be >= 0, got " + iteration);
             require(policyVersion >= 0, "policy_version must be >= 0, got " + policyVersion);
+            require(referenceVersion >= 0, "reference_version must be >= 0, got " + referenceVersion);
+            require(maxPolicyStaleness >= -1, "max_policy_staleness must be >= 0, got " + maxPolicyStaleness);
             require(batchesInIteration >= 1, "batches_in_iteration must be >= 1, got " + batchesInIteration);
             require(batchIndex >= 0 && batchIndex < batchesInIteration, "batch_index must be in [0, "
                     + batchesInIteration + "), got " + batchIndex);
@@ -158,6 +166,14 @@ public final class OnlineTrainer implements AutoCloseable {
                         + kind.getSimpleName() + " examples; the batch holds a " + e.getClass().getSimpleName());
             }
             examples = List.copyOf(examples);
+        }
+
+        /** A batch measured against the version that sampled it, under the trainer's staleness bound. */
+        public Batch(String runId, int iteration, String batchId, long policyVersion, Objective<?> objective,
+                     int batchIndex, int batchesInIteration, double learningRate, long totalSteps,
+                     List<? extends TrainingExample> examples) {
+            this(runId, iteration, batchId, policyVersion, objective, batchIndex, batchesInIteration, learningRate,
+                    totalSteps, examples, policyVersion, -1);
         }
 
         private static void require(boolean ok, String message) {
@@ -311,14 +327,24 @@ public final class OnlineTrainer implements AutoCloseable {
             publishStatus();
             return new Duplicate(b.batchId());
         }
-        long oldest = run.checkpointVersion - settings.maxPolicyStaleness();
+        int bound = b.maxPolicyStaleness() < 0 ? settings.maxPolicyStaleness()
+                : Math.min(b.maxPolicyStaleness(), settings.maxPolicyStaleness());
+        long oldest = run.checkpointVersion - bound;
         if (b.policyVersion() < oldest) {
             run.stale++;
             publishStatus();
             return new Refused(RefusalKind.STALE, "batch " + b.batchId() + " was sampled from policy version "
                     + b.policyVersion() + ", older than the oldest allowed, " + oldest + " (newest checkpoint of run "
-                    + run.runId + ": " + run.checkpointVersion + ", max-policy-staleness "
+                    + run.runId + ": " + run.checkpointVersion + ", staleness bound " + bound + ": the run's "
+                    + (b.maxPolicyStaleness() < 0 ? "none" : b.maxPolicyStaleness()) + ", the trainer's "
                     + settings.maxPolicyStaleness() + ")");
+        }
+        if (b.referenceVersion() > run.checkpointVersion) {
+            run.refused++;
+            publishStatus();
+            return new Refused(RefusalKind.UNKNOWN_POLICY, "batch " + b.batchId() + " names reference version "
+                    + b.referenceVersion() + ", but the newest checkpoint of run " + b.runId() + " is "
+                    + run.checkpointVersion);
         }
         if (b.policyVersion() > run.checkpointVersion) {
             run.refused++;
@@ -328,7 +354,7 @@ public final class OnlineTrainer implements AutoCloseable {
                     + run.checkpointVersion);
         }
         Live m = activate(run);
-        m.trainer.frozenReference(m.referenceFor(b.policyVersion(), run.runId));
+        m.trainer.frozenReference(m.referenceFor(b.referenceVersion(), run.runId));
         double peak = b.learningRate() > 0 ? b.learningRate() : settings.optimizer().lr();
         long t = m.trainer.stepCount() + 1;
         double lr = b.totalSteps() > 0 ? LearningRateSchedule.forSteps(b.totalSteps()).lr(peak, t) : peak;
@@ -344,6 +370,8 @@ public final class OnlineTrainer implements AutoCloseable {
         metrics.putAll(r.diagnostics());
         metrics.put("lr", r.lr());
         metrics.put("grad_norm", r.gradNorm());
+        metrics.put("reference_version", (double) b.referenceVersion());
+        metrics.put("policy_lag", (double) (run.checkpointVersion - b.policyVersion()));
         run.lastMetrics = Collections.unmodifiableMap(metrics);
         IterationProgress progress = run.iterations.computeIfAbsent(b.iteration(), i -> new IterationProgress());
         progress.add(b.batchIndex(), metrics);
@@ -701,12 +729,17 @@ public final class OnlineTrainer implements AutoCloseable {
         }
     }
 
-    /** A run's model in memory: the policy with its optimizer, and the reference of the batch being trained. */
+    /**
+     * A run's model in memory: the policy with its optimizer, and the frozen reference models its batches name, by
+     * version: at most {@link #KEPT_REFERENCES}, the least recently used closed first — a run whose reference is the
+     * base model for good (OSP) loads it once; one whose reference is the iteration's start (SSO) switches once per
+     * iteration.
+     */
     private final class Live implements AutoCloseable {
+        static final int KEPT_REFERENCES = 2;
         final Decoder policy;
         final PolicyTrainer trainer;
-        Decoder reference;
-        long referenceVersion = -1;
+        final LinkedHashMap<Long, Decoder> references = new LinkedHashMap<>(4, 0.75f, true);
 
         Live(Decoder policy, PolicyTrainer trainer) {
             this.policy = policy;
@@ -714,23 +747,25 @@ public final class OnlineTrainer implements AutoCloseable {
         }
 
         Decoder referenceFor(long version, String runId) {
-            if (version != referenceVersion) {
-                Path dir = version == 0 ? settings.baseModel() : settings.store().location(runId, version);
-                HfCheckpoint c = HfCheckpoint.load(dir);
-                if (reference != null) {
-                    reference.close();
-                }
-                reference = Decoder.fromHostTensors(c.config(), c.tensors(), NDManager.newBaseManager());
-                referenceVersion = version;
+            Decoder known = references.get(version);
+            if (known != null) {
+                return known;
             }
+            Path dir = version == 0 ? settings.baseModel() : settings.store().location(runId, version);
+            HfCheckpoint c = HfCheckpoint.load(dir);
+            if (references.size() >= KEPT_REFERENCES) {
+                Long eldest = references.keySet().iterator().next();
+                references.remove(eldest).close();
+            }
+            Decoder reference = Decoder.fromHostTensors(c.config(), c.tensors(), NDManager.newBaseManager());
+            references.put(version, reference);
             return reference;
         }
 
         @Override
         public void close() {
-            if (reference != null) {
-                reference.close();
-            }
+            references.values().forEach(Decoder::close);
+            references.clear();
             policy.close();
         }
     }

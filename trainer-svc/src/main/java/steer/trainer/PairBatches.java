@@ -55,9 +55,14 @@ final class PairBatches {
             examples.add(at("soft_pairs", i, () -> encoder.pair(p.getPrompt(), p.getChosen(), p.getRejected(),
                     p.getStrength())));
         }
+        if (b.hasMaxPolicyStaleness() && b.getMaxPolicyStaleness() < 0) {
+            throw new IllegalArgumentException("max_policy_staleness must be >= 0, got " + b.getMaxPolicyStaleness());
+        }
+        // absent reference: an older producer, whose reference was always the sampling version
+        long reference = b.hasReferenceVersion() ? b.getReferenceVersion() : b.getPolicyVersion();
         return new OnlineTrainer.Batch(b.getRunId(), b.getIteration(), b.getBatchId(), b.getPolicyVersion(),
                 objective, b.getBatchIndex(), b.getBatchesInIteration(), b.getLearningRate(), b.getTotalSteps(),
-                examples);
+                examples, reference, b.hasMaxPolicyStaleness() ? b.getMaxPolicyStaleness() : -1);
     }
 
     private static TrainingExample at(String field, int index, java.util.function.Supplier<TrainingExample> encode) {

@@ -52,15 +52,47 @@ public final class DemoReport {
             rows.add(new Row(0, 0, get(base, "mean_score"), 0.5, get(base, "mean_length"), get(base, "signal_accuracy"),
                     get(base, "on_policy"), Double.NaN, Double.NaN, 0, 0, 0));
         }
+        // one row per iteration split: an online method's rounds of a split are summed (examples, seconds) and
+        // averaged by batches (loss, W); the evaluation is the split's last round's
+        Map<Integer, List<IterationResult>> splits = new java.util.TreeMap<>();
         for (IterationResult it : run.getIterationsList()) {
-            Map<String, Double> eval = it.getEvalMetricsMap();
-            Map<String, Double> train = it.getTrainMetricsMap();
-            rows.add(new Row(it.getIteration() + 1, it.getCheckpointVersion(), get(eval, "mean_score"), get(eval, "win_rate"),
-                    get(eval, "mean_length"), get(eval, "signal_accuracy"), get(eval, "on_policy"), get(train, "sso_weight"),
-                    get(train, "loss"), it.getExamples(), it.getDroppedDegenerate(), it.getSeconds()));
+            splits.computeIfAbsent(it.getSplit(), k -> new ArrayList<>()).add(it);
+        }
+        for (Map.Entry<Integer, List<IterationResult>> e : splits.entrySet()) {
+            List<IterationResult> rounds = e.getValue();
+            IterationResult last = rounds.get(rounds.size() - 1);
+            Map<String, Double> eval = last.getEvalMetricsMap();
+            int examples = 0;
+            int dropped = 0;
+            double seconds = 0;
+            for (IterationResult it : rounds) {
+                examples += it.getExamples();
+                dropped += it.getDroppedDegenerate();
+                seconds += it.getSeconds();
+            }
+            rows.add(new Row(e.getKey() + 1, last.getCheckpointVersion(), get(eval, "mean_score"), get(eval, "win_rate"),
+                    get(eval, "mean_length"), get(eval, "signal_accuracy"), get(eval, "on_policy"),
+                    batchMean(rounds, "sso_weight"), batchMean(rounds, "loss"), examples, dropped, seconds));
         }
         String algorithm = run.getConfig().getAlgorithm().isEmpty() ? "sso" : run.getConfig().getAlgorithm();
         return new DemoReport(run.getRunId(), algorithm, run.getConfig().getSeed(), rows);
+    }
+
+    /** A train metric's mean over rounds, weighted by their batches; NaN where no round has it. */
+    private static double batchMean(List<IterationResult> rounds, String key) {
+        if (rounds.size() == 1) {
+            return get(rounds.get(0).getTrainMetricsMap(), key);
+        }
+        double sum = 0;
+        double weight = 0;
+        for (IterationResult it : rounds) {
+            Double v = it.getTrainMetricsMap().get(key);
+            if (v != null) {
+                sum += v * it.getBatches();
+                weight += it.getBatches();
+            }
+        }
+        return weight == 0 ? Double.NaN : sum / weight;
     }
 
     public List<Row> rows() {

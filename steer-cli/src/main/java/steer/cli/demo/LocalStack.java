@@ -116,7 +116,7 @@ public final class LocalStack implements AutoCloseable {
     private Map<String, String> judgeConfig() {
         Map<String, String> c = common();
         c.put("steer.judge.model-location", options.baseModel().toString());
-        c.put("steer.judge.model-name", "policy");  // SSO's judge follows the policy
+        c.put("steer.judge.model-name", "sft");  // the SFT model, version 0: OSP pins it; Self-Rewarding starts from it
         c.put("steer.judge.allowed-root", store().toString());
         return c;
     }

@@ -1,0 +1,189 @@
+package steer.orchestrator;
+
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.NettyChannelBuilder;
+import io.opentelemetry.api.OpenTelemetry;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import steer.proto.v1.CompareBatchRequest;
+import steer.proto.v1.CompareBatchResponse;
+import steer.proto.v1.CompareRequest;
+import steer.proto.v1.CompareWithEmptyBatchRequest;
+import steer.proto.v1.CompareWithEmptyRequest;
+import steer.proto.v1.Comparison;
+import steer.proto.v1.JudgeGrpc;
+import steer.proto.v1.ListModelsRequest;
+import steer.proto.v1.LoadModelRequest;
+import steer.proto.v1.ModelInfo;
+
+/**
+ * The orchestrator's view of the judge service: making every judge replica serve a named model at a version, and
+ * asking them for preference strengths in batches spread over the replicas. Every answer must come from the model
+ * and version asked for; one from another version (a reloaded pinned judge, a policy-following judge behind) fails
+ * the run.
+ */
+final class JudgeClient implements AutoCloseable {
+
+    /** Items per batch call: the judge service accepts 256 by default. */
+    static final int CHUNK = 128;
+
+    private final OrchestratorConfig config;
+    private final ServiceReplicas judges;
+    private final ReplicaCalls fanOut = new ReplicaCalls("judge-fan-out");
+
+    JudgeClient(OrchestratorConfig config, OpenTelemetry otel) {
+        this.config = config;
+        TracingClientInterceptor tracing = new TracingClientInterceptor(otel);
+        judges = config.judgeAddress().map(address -> new ServiceReplicas("judge", "steer.orchestrator.judge-address",
+                address, a -> NettyChannelBuilder.forAddress(a).usePlaintext().maxInboundMessageSize(64 << 20)
+                .intercept(tracing).build(),
+                t -> NettyChannelBuilder.forTarget(t).usePlaintext().maxInboundMessageSize(64 << 20).intercept(tracing)
+                        .build())).orElse(null);
+    }
+
+    /** Whether a judge is configured. */
+    boolean configured() {
+        return judges != null;
+    }
+
+    private List<ServiceReplicas.Replica> replicas() {
+        if (judges == null) {
+            throw new RunFailure("this run's method asks a judge, but steer.orchestrator.judge-address is not set");
+        }
+        return judges.current();
+    }
+
+    private JudgeGrpc.JudgeBlockingStub stub(ServiceReplicas.Replica r, long deadlineMs) {
+        return JudgeGrpc.newBlockingStub(r.channel()).withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Makes every judge replica serve {@code name} at {@code version} from {@code location}. A replica that already
+     * serves that name at that version from that directory is left alone.
+     *
+     * @param pinned a pinned judge must never be replaced: if a replica serves the name at another version or from
+     *               another directory, the run fails instead of reloading it (another run may be judging with it)
+     */
+    void ensure(String name, long version, String location, boolean pinned) {
+        for (ServiceReplicas.Replica r : replicas()) {
+            ModelInfo served = served(r, name);
+            if (served != null && served.getVersion() == version && sameDir(served.getLocation(), location)) {
+                continue;
+            }
+            if (served != null && pinned) {
+                throw new RunFailure("the judge at " + r.address() + " serves '" + name + "' version "
+                        + served.getVersion() + " from " + served.getLocation() + ", but this run pins it at version "
+                        + version + " from " + location + "; give the run's judge another model name");
+            }
+            try {
+                ModelInfo loaded = stub(r, config.loadDeadline().toMillis()).loadModel(LoadModelRequest.newBuilder()
+                        .setName(name).setVersion(version).setLocation(location).build()).getModel();
+                if (loaded.getVersion() != version) {
+                    throw new RunFailure("the judge at " + r.address() + " loaded " + location + " as version "
+                            + loaded.getVersion() + ", expected " + version);
+                }
+            } catch (StatusRuntimeException e) {
+                throw PolicyClient.failure("judge", r.address(), "LoadModel '" + name + "' from " + location, e);
+            }
+        }
+    }
+
+    private ModelInfo served(ServiceReplicas.Replica r, String name) {
+        try {
+            for (ModelInfo m : stub(r, config.loadDeadline().toMillis()).listModels(ListModelsRequest.getDefaultInstance())
+                    .getModelsList()) {
+                if (m.getName().equals(name)) {
+                    return m;
+                }
+            }
+            return null;
+        } catch (StatusRuntimeException e) {
+            throw PolicyClient.failure("judge", r.address(), "ListModels", e);
+        }
+    }
+
+    private static boolean sameDir(String a, String b) {
+        return Path.of(a).toAbsolutePath().normalize().equals(Path.of(b).toAbsolutePath().normalize());
+    }
+
+    /** p(response ≻ empty | prompt), both orders averaged, from {@code model} at {@code version}. */
+    List<Double> againstEmpty(String model, long version, List<String> prompts, List<String> responses) {
+        return batched(prompts.size(), version, model, (from, to) -> {
+            CompareWithEmptyBatchRequest.Builder b = CompareWithEmptyBatchRequest.newBuilder();
+            for (int i = from; i < to; i++) {
+                b.addItems(CompareWithEmptyRequest.newBuilder().setModel(model).setPrompt(prompts.get(i))
+                        .setResponse(responses.get(i)));
+            }
+            return stub -> stub.compareWithEmptyBatch(b.build());
+        });
+    }
+
+    /** p(a ≻ b | prompt), both orders averaged, from {@code model} at {@code version}. */
+    List<Double> compare(String model, long version, List<String> prompts, List<String> a, List<String> b) {
+        return batched(prompts.size(), version, model, (from, to) -> {
+            CompareBatchRequest.Builder req = CompareBatchRequest.newBuilder();
+            for (int i = from; i < to; i++) {
+                req.addItems(CompareRequest.newBuilder().setModel(model).setPrompt(prompts.get(i))
+                        .setResponseA(a.get(i)).setResponseB(b.get(i)));
+            }
+            return stub -> stub.compareBatch(req.build());
+        });
+    }
+
+    private interface ChunkCall {
+        Function<JudgeGrpc.JudgeBlockingStub, CompareBatchResponse> of(int from, int to);
+    }
+
+    private List<Double> batched(int n, long version, String model, ChunkCall call) {
+        List<ServiceReplicas.Replica> replicas = replicas();
+        List<Double> out = new ArrayList<>(n);
+        int chunks = (n + CHUNK - 1) / CHUNK;
+        for (int first = 0; first < chunks; first += replicas.size()) {
+            List<Callable<List<Double>>> round = new ArrayList<>();
+            for (int chunk = first; chunk < Math.min(chunks, first + replicas.size()); chunk++) {
+                int from = chunk * CHUNK;
+                int to = Math.min(n, from + CHUNK);
+                ServiceReplicas.Replica r = replicas.get(chunk % replicas.size());
+                Function<JudgeGrpc.JudgeBlockingStub, CompareBatchResponse> c = call.of(from, to);
+                round.add(() -> {
+                    CompareBatchResponse response;
+                    try {
+                        response = c.apply(stub(r, config.generateDeadline().toMillis()));
+                    } catch (StatusRuntimeException e) {
+                        throw PolicyClient.failure("judge", r.address(), "judging with '" + model + "'", e);
+                    }
+                    if (response.getComparisonsCount() != to - from) {
+                        throw new RunFailure("the judge at " + r.address() + " answered " + response.getComparisonsCount()
+                                + " comparisons for " + (to - from) + " items");
+                    }
+                    List<Double> p = new ArrayList<>(to - from);
+                    for (Comparison cmp : response.getComparisonsList()) {
+                        if (!cmp.getModel().equals(model) || cmp.getModelVersion() != version) {
+                            throw new RunFailure("the judge at " + r.address() + " judged with '" + cmp.getModel()
+                                    + "' version " + cmp.getModelVersion() + "; this round's judge is '" + model
+                                    + "' version " + version);
+                        }
+                        p.add(cmp.getPABetter());
+                    }
+                    return p;
+                });
+            }
+            for (List<Double> part : fanOut.all(round)) {
+                out.addAll(part);
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        if (judges != null) {
+            judges.close();
+        }
+        fanOut.close();
+    }
+}
