@@ -113,11 +113,11 @@ public record RunSettings(String runId, String algorithm, int iterations, long s
         method.checkObjective(objectiveParams);
         int evalSize = evaluationSplit.equals(VALIDATION) ? RunWorld.VALIDATION_PER_SPLIT * iterations
                 : RunWorld.HELD_OUT_SIZE;
-        evalQueries = evalQueries == 0 ? evalSize : Math.min(evalQueries, evalSize);
-        if (evalQueries < 1 || evalQueries > RunWorld.HELD_OUT_SIZE) {
+        if (evalQueries < 0 || evalQueries > RunWorld.HELD_OUT_SIZE) {
             throw new InvalidSettingException("config.eval_queries", "must be in 1.." + RunWorld.HELD_OUT_SIZE
-                    + " (0 = all " + RunWorld.HELD_OUT_SIZE + "), got " + evalQueries);
+                    + " (0 = all " + evalSize + " of the evaluation split), got " + evalQueries);
         }
+        evalQueries = evalQueries == 0 ? evalSize : Math.min(evalQueries, evalSize);
     }
 
     /** The same settings as before methods had their own: the method is the named one's preset. */

@@ -336,8 +336,8 @@ public final class OnlineTrainer implements AutoCloseable {
             return new Refused(RefusalKind.STALE, "batch " + b.batchId() + " was sampled from policy version "
                     + b.policyVersion() + ", older than the oldest allowed, " + oldest + " (newest checkpoint of run "
                     + run.runId + ": " + run.checkpointVersion + ", staleness bound " + bound + ": the run's "
-                    + (b.maxPolicyStaleness() < 0 ? "none" : b.maxPolicyStaleness()) + ", the trainer's "
-                    + settings.maxPolicyStaleness() + ")");
+                    + (b.maxPolicyStaleness() < 0 ? "none" : b.maxPolicyStaleness()) + ", the trainer's"
+                    + " max-policy-staleness " + settings.maxPolicyStaleness() + ")");
         }
         if (b.referenceVersion() > run.checkpointVersion) {
             run.refused++;

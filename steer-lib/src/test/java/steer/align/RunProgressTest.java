@@ -79,4 +79,65 @@ class RunProgressTest {
         assertThrows(IllegalArgumentException.class,
                 () -> run.with(IterationRecord.sampled(1, 1, List.of(T), 0, 0, 1, 1), 1));
     }
+
+    private static final JudgedPair P = new JudgedPair("x", "a", "b", 0.7);
+
+    /** Drives a run's persisted phases as the loop would, recording each action, with a staleness bound. */
+    private static List<Step> drive(int staleness) {
+        RunSettings st = new RunSettings("r", "osp", 1, 1, 1, 3, 4, 0, 1, null, Map.of(), "", 10, false, "",
+                new steer.method.OspMethod.Settings(0, 1, staleness, "", "", 0, "", ""));
+        RunRecord run = RunRecord.start(st, 0).withBaseline(Map.of("mean_score", 0.4), 1);
+        List<Step> steps = new java.util.ArrayList<>();
+        for (int guard = 0; guard < 100; guard++) {
+            Step step = RunProgress.next(run);
+            steps.add(step);
+            int r = step.iteration();
+            switch (step.action()) {
+                case FINISH -> {
+                    return steps;
+                }
+                case SAMPLE -> {
+                    assertEquals(Math.max(0, r - staleness), RunProgress.policyVersion(r, staleness));
+                    run = run.with(IterationRecord.sampled(r, RunProgress.policyVersion(r, staleness), List.of(P), 0, 0,
+                            1, 0), 2);
+                }
+                case PUBLISH -> run = run.with(run.iteration(r).orElseThrow().withPhase(IterationPhase.PUBLISHED), 2);
+                case AWAIT_CHECKPOINT -> run = run.with(run.iteration(r).orElseThrow().trained(r + 1, "/c/v" + (r + 1),
+                        r + 1, Map.of()), 2);
+                case LOAD -> run = run.with(run.iteration(r).orElseThrow().withPhase(IterationPhase.LOADED), 2);
+                case EVALUATE -> run = run.with(run.iteration(r).orElseThrow().evaluated(Map.of()), 2);
+                default -> throw new AssertionError(step);
+            }
+        }
+        throw new AssertionError("no finish: " + steps);
+    }
+
+    @Test
+    void synchronousRoundsEachTrainBeforeTheNextSamples() {
+        // three rounds of one prompt; only the split's last round (2) is evaluated
+        assertEquals(List.of(new Step(Action.SAMPLE, 0), new Step(Action.PUBLISH, 0), new Step(Action.AWAIT_CHECKPOINT, 0),
+                new Step(Action.LOAD, 0), new Step(Action.SAMPLE, 1), new Step(Action.PUBLISH, 1),
+                new Step(Action.AWAIT_CHECKPOINT, 1), new Step(Action.LOAD, 1), new Step(Action.SAMPLE, 2),
+                new Step(Action.PUBLISH, 2), new Step(Action.AWAIT_CHECKPOINT, 2), new Step(Action.LOAD, 2),
+                new Step(Action.EVALUATE, 2), new Step(Action.FINISH, 3)), drive(0));
+    }
+
+    @Test
+    void withStalenessOneTheNextRoundSamplesWhileThisOneTrains() {
+        // round r + 1 is sampled (from version r) and published before round r's checkpoint is awaited
+        assertEquals(List.of(new Step(Action.SAMPLE, 0), new Step(Action.PUBLISH, 0), new Step(Action.SAMPLE, 1),
+                new Step(Action.PUBLISH, 1), new Step(Action.AWAIT_CHECKPOINT, 0), new Step(Action.LOAD, 0),
+                new Step(Action.SAMPLE, 2), new Step(Action.PUBLISH, 2), new Step(Action.AWAIT_CHECKPOINT, 1),
+                new Step(Action.LOAD, 1), new Step(Action.AWAIT_CHECKPOINT, 2), new Step(Action.LOAD, 2),
+                new Step(Action.EVALUATE, 2), new Step(Action.FINISH, 3)), drive(1));
+    }
+
+    @Test
+    void versionsAreFoundWhereTheirRoundWroteThem() {
+        RunRecord run = RunRecord.start(settings(false), 0).with(IterationRecord.sampled(0, 0, List.of(T), 0, 0, 1, 1)
+                .trained(1, "/c/r/v000001", 1, Map.of()), 1);
+        assertEquals("/base", RunProgress.versionLocation(run, 0, "/base"));
+        assertEquals("/c/r/v000001", RunProgress.versionLocation(run, 1, "/base"));
+        assertThrows(IllegalStateException.class, () -> RunProgress.versionLocation(run, 2, "/base"));
+    }
 }

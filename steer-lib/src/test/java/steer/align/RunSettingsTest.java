@@ -71,11 +71,15 @@ class RunSettingsTest {
     }
 
     @Test
-    void objectiveParamsAreKeptSortedAndUnknownNamesPassToTheTrainer() {
+    void objectiveParamsAreKeptSortedAndOnesTheObjectiveDoesNotReadAreRefusedAtStart() {
         RunSettings s = new RunSettings("r", "pbaa", 1, 0, 0, 0, 0, 1e-3, 0, null,
-                Map.of("theta", 0.0, "alpha", 0.5, "custom_knob", 2.0), "model", 0, true);
-        assertEquals(List.of("alpha", "custom_knob", "theta"), List.copyOf(s.objectiveParams().keySet()));
+                Map.of("theta", 0.0, "alpha", 0.5, "gamma", 2.0), "model", 0, true);
+        assertEquals(List.of("alpha", "gamma", "theta"), List.copyOf(s.objectiveParams().keySet()));
         assertEquals("pbaa", s.objectiveName());
         assertTrue(s.allocatesByModel());
+        InvalidSettingException e = assertThrows(InvalidSettingException.class, () -> new RunSettings("r", "pbaa", 1,
+                0, 0, 0, 0, 1e-3, 0, null, Map.of("custom_knob", 2.0), "model", 0, true));
+        assertEquals("config.objective_params", e.field());
+        assertTrue(e.getMessage().contains("'custom_knob'"), e.getMessage());
     }
 }
