@@ -347,6 +347,54 @@ class OnlineTrainerTest {
                 b.examples())).toList();
     }
 
+    /** A batch of the second iteration (sampled by version 1) with its reference and the run's staleness bound. */
+    private static OnlineTrainer.Batch secondIteration(int i, long reference, int staleness) {
+        OnlineTrainer.Batch b = batches.get(PER_ITERATION + i);
+        return new OnlineTrainer.Batch(b.runId(), b.iteration(), b.batchId(), b.policyVersion(), b.objective(),
+                b.batchIndex(), b.batchesInIteration(), b.learningRate(), b.totalSteps(), b.examples(), reference,
+                staleness);
+    }
+
+    @Test
+    void aBatchIsMeasuredAgainstTheReferenceItNamesAndTheRunsOwnStalenessBoundApplies(@TempDir Path a,
+                                                                                      @TempDir Path b) {
+        double[] firstLoss = new double[2];
+        long[] refs = {0, 1};
+        Path[] roots = {a, b};
+        for (int k = 0; k < 2; k++) {
+            try (OnlineTrainer t = OnlineTrainer.open(settings(roots[k]))) {
+                for (int i = 0; i < PER_ITERATION; i++) {
+                    t.train(batches.get(i));
+                }
+                OnlineTrainer.Trained step = assertInstanceOf(OnlineTrainer.Trained.class,
+                        t.train(secondIteration(0, refs[k], 1)));
+                firstLoss[k] = step.step().loss();
+                assertEquals((double) refs[k], t.status().lastMetrics().get("reference_version"));
+                assertEquals(0.0, t.status().lastMetrics().get("policy_lag"), "sampled by the newest version");
+                // the next batches alternate references: each is measured against its own
+                for (int i = 1; i < PER_ITERATION; i++) {
+                    t.train(secondIteration(i, i % 2, 1));
+                    assertEquals((double) (i % 2), t.status().lastMetrics().get("reference_version"));
+                }
+                assertEquals(2, t.status().checkpointVersion());
+                OnlineTrainer.Refused future = assertInstanceOf(OnlineTrainer.Refused.class, t.train(
+                        new OnlineTrainer.Batch("run-a", 2, "ref-future", 2, batches.get(0).objective(), 0, 1, 0, 0,
+                                batches.get(0).examples(), 3, -1)));
+                assertEquals(OnlineTrainer.RefusalKind.UNKNOWN_POLICY, future.kind());
+                assertTrue(future.reason().contains("reference version 3"), future.reason());
+                // lagging one version: the trainer allows 1, a run that asks for 0 does not
+                OnlineTrainer.Refused stale = assertInstanceOf(OnlineTrainer.Refused.class, t.train(
+                        new OnlineTrainer.Batch("run-a", 2, "lagging", 1, batches.get(0).objective(), 0, 1, 0, 0,
+                                batches.get(0).examples(), 1, 0)));
+                assertEquals(OnlineTrainer.RefusalKind.STALE, stale.kind());
+                assertInstanceOf(OnlineTrainer.Trained.class, t.train(new OnlineTrainer.Batch("run-a", 2, "lagging-ok",
+                        1, batches.get(0).objective(), 0, 1, 0, 0, batches.get(0).examples(), 0, 1)));
+                assertEquals(1.0, t.status().lastMetrics().get("policy_lag"));
+            }
+        }
+        assertTrue(firstLoss[0] != firstLoss[1], "the same batch against versions 0 and 1: " + firstLoss[0]);
+    }
+
     private static List<String> ids(List<OnlineTrainer.Batch> list) {
         return list.stream().map(OnlineTrainer.Batch::batchId).toList();
     }
