@@ -34,6 +34,11 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import steer.proto.v1.GetRunRequest;
+import steer.proto.v1.IterationResult;
+import steer.proto.v1.JudgeGrpc;
+import steer.proto.v1.ListModelsRequest;
+import steer.proto.v1.ModelInfo;
+import steer.proto.v1.OspSettings;
 import steer.proto.v1.OrchestratorGrpc;
 import steer.proto.v1.PairBatch;
 import steer.proto.v1.Run;
@@ -48,8 +53,9 @@ import steer.proto.v1.TrainerStatusRequest;
 import steer.proto.v1.WatchRunRequest;
 
 /**
- * Short SSO runs through every real part: the Kafka broker, the generator, judge, trainer and orchestrator
- * processes on loopback. The first run goes undisturbed; the second has its trainer killed mid-iteration.
+ * Short runs through every real part: the Kafka broker, the generator, judge, trainer and orchestrator processes on
+ * loopback. SSO runs undisturbed, with its trainer or orchestrator killed, and stopped and resumed; an online OSP
+ * run samples each round while the trainer trains the round before.
  */
 class EndToEndTest {
 
@@ -121,6 +127,84 @@ class EndToEndTest {
         assertTrue(isAncestor(iteration, step), "the trainer's step descends from the orchestrator's iteration span");
         assertTrue(stack.traces().spans().stream().anyMatch(s -> s.traceId().equals(iteration.traceId())
                 && s.service().contains("generator")), "the generator's calls are in the iteration's trace");
+    }
+
+    @Test
+    void ospRunWithStalenessOneSamplesWhileTheTrainerTrainsAgainstThePinnedSftJudgeAndReference() throws Exception {
+        String runId = "e2e-osp";
+        int rounds = 4;
+        // 24 prompts in rounds of 6, K = 4 samples: 12 ranked pairs = 2 batches of 6 per round
+        RunConfig config = RunConfig.newBuilder().setRunId(runId).setAlgorithm("osp").setIterations(1).setSeed(3)
+                .setPromptsPerIteration(24).setBatchSize(6).setEvalQueries(20)
+                .setOsp(OspSettings.newBuilder().setSamplesPerPrompt(4).setPromptsPerRound(6).setMaxPolicyStaleness(1))
+                .build();
+        Run run = runToEnd(config, null);
+        assertEquals(RunState.RUN_STATE_SUCCEEDED, run.getState(), run.getError());
+        assertEquals(rounds, run.getIterationsCount());
+
+        List<PairBatch> published = publishedBatches(runId);
+        assertTrained(runId, published, rounds);
+        assertEquals(0, TrainerGrpc.newBlockingStub(trainerChannel).status(TrainerStatusRequest.getDefaultInstance())
+                .getBatchesStale(), "no batch refused as staler than the bound");
+        for (PairBatch b : published) {
+            assertTrue(b.hasReferenceVersion() && b.getReferenceVersion() == 0, "every batch's reference is the SFT model");
+            // round r samples from version r - 1 while round r - 1 trains: one version behind, the bound
+            assertEquals(Math.max(0, b.getIteration() - 1), b.getPolicyVersion(), "round " + b.getIteration());
+            assertEquals(1, b.getMaxPolicyStaleness());
+            assertEquals("spce", b.getObjective().getName());
+            assertTrue(b.getSoftPairsCount() > 0 && b.getSsoExamplesCount() == 0 && b.getPairsCount() == 0);
+        }
+        for (IterationResult r : run.getIterationsList()) {
+            assertEquals("sft", r.getJudgeModel(), "round " + r.getIteration() + " judged by the pinned SFT model");
+            assertEquals(0, r.getJudgeModelVersion());
+            assertEquals(0, r.getReferenceVersion());
+            assertEquals(6L * 4, r.getSamplesDrawn());
+        }
+        // the judge still serves the SFT model as version 0, from where it started: it was never reloaded
+        ManagedChannel judgeChannel = NettyChannelBuilder.forTarget(stack.judge().address()).usePlaintext().build();
+        try {
+            List<ModelInfo> served = JudgeGrpc.newBlockingStub(judgeChannel).listModels(ListModelsRequest.getDefaultInstance())
+                    .getModelsList();
+            assertEquals(1, served.size(), served.toString());
+            assertEquals("sft", served.get(0).getName());
+            assertEquals(0, served.get(0).getVersion());
+            assertEquals(ROOT.resolve("models/world/small").toAbsolutePath().normalize().toString(),
+                    served.get(0).getLocation());
+        } finally {
+            judgeChannel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
+        // the traces: some round's sampling runs while the trainer takes a step of the round before
+        List<TraceCollector.CollectedSpan> spans = awaitSpans(runId, rounds);
+        boolean overlap = false;
+        for (TraceCollector.CollectedSpan sample : spans) {
+            if (!sample.name().equals("orchestrator.sample")) {
+                continue;
+            }
+            String previous = Integer.toString(Integer.parseInt(sample.attributes().get("steer.iteration")) - 1);
+            for (TraceCollector.CollectedSpan step : spans) {
+                if (step.name().equals("trainer.step") && previous.equals(step.attributes().get("steer.iteration"))
+                        && step.startUnixNanos() < sample.endUnixNanos() && sample.startUnixNanos() < step.endUnixNanos()) {
+                    overlap = true;
+                }
+            }
+        }
+        assertTrue(overlap, "a round's orchestrator.sample span overlaps a trainer.step span of the round before");
+    }
+
+    /** The run's spans once every round's trainer steps and sampling spans have arrived. */
+    private List<TraceCollector.CollectedSpan> awaitSpans(String runId, int rounds) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (true) {
+            List<TraceCollector.CollectedSpan> spans = stack.traces().spans().stream()
+                    .filter(s -> runId.equals(s.attributes().get("steer.run_id"))).toList();
+            long samples = spans.stream().filter(s -> s.name().equals("orchestrator.sample")).count();
+            Set<String> trainedRounds = spans.stream().filter(s -> s.name().equals("trainer.step"))
+                    .map(s -> s.attributes().get("steer.iteration")).collect(Collectors.toSet());
+            if ((samples >= rounds && trainedRounds.size() >= rounds) || System.nanoTime() > deadline) {
+                return spans;
+            }
+            sleep(200);
+        }
     }
 
     @Test
@@ -241,6 +325,11 @@ class EndToEndTest {
 
     /** The trainer's durable state lists each published batch id once, and took one optimizer step per batch. */
     private void assertTrained(String runId, List<PairBatch> published) throws IOException {
+        assertTrained(runId, published, ITERATIONS);
+    }
+
+    /** The same for a run of {@code rounds} rounds, each writing one version. */
+    private void assertTrained(String runId, List<PairBatch> published, int rounds) throws IOException {
         Set<String> publishedIds = published.stream().map(PairBatch::getBatchId).collect(Collectors.toCollection(TreeSet::new));
         assertEquals(published.size(), publishedIds.size(), "no batch id published twice");
         JsonNode state = latestTrainerState(runId);
@@ -254,9 +343,10 @@ class EndToEndTest {
         assertEquals(published.size(), status.getBatchesTrained());
         Map<Integer, Long> perIteration = new HashMap<>();
         published.forEach(b -> perIteration.merge(b.getIteration(), 1L, Long::sum));
-        assertEquals(ITERATIONS, perIteration.size());
+        assertEquals(rounds, perIteration.size());
         // one optimizer step per batch: the store's last version records the run's step count
-        JsonNode last = new ObjectMapper().readTree(stack.store().resolve(runId).resolve("v000002/checkpoint.json").toFile());
+        JsonNode last = new ObjectMapper().readTree(stack.store().resolve(runId)
+                .resolve(String.format("v%06d", rounds)).resolve("checkpoint.json").toFile());
         assertEquals(published.size(), last.findValue("step").asLong(), "optimizer steps = published batches");
     }
 
