@@ -92,6 +92,17 @@ final class JudgeClient implements AutoCloseable {
         }
     }
 
+    /** The model names the first judge replica serves. */
+    List<String> servedNames() {
+        ServiceReplicas.Replica r = replicas().get(0);
+        try {
+            return stub(r, config.loadDeadline().toMillis()).listModels(ListModelsRequest.getDefaultInstance())
+                    .getModelsList().stream().map(ModelInfo::getName).toList();
+        } catch (StatusRuntimeException e) {
+            throw PolicyClient.failure("judge", r.address(), "ListModels", e);
+        }
+    }
+
     private ModelInfo served(ServiceReplicas.Replica r, String name) {
         try {
             for (ModelInfo m : stub(r, config.loadDeadline().toMillis()).listModels(ListModelsRequest.getDefaultInstance())

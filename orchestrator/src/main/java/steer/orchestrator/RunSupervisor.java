@@ -24,7 +24,9 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 import steer.align.RunRecord;
+import steer.align.InvalidSettingException;
 import steer.align.RunSettings;
+import steer.method.AlignmentMethod;
 import steer.align.RunStateStore;
 import steer.align.RunStatus;
 import steer.proto.v1.Run;
@@ -158,12 +160,41 @@ public class RunSupervisor {
                         + config.baseModel().get() + " is not a model directory (no config.json)").asRuntimeException();
             }
         }
+        checkJudge(effective);
         long now = System.currentTimeMillis();
         RunRecord run = existing.map(r -> r.withStatus(RunStatus.RUNNING, "", now))
                 .orElseGet(() -> RunRecord.start(settings, now));
         store.save(run);
         launch(run);
         return RunMessages.run(run);
+    }
+
+    /**
+     * A method that asks a judge needs one: FAILED_PRECONDITION without a judge address; a pinned judge named without
+     * a checkpoint to load must be one the judge serves (INVALID_ARGUMENT naming the field and what is served).
+     */
+    private void checkJudge(RunSettings settings) {
+        AlignmentMethod.JudgeChoice judge = settings.alignmentMethod().judge();
+        if (judge.kind() == AlignmentMethod.JudgeChoice.Kind.NONE) {
+            return;
+        }
+        if (!services.judge().configured()) {
+            throw Status.FAILED_PRECONDITION.withDescription(settings.algorithm() + " asks a judge, and"
+                    + " steer.orchestrator.judge-address is not set").asRuntimeException();
+        }
+        if (judge.kind() == AlignmentMethod.JudgeChoice.Kind.PINNED && judge.location().isEmpty()) {
+            List<String> served;
+            try {
+                served = services.judge().servedNames();
+            } catch (RunFailure e) {
+                throw Status.UNAVAILABLE.withDescription(e.getMessage()).asRuntimeException();
+            }
+            if (!served.contains(judge.model())) {
+                throw new InvalidSettingException("config.osp.judge_model", "'" + judge.model() + "' is not served by"
+                        + " the judge, which serves " + served + "; name one of those, or set config.osp.judge_location"
+                        + " to a checkpoint to load under that name");
+            }
+        }
     }
 
     private void launch(RunRecord run) {

@@ -31,7 +31,10 @@ import steer.proto.v1.Run;
 import steer.proto.v1.RunConfig;
 import steer.proto.v1.RunEvent;
 import steer.proto.v1.RunState;
+import steer.proto.v1.OspSettings;
 import steer.proto.v1.SamplingParams;
+import steer.proto.v1.SelfRewardingSettings;
+import steer.proto.v1.SsoSettings;
 import steer.proto.v1.StartRunRequest;
 import steer.proto.v1.StopRunRequest;
 import steer.proto.v1.WatchRunRequest;
@@ -88,10 +91,42 @@ class OrchestratorServiceIT {
         rejected("config.sampling.top_p", c -> c.setSampling(SamplingParams.newBuilder().setTopP(1.5f)));
         rejected("config.sampling.max_new_tokens", c -> c.setSampling(SamplingParams.newBuilder().setMaxNewTokens(-1)));
         rejected("config.sampling.top_k", c -> c.setSampling(SamplingParams.newBuilder().setTopK(-3)));
+        rejected("config.evaluation_split", c -> c.setEvaluationSplit("test"));
+        rejected("config.prompts_per_iteration", c -> c.setEvaluationSplit("validation").setPromptsPerIteration(450));
+        rejected("config.method_settings", c -> c.setAlgorithm("sso").setOsp(OspSettings.getDefaultInstance()));
+        rejected("config.method_settings", c -> c.setAlgorithm("osp-dpo")
+                .setSelfRewarding(SelfRewardingSettings.getDefaultInstance()));
+        rejected("config.sso.feature_allocation", c -> c.setSso(SsoSettings.newBuilder().setFeatureAllocation("ask")));
+        rejected("config.sso.no_self_steering", c -> c.setAlgorithm("sso-no-g").putObjectiveParams("theta", 0.5));
+        rejected("config.osp.samples_per_prompt", c -> c.setAlgorithm("osp").setOsp(OspSettings.newBuilder()
+                .setSamplesPerPrompt(1)));
+        rejected("config.osp.max_policy_staleness", c -> c.setAlgorithm("osp").setOsp(OspSettings.newBuilder()
+                .setMaxPolicyStaleness(-1)));
+        rejected("config.osp.beta", c -> c.setAlgorithm("osp-ipo").setOsp(OspSettings.newBuilder().setBeta(-0.5)));
+        rejected("config.osp.loss", c -> c.setAlgorithm("osp").setOsp(OspSettings.newBuilder().setLoss("kto")));
+        rejected("config.osp.pairing", c -> c.setAlgorithm("osp").setOsp(OspSettings.newBuilder().setPairing("best")));
+        rejected("config.osp.judge_location", c -> c.setAlgorithm("osp").setOsp(OspSettings.newBuilder()
+                .setJudgeLocation("relative/dir")));
+        rejected("config.objective_params", c -> c.setAlgorithm("osp").putObjectiveParams("alpha", 0.5));
+        rejected("config.self_rewarding.prompts_per_round", c -> c.setAlgorithm("self-rewarding")
+                .setSelfRewarding(SelfRewardingSettings.newBuilder().setPromptsPerRound(501)));
+        rejected("config.self_rewarding.beta", c -> c.setAlgorithm("self-rewarding")
+                .setSelfRewarding(SelfRewardingSettings.newBuilder().setBeta(-1)));
         // nothing was created by the rejected requests
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
                 () -> api.getRun(GetRunRequest.newBuilder().setRunId("it-run").build()));
         assertEquals(Status.Code.NOT_FOUND, e.getStatus().getCode());
+    }
+
+    @Test
+    void aMethodThatAsksAJudgeNeedsOne() {
+        for (String method : List.of("osp", "osp-random", "self-rewarding")) {
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+                    () -> api.startRun(start(c -> c.setRunId("needs-judge").setAlgorithm(method))));
+            assertEquals(Status.Code.FAILED_PRECONDITION, e.getStatus().getCode(), method);
+            assertTrue(e.getStatus().getDescription().contains("steer.orchestrator.judge-address"),
+                    e.getStatus().getDescription());
+        }
     }
 
     @Test

@@ -23,7 +23,8 @@ import steer.world.Task;
  * judge scores each by p(y ≻ empty | x) ({@code CompareWithEmpty}); the samples are ranked by that score and paired
  * outside-in into K//2 pairs ({@link PreferencePairing#rankedOutsideIn}: best with worst, second with second worst;
  * the median of an odd K unused); each pair's target strength p(y_h ≻ y_l | x) is judged in both orders and
- * averaged ({@code Compare}). A pair whose responses are the same text, or whose scores tie, carries no preference
+ * averaged ({@code Compare}; for a pair with an empty response that is the other response's score against the
+ * empty one, already judged). A pair whose responses are the same text, or whose scores tie, carries no preference
  * and is dropped.
  *
  * <p>Loss: SPCE, −[p·log σ(β·h) + (1−p)·log σ(−β·h)] ({@code steer.objective.Spce}), with h measured against the
@@ -206,6 +207,7 @@ public final class OspMethod implements AlignmentMethod {
         List<String> prompts = new ArrayList<>();
         List<String> chosen = new ArrayList<>();
         List<String> rejected = new ArrayList<>();
+        List<double[]> scoreOf = new ArrayList<>(); // each kept pair's p(y ≻ empty) of (chosen, rejected)
         int dropped = 0;
         for (int p = 0; p < x.size(); p++) {
             List<Double> s = scores.get(p);
@@ -223,20 +225,44 @@ public final class OspMethod implements AlignmentMethod {
                 prompts.add(x.get(p));
                 chosen.add(high);
                 rejected.add(low);
+                scoreOf.add(new double[] {s.get(pair.high()), s.get(pair.low())});
             }
         }
         long comparisons = (long) x.size() * k;
-        List<Double> strengths = null;
-        if (settings.loss().equals("spce") && !prompts.isEmpty()) {
-            strengths = round.judge().compare(prompts, chosen, rejected);
-            comparisons += prompts.size();
+        Double[] strengths = new Double[prompts.size()];
+        if (settings.loss().equals("spce")) {
+            // a pair with an empty side was judged already: p(y ≻ empty) is the other side's score (the judge
+            // service refuses an empty response as A or B)
+            List<Integer> ask = new ArrayList<>();
+            for (int j = 0; j < prompts.size(); j++) {
+                if (chosen.get(j).isBlank()) {
+                    strengths[j] = 1 - scoreOf.get(j)[1];
+                } else if (rejected.get(j).isBlank()) {
+                    strengths[j] = scoreOf.get(j)[0];
+                } else {
+                    ask.add(j);
+                }
+            }
+            if (!ask.isEmpty()) {
+                List<Double> judged = round.judge().compare(pick(prompts, ask), pick(chosen, ask), pick(rejected, ask));
+                for (int a = 0; a < ask.size(); a++) {
+                    strengths[ask.get(a)] = judged.get(a);
+                }
+                comparisons += ask.size();
+            }
         }
         List<RoundExample> examples = new ArrayList<>(prompts.size());
         for (int j = 0; j < prompts.size(); j++) {
             examples.add(new JudgedPair(prompts.get(j), chosen.get(j), rejected.get(j),
-                    strengths == null ? null : clamp(strengths.get(j))));
+                    strengths[j] == null ? null : clamp(strengths[j])));
         }
         return new RoundExamples(examples, dropped, 0, (long) x.size() * k, comparisons);
+    }
+
+    private static List<String> pick(List<String> all, List<Integer> at) {
+        List<String> out = new ArrayList<>(at.size());
+        at.forEach(i -> out.add(all.get(i)));
+        return out;
     }
 
     /** The queries of tasks, in order. */

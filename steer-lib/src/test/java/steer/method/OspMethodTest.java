@@ -25,7 +25,8 @@ class OspMethodTest {
     private static final Task T2 = new Task(Family.ADD, "add 2 2", null, List.of("4"));
 
     /** Scores against the empty response, by text. */
-    private static final Map<String, Double> EMPTY_SCORE = Map.of("a", 0.9, "b", 0.7, "c", 0.5, "d", 0.3, "e", 0.1);
+    private static final Map<String, Double> EMPTY_SCORE = Map.of("a", 0.9, "b", 0.7, "c", 0.5, "d", 0.3, "e", 0.1,
+            "", 0.5);
 
     /** A judge with a position bias: p(first better) = 0.5 + (s(first) - s(second)) + 0.1. */
     private static double firstBetter(String first, String second) {
@@ -89,6 +90,25 @@ class OspMethodTest {
         assertEquals(0.7, ((JudgedPair) ex.get(3)).strength(), 1e-12);
         assertEquals(14, built.samplesDrawn());
         assertEquals(14 + 4, built.judgeComparisons(), "K scores per prompt, then one comparison per kept pair");
+    }
+
+    @Test
+    void aPairWithAnEmptyResponseTakesItsStrengthFromTheScoreAgainstTheEmptyResponse() {
+        OspMethod osp = (OspMethod) new RunSettings("r", "osp", 1, 5, 0, 2, 8, 0, 1, null, Map.of(), "", 1, true)
+                .alignmentMethod();
+        // prompt 1 ranked: a, b, "", d (median), e, e, e: pairs (a, e), (b, e), ("", e)
+        // prompt 2 ranked: a, "", …: pairs (a, ""), and two ("", "") dropped
+        List<List<String>> samples = List.of(List.of("", "a", "d", "b", "e", "e", "e"),
+                List.of("", "a", "", "", "", "", ""));
+        RoundExamples built = osp.buildRound(round("osp", samples, judge()));
+        assertEquals(List.of("a>e", "b>e"), comparedPairs, "the judge is never asked about an empty response");
+        assertEquals(4, built.examples().size());
+        JudgedPair emptyChosen = (JudgedPair) built.examples().get(2);
+        assertEquals("", emptyChosen.chosen());
+        assertEquals(0.9, emptyChosen.strength(), 1e-12, "p(empty ≻ e) = 1 − p(e ≻ empty)");
+        assertEquals(new JudgedPair("add 2 2", "a", "", 0.9), built.examples().get(3), "p(a ≻ empty) = its score");
+        assertEquals(2, built.dropped());
+        assertEquals(14 + 2, built.judgeComparisons());
     }
 
     @Test

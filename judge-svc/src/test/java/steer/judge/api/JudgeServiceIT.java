@@ -77,6 +77,12 @@ class JudgeServiceIT {
     }
 
     private static void assertSame(PairwiseJudge.Verdict v, Comparison c) {
+        assertSameValues(v, c);
+        assertEquals("judge", c.getModel());
+        assertEquals(0, c.getModelVersion());
+    }
+
+    private static void assertSameValues(PairwiseJudge.Verdict v, Comparison c) {
         assertEquals(v.pABetter(), c.getPABetter(), 1e-5);
         assertEquals(v.pAB(), c.getPABetterAb(), 1e-5);
         assertEquals(v.pBA(), c.getPABetterBa(), 1e-5);
@@ -84,8 +90,6 @@ class JudgeServiceIT {
         assertEquals(v.ab().b(), c.getLogitsAb().getLogitB(), 1e-4);
         assertEquals(v.ba().a(), c.getLogitsBa().getLogitA(), 1e-4);
         assertEquals(v.ba().b(), c.getLogitsBa().getLogitB(), 1e-4);
-        assertEquals("judge", c.getModel());
-        assertEquals(0, c.getModelVersion());
     }
 
     private static void assertCompareMatchesTheLibrary() {
@@ -106,6 +110,39 @@ class JudgeServiceIT {
         CompareBatchResponse empties = stub().compareWithEmptyBatch(CompareWithEmptyBatchRequest.newBuilder()
                 .addItems(CompareWithEmptyRequest.newBuilder().setPrompt("add 3 4").setResponse("answer : 7 .")).build());
         assertSame(expected.get(2), empties.getComparisons(0));
+    }
+
+    /**
+     * A pinned judge and a policy-following one side by side, as an OSP run and a Self-Rewarding run need: loading
+     * and reloading one name never touches the other, and each answer names the model and version that gave it.
+     */
+    @Test
+    void twoNamedModelsServeSideBySide() {
+        Path other = TinyWorldModel.write(dir.resolve("policy-v3"), 32);
+        stub().loadModel(LoadModelRequest.newBuilder().setName("policy@run-a").setVersion(3)
+                .setLocation(other.toString()).build());
+        List<PairwiseJudge.Verdict> expectedOther;
+        try (LanguageModel m = LanguageModel.load(other)) {
+            expectedOther = new PairwiseJudge(JudgeTemplates.world().pairwise("template_id", "")).compare(m, ITEMS);
+        }
+        CompareRequest.Builder item = compare("add 3 4", "answer : 7 .", "answer : 8 .").toBuilder();
+        Comparison pinned = stub().compare(item.setModel("judge").build());
+        Comparison following = stub().compare(item.setModel("policy@run-a").build());
+        assertSame(inProcess().get(0), pinned);
+        assertEquals(0, pinned.getModelVersion());
+        assertSameValues(expectedOther.get(0), following);
+        assertTrue(Math.abs(following.getPABetter() - pinned.getPABetter()) > 1e-6, "another model, another verdict");
+        assertEquals("policy@run-a", following.getModel());
+        assertEquals(3, following.getModelVersion());
+        // the policy moves on: the pinned judge stays as it was
+        stub().loadModel(LoadModelRequest.newBuilder().setName("policy@run-a").setVersion(4)
+                .setLocation(model.toString()).build());
+        assertEquals(4, stub().compare(item.setModel("policy@run-a").build()).getModelVersion());
+        Comparison still = stub().compare(item.setModel("judge").build());
+        assertEquals(0, still.getModelVersion());
+        assertSame(inProcess().get(0), still);
+        var served = stub().listModels(steer.proto.v1.ListModelsRequest.getDefaultInstance()).getModelsList();
+        assertEquals(2, served.size(), served.toString());
     }
 
     @Test

@@ -138,6 +138,14 @@ class EndToEndTest {
                 .setPromptsPerIteration(24).setBatchSize(6).setEvalQueries(20)
                 .setOsp(OspSettings.newBuilder().setSamplesPerPrompt(4).setPromptsPerRound(6).setMaxPolicyStaleness(1))
                 .build();
+        io.grpc.StatusRuntimeException unknown = org.junit.jupiter.api.Assertions.assertThrows(
+                io.grpc.StatusRuntimeException.class, () -> OrchestratorGrpc.newBlockingStub(orchestratorChannel)
+                        .startRun(StartRunRequest.newBuilder().setConfig(config.toBuilder().setRunId("e2e-osp-unknown")
+                                .setOsp(config.getOsp().toBuilder().setJudgeModel("no-such-judge"))).build()));
+        assertEquals(io.grpc.Status.Code.INVALID_ARGUMENT, unknown.getStatus().getCode());
+        assertTrue(unknown.getStatus().getDescription().startsWith("config.osp.judge_model 'no-such-judge' is not"
+                + " served by the judge, which serves [sft]"), unknown.getStatus().getDescription());
+
         Run run = runToEnd(config, null);
         assertEquals(RunState.RUN_STATE_SUCCEEDED, run.getState(), run.getError());
         assertEquals(rounds, run.getIterationsCount());
