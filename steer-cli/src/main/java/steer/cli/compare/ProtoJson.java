@@ -14,7 +14,7 @@ import java.util.List;
 /**
  * A protobuf message as a JSON tree, by its descriptor: every field under its proto name, defaults included (a
  * run's zero counts are figures too), enums by name, maps as objects, 64-bit integers as JSON numbers, bytes as
- * base64, a set oneof member only; NaN and infinite values as null.
+ * base64; a field with presence only when set; NaN and infinite values as null.
  */
 public final class ProtoJson {
 
@@ -26,9 +26,9 @@ public final class ProtoJson {
     public static ObjectNode of(Message message) {
         ObjectNode out = JSON.objectNode();
         for (FieldDescriptor field : message.getDescriptorForType().getFields()) {
-            // an unset member of a oneof (or an unset optional message) is left out, not written as its default
-            if ((field.getRealContainingOneof() != null || field.getJavaType() == FieldDescriptor.JavaType.MESSAGE
-                    && !field.isRepeated()) && !message.hasField(field)) {
+            // a field with presence (a message, a oneof member, an optional) is left out when unset, not written as
+            // its default
+            if (field.hasPresence() && !message.hasField(field)) {
                 continue;
             }
             Object value = message.getField(field);

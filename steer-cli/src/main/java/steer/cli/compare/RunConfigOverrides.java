@@ -67,8 +67,9 @@ public final class RunConfigOverrides {
                     + key + "=" + value);
         }
         // fail now, not after the first runs: the key must resolve and the value parse
-        apply(RunConfig.getDefaultInstance(), List.of(new Setting(ALL, key, value)), "");
-        return new Setting(method, key, value);
+        Setting setting = new Setting(method, key, value);
+        apply(RunConfig.getDefaultInstance(), List.of(setting), method);
+        return setting;
     }
 
     /** The settings for {@code method} (its own and those for every method), applied in order. */
