@@ -42,7 +42,7 @@ final class CompareCommand implements Callable<Integer> {
                     + "osp-dpo,osp-ipo,osp-random")
     List<String> methods;
 
-    @Option(names = "--seeds", defaultValue = "0,1,2", split = ",", description = "seeds, one run per method and seed "
+    @Option(names = "--seeds", defaultValue = "0,1,2,3,4", split = ",", description = "seeds, one run per method and seed "
             + "(default: ${DEFAULT-VALUE})")
     List<Long> seeds;
 
@@ -101,8 +101,12 @@ final class CompareCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "steer compare: %d methods × %d seeds = %d runs of %d iterations from %s; working "
                 + "directory %s%n", methodList.size(), seedList.size(), total, iterations, base, work);
 
+        // every run after the first has the generator and judge load the SFT model back by its location, which they
+        // accept only under their allowed root: the working directory, with the checkpoint store and this copy
+        Path sft = copyModel(base, work.resolve("sft-model"));
         List<RunOutcome> outcomes = new ArrayList<>();
-        try (LocalStack stack = LocalStack.start(new LocalStack.Options(root, work, base), line -> System.out.println("  " + line))) {
+        try (LocalStack stack = LocalStack.start(new LocalStack.Options(root, work, sft, 1, work),
+                line -> System.out.println("  " + line))) {
             ManagedChannel channel = NettyChannelBuilder.forTarget(stack.orchestrator().address()).usePlaintext()
                     .maxInboundMessageSize(64 << 20).build();
             try {
@@ -145,6 +149,24 @@ final class CompareCommand implements Callable<Integer> {
         }
         System.out.printf(Locale.ROOT, "done in %.1f min%n", minutes(start));
         return failed.isEmpty() ? 0 : 1;
+    }
+
+    /** Copies a model directory (its files and folders) to {@code target}; returns {@code target}. */
+    static Path copyModel(Path model, Path target) throws java.io.IOException {
+        if (!java.nio.file.Files.isRegularFile(model.resolve("config.json"))) {
+            throw new IllegalArgumentException("--model " + model + ": no config.json there (a model in the Hugging Face layout)");
+        }
+        try (var files = java.nio.file.Files.walk(model)) {
+            for (Path p : (Iterable<Path>) files::iterator) {
+                Path to = target.resolve(model.relativize(p).toString());
+                if (java.nio.file.Files.isDirectory(p)) {
+                    java.nio.file.Files.createDirectories(to);
+                } else {
+                    java.nio.file.Files.copy(p, to, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        }
+        return target;
     }
 
     /** Starts one run, follows it until it ends and reads it back; a failure of any step is the run's error. */

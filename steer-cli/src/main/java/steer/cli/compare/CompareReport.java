@@ -196,17 +196,17 @@ public final class CompareReport {
         Set<Object> evalQueries = distinct(configs, RunConfig::getEvalQueries);
         if (iterations.size() == 1 && prompts.size() == 1 && worldSeeds.size() == 1) {
             int p = (Integer) prompts.iterator().next();
+            int n = (Integer) iterations.iterator().next();
             out.add(String.format(Locale.ROOT, "The same prompts per iteration: world seed %s's iteration splits, %s of each, "
-                    + "for %s iterations (a split's prompts do not depend on the run's seed or method).",
-                    worldSeeds.iterator().next(), p == 0 ? "all prompts" : "the first " + p + " prompts",
-                    iterations.iterator().next()));
+                    + "for %d iteration%s (a split's prompts do not depend on the run's seed or method).",
+                    worldSeeds.iterator().next(), p == 0 ? "all prompts" : "the first " + p + " prompts", n, n == 1 ? "" : "s"));
         }
         if (splits.size() == 1 && evalQueries.size() == 1 && worldSeeds.size() == 1) {
             int q = (Integer) evalQueries.iterator().next();
             String split = (String) splits.iterator().next();
             out.add("The same evaluation set: " + (split.equals("validation")
                     ? "the validation queries held back from the end of every iteration split"
-                    : "the world's held-out queries") + (q == 0 ? "" : ", the first " + q) + " (evaluation split " + split
+                    : "the world's held-out queries") + (q == 0 ? "" : ", " + q + " of them") + " (evaluation split " + split
                     + "), sampled at the run's settings and scored by the oracle, which no method sees.");
         }
         out.add("The same SFT model for every run, " + setup.model() + ", and one stack (one Kafka broker, one generator, "
@@ -556,8 +556,10 @@ public final class CompareReport {
 
     /** Every method's curve of one figure on one plot, as an embedded PNG; empty when no run has the figure. */
     String plot(String key, String title) {
-        org.knowm.xchart.XYChart chart = new org.knowm.xchart.XYChartBuilder().width(560).height(360).title(title)
-                .xAxisTitle("iteration split").yAxisTitle(key).build();
+        // the legend sits below the plot, a line per method
+        org.knowm.xchart.XYChart chart = new org.knowm.xchart.XYChartBuilder().width(560)
+                .height(300 + 20 * setup.methods().size()).title(title).xAxisTitle("iteration split")
+                .yAxisTitle(key.replace('_', ' ')).build();
         chart.getStyler().setXAxisDecimalPattern("0");
         chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideS);
         boolean any = false;
