@@ -98,8 +98,9 @@ final class CompareCommand implements Callable<Integer> {
         Path work = out != null ? out.toAbsolutePath() : root.resolve("build-out/compare").resolve(stamp);
         Path base = model.isAbsolute() ? model : root.resolve(model);
         int total = methodList.size() * seedList.size();
-        System.out.printf(Locale.ROOT, "steer compare: %d methods × %d seeds = %d runs of %d iterations from %s; working "
-                + "directory %s%n", methodList.size(), seedList.size(), total, iterations, base, work);
+        System.out.printf(Locale.ROOT, "steer compare: %d method%s × %d seed%s = %d runs of %d iteration%s from %s; working "
+                + "directory %s%n", methodList.size(), methodList.size() == 1 ? "" : "s", seedList.size(),
+                seedList.size() == 1 ? "" : "s", total, iterations, iterations == 1 ? "" : "s", base, work);
 
         // every run after the first has the generator and judge load the SFT model back by its location, which they
         // accept only under their allowed root: the working directory, with the checkpoint store and this copy
@@ -206,7 +207,8 @@ final class CompareCommand implements Callable<Integer> {
         if (!o.succeeded()) {
             return String.format(Locale.ROOT, "FAILED after %.0f s: %s", o.wallSeconds(), o.error());
         }
-        return String.format(Locale.ROOT, "succeeded in %.0f s, %d rounds", o.wallSeconds(), o.run().getIterationsCount())
+        return String.format(Locale.ROOT, "succeeded in %.0f s, %d round%s", o.wallSeconds(), o.run().getIterationsCount(),
+                o.run().getIterationsCount() == 1 ? "" : "s")
                 + RunFigures.lastEvaluated(o.run()).map(CompareCommand::figures).orElse(", no evaluated round");
     }
 

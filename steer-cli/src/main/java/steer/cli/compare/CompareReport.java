@@ -218,6 +218,11 @@ public final class CompareReport {
         if (new LinkedHashSet<>(seedsByMethod.values()).size() <= 1) {
             out.add("The same seeds for every method: " + setup.seeds() + " (a pair compares the same seed).");
         }
+        List<String> shared = setup.settings().stream().filter(st -> st.method().equals(RunConfigOverrides.ALL))
+                .map(st -> st.key() + "=" + st.value()).toList();
+        if (!shared.isEmpty()) {
+            out.add("The same settings given to every method: " + String.join(", ", shared) + ".");
+        }
         return out;
     }
 
@@ -251,7 +256,7 @@ public final class CompareReport {
     }
 
     private String settingsOf(String method) {
-        List<String> own = RunConfigOverrides.forMethod(setup.settings(), method).stream()
+        List<String> own = setup.settings().stream().filter(st -> st.method().equals(method))
                 .map(st -> st.key() + "=" + st.value()).toList();
         return own.isEmpty() ? "" : "; settings " + String.join(", ", own);
     }

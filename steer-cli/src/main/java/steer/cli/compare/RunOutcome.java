@@ -23,9 +23,15 @@ public record RunOutcome(String method, long seed, RunConfig config, Run run, do
 
     /** An outcome read from the run itself: succeeded when its state is, else failed with its error. */
     public static RunOutcome of(String method, long seed, RunConfig config, Run run, double wallSeconds) {
-        String error = run.getState() == RunState.RUN_STATE_SUCCEEDED ? ""
-                : "ended " + run.getState().name().replace("RUN_STATE_", "").toLowerCase(java.util.Locale.ROOT)
-                        + (run.getError().isEmpty() ? "" : ": " + run.getError());
+        String state = run.getState().name().replace("RUN_STATE_", "").toLowerCase(java.util.Locale.ROOT);
+        String error = switch (run.getState()) {
+            case RUN_STATE_SUCCEEDED -> "";
+            case RUN_STATE_RUNNING -> "still running when its progress stream ended";
+            default -> "ended " + state;
+        };
+        if (!error.isEmpty() && !run.getError().isEmpty()) {
+            error += ": " + run.getError();
+        }
         return new RunOutcome(method, seed, config, run, wallSeconds, error);
     }
 

@@ -94,7 +94,8 @@ class CompareReportTest {
 
     static CompareReport report() {
         return CompareReport.of(new CompareReport.Setup(METHODS, SEEDS, 2, 20, "held-out", "models/world/small",
-                List.of(RunConfigOverrides.parse("osp-ipo.osp.loss=ipo", METHODS))), outcomes());
+                List.of(RunConfigOverrides.parse("osp-ipo.osp.loss=ipo", METHODS),
+                        RunConfigOverrides.parse("*.batch_size=8", METHODS))), outcomes());
     }
 
     @Test
@@ -236,11 +237,13 @@ class CompareReportTest {
         assertTrue(equal.contains("the world's held-out queries"), equal);
         assertTrue(equal.contains("models/world/small"), equal);
         assertTrue(equal.contains("The same seeds for every method: [0, 1, 2]"), equal);
+        assertTrue(equal.contains("The same settings given to every method: batch_size=8."), equal);
         String differ = String.join("\n", report.differentAcrossMethods());
         assertTrue(differ.contains("SSO: per run 200 ± 0 samples drawn, 0 ± 0 judge comparisons, 6 ± 0 optimizer steps"), differ);
         assertTrue(differ.contains("OSP: per run 600 ± 0 samples drawn, 300 ± 0 judge comparisons, 18 ± 0 optimizer steps"),
                 differ);
-        assertTrue(differ.contains("OSP with IPO: per run") && differ.contains("settings osp.loss=ipo"), differ);
+        assertTrue(differ.contains("OSP with IPO: per run") && differ.contains("settings osp.loss=ipo."), differ);
+        assertFalse(differ.contains("batch_size"), "a setting of every method is no difference: " + differ);
         assertFalse(differ.contains("Not the same"), differ);
 
         // a run with another world seed breaks "the same prompts", and the report says so
