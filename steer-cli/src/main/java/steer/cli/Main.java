@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "steer", mixinStandardHelpOptions = true, version = "steer 0.1.0",
         description = "Align language models without human labels: SSO, TSO and OSP.",
         subcommands = {ConvertLlama2cCommand.class, GenerateCommand.class, SftCommand.class, TrainCommand.class,
-            WorldCommand.class, BenchCommand.class, DemoCommand.class})
+            WorldCommand.class, BenchCommand.class, DemoCommand.class, CompareCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
@@ -32,7 +32,7 @@ public final class Main implements Runnable {
     public static int run(String... args) {
         // DJL must never reach for its download server; the launcher sets this too, tests call run() directly
         System.setProperty("ai.djl.offline", "true");
-        // the demo draws its report's plots without a display
+        // demo and compare draw their reports' plots without a display
         System.setProperty("java.awt.headless", "true");
         CommandLine cli = new CommandLine(new Main());
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {

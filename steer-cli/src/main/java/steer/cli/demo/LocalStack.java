@@ -24,12 +24,20 @@ public final class LocalStack implements AutoCloseable {
      * @param baseModel the SFT model every run starts from (Hugging Face layout)
      * @param generators generator replicas, each its own process; the orchestrator loads every one and spreads
      *                   the sampling over them
+     * @param allowedRoot where the generator and judge may LoadModel from; null = the checkpoint store. A stack that
+     *                   runs several runs needs the SFT model under it: each run after the first has them load the SFT
+     *                   model back by its location
      */
-    public record Options(Path repoRoot, Path workDir, Path baseModel, int generators) {
+    public record Options(Path repoRoot, Path workDir, Path baseModel, int generators, Path allowedRoot) {
         public Options {
             if (generators < 1) {
                 throw new IllegalArgumentException("generator replicas: " + generators + "; need at least 1");
             }
+        }
+
+        /** LoadModel only from the checkpoint store. */
+        public Options(Path repoRoot, Path workDir, Path baseModel, int generators) {
+            this(repoRoot, workDir, baseModel, generators, null);
         }
 
         /** One generator. */
@@ -109,7 +117,7 @@ public final class LocalStack implements AutoCloseable {
     private Map<String, String> generatorConfig() {
         Map<String, String> c = common();
         c.put("steer.generator.model-location", options.baseModel().toString());
-        c.put("steer.generator.allowed-root", store().toString());
+        c.put("steer.generator.allowed-root", allowedRoot().toString());
         return c;
     }
 
@@ -117,7 +125,7 @@ public final class LocalStack implements AutoCloseable {
         Map<String, String> c = common();
         c.put("steer.judge.model-location", options.baseModel().toString());
         c.put("steer.judge.model-name", "sft");  // the SFT model, version 0: OSP pins it; Self-Rewarding starts from it
-        c.put("steer.judge.allowed-root", store().toString());
+        c.put("steer.judge.allowed-root", allowedRoot().toString());
         return c;
     }
 
@@ -136,6 +144,10 @@ public final class LocalStack implements AutoCloseable {
         c.put("steer.orchestrator.base-model", options.baseModel().toString());
         c.put("steer.orchestrator.state-dir", options.workDir().resolve("orchestrator-state").toString());
         return c;
+    }
+
+    private Path allowedRoot() {
+        return options.allowedRoot() != null ? options.allowedRoot() : store();
     }
 
     /** The checkpoint store the trainer writes and the generator and judge read. */
