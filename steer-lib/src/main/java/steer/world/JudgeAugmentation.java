@@ -55,11 +55,11 @@ public final class JudgeAugmentation {
     public static final double DEFAULT_SEED_FRACTION = 0.01;
 
     /** Default passes over the instructions. */
-    public static final int DEFAULT_EPOCHS = 4;
+    public static final int DEFAULT_EPOCHS = 2;
     /** Default instructions per optimizer step. */
     public static final int DEFAULT_BATCH_SIZE = 16;
     /** Default peak learning rate. */
-    public static final double DEFAULT_LR = 3e-4;
+    public static final double DEFAULT_LR = 1e-4;
 
     /** The file in the output directory that holds the judge instructions trained on. */
     public static final String INSTRUCTIONS_FILE = "judge-instructions.jsonl";
@@ -107,7 +107,7 @@ public final class JudgeAugmentation {
         }
 
         /**
-         * The defaults for the world's medium model: 1% of the seed set, 4 epochs of batches of 16, peak lr 3e-4.
+         * The defaults for the world's medium model: 1% of the seed set, 2 epochs of batches of 16, peak lr 1e-4.
          *
          * @param seed the run's seed
          * @return the settings
