@@ -20,7 +20,7 @@ final class JudgeCommand implements Runnable {
     /** Fine-tunes a judge on a fraction of the oracle world's labelled seed set (OSP Algorithm 1). */
     @Command(name = "augment", mixinStandardHelpOptions = true,
             description = "OSP's preference augmentation: fine-tune a judge on a fraction of the oracle world's"
-                    + " labelled (15% noisy) seed pairs in both orders; judge accuracy and position consistency on"
+                    + " labelled (15%% noisy) seed pairs in both orders; judge accuracy and position consistency on"
                     + " the held-out pairs before and after, as `world eval` reports them.")
     static final class Augment implements Runnable {
 
@@ -50,7 +50,7 @@ final class JudgeCommand implements Runnable {
         int batchSize;
 
         @Option(names = "--lr", defaultValue = "" + JudgeAugmentation.DEFAULT_LR,
-                description = "peak learning rate, 10% warm-up then cosine to 0 (default: ${DEFAULT-VALUE})")
+                description = "peak learning rate, 10%% warm-up then cosine to 0 (default: ${DEFAULT-VALUE})")
         double lr;
 
         @Option(names = "--json", description = "print one JSON object")

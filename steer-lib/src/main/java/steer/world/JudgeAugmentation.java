@@ -221,7 +221,7 @@ public final class JudgeAugmentation {
         long n = Math.round(fraction * size);
         if (n < 1) {
             throw new IllegalArgumentException(String.format(Locale.ROOT, "--seed-fraction %s selects no pair of the"
-                    + " %d-pair seed set; use at least %.2g", fraction, size, 0.5 / size));
+                    + " %d-pair seed set (one pair is %.2g)", fraction, size, 1.0 / size));
         }
         return (int) n;
     }
