@@ -56,6 +56,8 @@
  * rubric (TSO's evaluator) {@code rate query : <q> response : <r> score :} answered with one of
  * {@code 2}..{@code 10}. {@link steer.world.JudgeSeedSet}: labelled pairs with exactly 15% of labels
  * flipped (seeded), standing in for noisy human annotation.
+ * {@link steer.world.JudgeAugmentation}: OSP's preference augmentation, supervised fine-tuning of a judge on
+ * a fraction of the world's seed set in both orders, measured before and after on the held-out judge pairs.
  *
  * <h2>Data</h2>
  *
