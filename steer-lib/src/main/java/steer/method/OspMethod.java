@@ -228,7 +228,7 @@ public final class OspMethod implements AlignmentMethod {
                 scoreOf.add(new double[] {s.get(pair.high()), s.get(pair.low())});
             }
         }
-        long comparisons = (long) x.size() * k;
+        long comparisons = nonEmpty(samples);
         Double[] strengths = new Double[prompts.size()];
         if (settings.loss().equals("spce")) {
             // a pair with an empty side was judged already: p(y ≻ empty) is the other side's score (the judge
@@ -274,26 +274,45 @@ public final class OspMethod implements AlignmentMethod {
         return x;
     }
 
-    /** Every sample's p(y ≻ empty | x), grouped per prompt. */
+    /**
+     * Every sample's p(y ≻ empty | x), grouped per prompt. An empty sample is the empty response itself: the
+     * both-orders mean of a comparison with itself is exactly 1/2, so it is not asked (the judge service refuses
+     * an empty response).
+     */
     static List<List<Double>> scoreAgainstEmpty(RoundContext.Judging judge, List<String> x,
                                                 List<List<String>> samples) {
         List<String> flatPrompts = new ArrayList<>();
         List<String> flatResponses = new ArrayList<>();
         for (int p = 0; p < x.size(); p++) {
             for (String y : samples.get(p)) {
-                flatPrompts.add(x.get(p));
-                flatResponses.add(y);
+                if (!y.isBlank()) {
+                    flatPrompts.add(x.get(p));
+                    flatResponses.add(y);
+                }
             }
         }
-        List<Double> flat = judge.againstEmpty(flatPrompts, flatResponses);
+        List<Double> flat = flatPrompts.isEmpty() ? List.of() : judge.againstEmpty(flatPrompts, flatResponses);
         List<List<Double>> out = new ArrayList<>(x.size());
         int at = 0;
         for (int p = 0; p < x.size(); p++) {
-            int k = samples.get(p).size();
-            out.add(List.copyOf(flat.subList(at, at + k)));
-            at += k;
+            List<Double> scores = new ArrayList<>(samples.get(p).size());
+            for (String y : samples.get(p)) {
+                scores.add(y.isBlank() ? 0.5 : flat.get(at++));
+            }
+            out.add(List.copyOf(scores));
         }
         return out;
+    }
+
+    /** How many judge calls scoring the samples takes: one per non-empty sample. */
+    static long nonEmpty(List<List<String>> samples) {
+        long n = 0;
+        for (List<String> s : samples) {
+            for (String y : s) {
+                n += y.isBlank() ? 0 : 1;
+            }
+        }
+        return n;
     }
 
     /** The same text (ends stripped) or equal scores: no preference to learn. */

@@ -124,6 +124,6 @@ public final class SelfRewardingMethod implements AlignmentMethod {
             }
             examples.add(new JudgedPair(x.get(p), best, worst, null));
         }
-        return new RoundExamples(examples, dropped, 0, (long) x.size() * k, (long) x.size() * k);
+        return new RoundExamples(examples, dropped, 0, (long) x.size() * k, OspMethod.nonEmpty(samples));
     }
 }

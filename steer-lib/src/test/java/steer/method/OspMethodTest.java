@@ -40,7 +40,12 @@ class OspMethodTest {
             @Override
             public List<Double> againstEmpty(List<String> prompts, List<String> responses) {
                 List<Double> out = new ArrayList<>();
-                responses.forEach(r -> out.add(EMPTY_SCORE.get(r)));
+                responses.forEach(r -> {
+                    if (r.isEmpty()) {
+                        throw new IllegalArgumentException("the judge service refuses an empty response");
+                    }
+                    out.add(EMPTY_SCORE.get(r));
+                });
                 return out;
             }
 
@@ -108,7 +113,7 @@ class OspMethodTest {
         assertEquals(0.9, emptyChosen.strength(), 1e-12, "p(empty ≻ e) = 1 − p(e ≻ empty)");
         assertEquals(new JudgedPair("add 2 2", "a", "", 0.9), built.examples().get(3), "p(a ≻ empty) = its score");
         assertEquals(2, built.dropped());
-        assertEquals(14 + 2, built.judgeComparisons());
+        assertEquals(7 + 2, built.judgeComparisons(), "7 non-empty samples scored, 2 pairs compared");
     }
 
     @Test
