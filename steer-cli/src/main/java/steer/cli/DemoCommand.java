@@ -91,7 +91,7 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
                         .setEvaluationSplit(evaluationSplit);
                 onlineSettings(config, stack);
                 Run started = orchestrator.startRun(StartRunRequest.newBuilder().setConfig(config).build());
-                watch(orchestrator, runId, start, roundsPerSplit(started.getConfig()));
+                watch(orchestrator, runId, start, DemoReport.roundsPerSplit(started.getConfig()));
                 Run run = orchestrator.getRun(GetRunRequest.newBuilder().setRunId(runId).build());
                 DemoReport report = DemoReport.of(run);
                 System.out.println();
@@ -152,16 +152,6 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
                         java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             }
         }
-    }
-
-    /** Rounds per iteration split of a run's resolved config: 1, or ⌈prompts per iteration / prompts per round⌉. */
-    static int roundsPerSplit(RunConfig c) {
-        int perRound = c.hasOsp() ? c.getOsp().getPromptsPerRound()
-                : c.hasSelfRewarding() ? c.getSelfRewarding().getPromptsPerRound() : 0;
-        if (perRound <= 0) {
-            return 1;
-        }
-        return (c.getPromptsPerIteration() + perRound - 1) / perRound;
     }
 
     /** Prints the run's progress: every phase change, and each further quarter of a phase. */

@@ -19,6 +19,7 @@ import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import steer.proto.v1.IterationResult;
 import steer.proto.v1.Run;
+import steer.proto.v1.RunConfig;
 
 /**
  * What a demo run shows: one row per iteration (row 0 is the SFT model the run starts from), as a table on
@@ -55,8 +56,9 @@ public final class DemoReport {
         // one row per iteration split: an online method's rounds of a split are summed (examples, seconds) and
         // averaged by batches (loss, W); the evaluation is the split's last round's
         Map<Integer, List<IterationResult>> splits = new java.util.TreeMap<>();
+        boolean online = roundsPerSplit(run.getConfig()) > 1;
         for (IterationResult it : run.getIterationsList()) {
-            splits.computeIfAbsent(it.getSplit(), k -> new ArrayList<>()).add(it);
+            splits.computeIfAbsent(online ? it.getSplit() : it.getIteration(), k -> new ArrayList<>()).add(it);
         }
         for (Map.Entry<Integer, List<IterationResult>> e : splits.entrySet()) {
             List<IterationResult> rounds = e.getValue();
@@ -76,6 +78,19 @@ public final class DemoReport {
         }
         String algorithm = run.getConfig().getAlgorithm().isEmpty() ? "sso" : run.getConfig().getAlgorithm();
         return new DemoReport(run.getRunId(), algorithm, run.getConfig().getSeed(), rows);
+    }
+
+    /**
+     * Rounds per iteration split of a run's config as the orchestrator returns it (every default spelled out): 1
+     * for SSO-like methods, ⌈prompts per iteration / prompts per round⌉ for online ones.
+     */
+    public static int roundsPerSplit(RunConfig c) {
+        int perRound = c.hasOsp() ? c.getOsp().getPromptsPerRound()
+                : c.hasSelfRewarding() ? c.getSelfRewarding().getPromptsPerRound() : 0;
+        if (perRound <= 0 || c.getPromptsPerIteration() <= 0) {
+            return 1;
+        }
+        return (c.getPromptsPerIteration() + perRound - 1) / perRound;
     }
 
     /** A train metric's mean over rounds, weighted by their batches; NaN where no round has it. */

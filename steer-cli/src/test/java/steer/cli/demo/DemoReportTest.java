@@ -40,6 +40,35 @@ class DemoReportTest {
     }
 
     @Test
+    void anOnlineRunHasOneRowPerIterationSplitSummingItsRounds() {
+        // 10 prompts per iteration in rounds of 4: rounds 0-2 are split 0, rounds 3-5 split 1; the last of each is evaluated
+        Run.Builder b = Run.newBuilder().setRunId("o1").setConfig(RunConfig.newBuilder().setAlgorithm("osp").setSeed(1)
+                .setPromptsPerIteration(10).setOsp(steer.proto.v1.OspSettings.newBuilder().setPromptsPerRound(4)))
+                .putAllBaselineMetrics(Map.of("mean_score", 0.65, "mean_length", 6.0, "signal_accuracy", 0.64, "on_policy", 0.54));
+        for (int r = 0; r < 6; r++) {
+            IterationResult.Builder it = IterationResult.newBuilder().setIteration(r).setSplit(r / 3).setPolicyVersion(r)
+                    .setCheckpointVersion(r + 1).setExamples(10 + r).setBatches(r + 1).setSeconds(2)
+                    .putAllTrainMetrics(Map.of("loss", 0.6 + 0.01 * r));
+            if (r % 3 == 2) {
+                it.putAllEvalMetrics(Map.of("mean_score", 0.7 + r / 100.0, "win_rate", 0.55, "mean_length", 5.9,
+                        "signal_accuracy", 0.6, "on_policy", 0.6));
+            }
+            b.addIterations(it);
+        }
+        DemoReport report = DemoReport.of(b.build());
+        assertEquals(3, report.rows().size(), "SFT and two iterations");
+        DemoReport.Row first = report.rows().get(1);
+        assertEquals(3, first.checkpointVersion());
+        assertEquals(10 + 11 + 12, first.examples());
+        assertEquals(6, first.seconds(), 1e-12);
+        assertEquals(0.72, first.meanScore(), 1e-12);
+        // loss weighted by batches: (0.60·1 + 0.61·2 + 0.62·3) / 6
+        assertEquals((0.60 + 0.61 * 2 + 0.62 * 3) / 6, first.loss(), 1e-12);
+        assertEquals(6, report.rows().get(2).checkpointVersion());
+        assertEquals(3, DemoReport.roundsPerSplit(b.getConfig()));
+    }
+
+    @Test
     void rowsStartWithTheSftModelThenOnePerIteration() {
         DemoReport report = DemoReport.of(run());
         assertEquals(3, report.rows().size());
