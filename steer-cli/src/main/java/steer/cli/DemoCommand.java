@@ -132,7 +132,8 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
                 // the judge service reads only inside the checkpoint store (its allowed root)
                 Path copy = stack.store().resolve("judges").resolve(judgeModel.getFileName().toString());
                 copyDirectory(judgeModel, copy);
-                o.setJudgeModel("judge-" + judgeModel.getFileName()).setJudgeLocation(copy.toString());
+                String name = judgeModel.getFileName().toString();
+                o.setJudgeModel(name.startsWith("judge") ? name : "judge-" + name).setJudgeLocation(copy.toString());
             }
             config.setOsp(o);
         } else {
