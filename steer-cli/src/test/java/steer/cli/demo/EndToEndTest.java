@@ -39,6 +39,7 @@ import steer.proto.v1.JudgeGrpc;
 import steer.proto.v1.ListModelsRequest;
 import steer.proto.v1.ModelInfo;
 import steer.proto.v1.OspSettings;
+import steer.proto.v1.SelfRewardingSettings;
 import steer.proto.v1.OrchestratorGrpc;
 import steer.proto.v1.PairBatch;
 import steer.proto.v1.Run;
@@ -197,6 +198,44 @@ class EndToEndTest {
             }
         }
         assertTrue(overlap, "a round's orchestrator.sample span overlaps a trainer.step span of the round before");
+    }
+
+    @Test
+    void selfRewardingJudgesEachRoundWithThePolicyThatSampledIt() throws Exception {
+        String runId = "e2e-self-rewarding";
+        int rounds = 3;
+        // 18 prompts in rounds of 6, K = 4, synchronous: round r is sampled and judged by version r
+        RunConfig config = RunConfig.newBuilder().setRunId(runId).setAlgorithm("self-rewarding").setIterations(1)
+                .setSeed(3).setPromptsPerIteration(18).setBatchSize(6).setEvalQueries(20)
+                .setSelfRewarding(SelfRewardingSettings.newBuilder().setSamplesPerPrompt(4).setPromptsPerRound(6))
+                .build();
+        Run run = runToEnd(config, null);
+        assertEquals(RunState.RUN_STATE_SUCCEEDED, run.getState(), run.getError());
+        assertEquals(rounds, run.getIterationsCount());
+        List<PairBatch> published = publishedBatches(runId);
+        assertTrained(runId, published, rounds);
+        for (PairBatch b : published) {
+            assertEquals(b.getIteration(), b.getPolicyVersion(), "synchronous: round r sampled by version r");
+            assertEquals(b.getPolicyVersion(), b.getReferenceVersion(), "the reference is the round's start");
+            assertEquals("dpo", b.getObjective().getName());
+            assertTrue(b.getPairsCount() > 0 && b.getSoftPairsCount() == 0, "hard labels");
+        }
+        for (IterationResult r : run.getIterationsList()) {
+            // version 0 is the SFT model the judge serves as sft; later versions are the run's own checkpoints
+            assertEquals(r.getIteration() == 0 ? "sft" : "policy@" + runId, r.getJudgeModel());
+            assertEquals(r.getIteration(), r.getJudgeModelVersion(), "judged by the version that sampled it");
+            assertEquals(r.getIteration(), r.getReferenceVersion());
+        }
+        ManagedChannel judgeChannel = NettyChannelBuilder.forTarget(stack.judge().address()).usePlaintext().build();
+        try {
+            Map<String, Long> served = new HashMap<>();
+            JudgeGrpc.newBlockingStub(judgeChannel).listModels(ListModelsRequest.getDefaultInstance()).getModelsList()
+                    .forEach(m -> served.put(m.getName(), m.getVersion()));
+            assertEquals(Map.of("sft", 0L, "policy@" + runId, (long) rounds - 1), served,
+                    "the SFT judge beside the policy-following one, which is at the last round's version");
+        } finally {
+            judgeChannel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
     }
 
     /** The run's spans once every round's trainer steps and sampling spans have arrived. */
