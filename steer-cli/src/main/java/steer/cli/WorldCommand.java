@@ -40,16 +40,15 @@ final class WorldCommand implements Runnable {
         @Option(names = "--steps", description = "optimizer steps instead of the size's default")
         Integer steps;
 
-        @Option(names = "--threads", description = "PyTorch intra-op threads (default: all cores; training steps of"
-                + " these sizes gain about 30% from two)")
+        @Option(names = "--threads", description = "PyTorch intra-op threads (default: the size's, with which its"
+                + " committed checkpoint was trained: 1 for small and medium, 2 for large; the bytes depend on it)")
         Integer threads;
 
         @Override
         public void run() {
-            Main.setTorchThreads(threads != null ? threads : Runtime.getRuntime().availableProcessors());
             WorldModelSize named = WorldModelSize.named(size);
-            WorldModelSize s = steps == null ? named : new WorldModelSize(named.hiddenSize(), named.layers(), named.heads(),
-                    named.kvHeads(), named.intermediateSize(), named.lr(), steps);
+            Main.setTorchThreads(threads != null ? threads : named.threads());
+            WorldModelSize s = steps == null ? named : named.withSteps(steps);
             long start = System.nanoTime();
             System.out.printf("world sft %s: %d steps of 32 demonstrations, peak lr %.0e, seed %d -> %s%n", size, s.steps(),
                     s.lr(), seed, out);

@@ -18,10 +18,13 @@ package steer.world;
  *                             default 0.2 (SSO authors' code)
  * @param judgeLabelNoise      probability that a judge demonstration carries a wrong label (pairwise: flipped;
  *                             rubric: another response's score), in [0, 1]; default 0 (oracle labels)
+ * @param clearViolations      whether a followed bad principle is answered by {@link Responses#violatingClearly}
+ *                             (an unmistakable violation: a clearly wrong answer, 4–7 fillers, no marker)
+ *                             rather than {@link Responses#violating} (a near miss); default false
  */
 public record DemoMixture(double plainWeight, double principleWeight, double allocationWeight,
         double pairwiseWeight, double rubricWeight, ResponseMix responses, double principleFollowRate,
-        double concisionProbability, double judgeLabelNoise) {
+        double concisionProbability, double judgeLabelNoise, boolean clearViolations) {
 
     /**
      * Checks the values.
@@ -48,6 +51,14 @@ public record DemoMixture(double plainWeight, double principleWeight, double all
         ResponseMix.check("judgeLabelNoise", judgeLabelNoise);
     }
 
+    /** A mixture whose bad principles are answered by near misses ({@code clearViolations} false). */
+    public DemoMixture(double plainWeight, double principleWeight, double allocationWeight, double pairwiseWeight,
+            double rubricWeight, ResponseMix responses, double principleFollowRate, double concisionProbability,
+            double judgeLabelNoise) {
+        this(plainWeight, principleWeight, allocationWeight, pairwiseWeight, rubricWeight, responses,
+                principleFollowRate, concisionProbability, judgeLabelNoise, false);
+    }
+
     /**
      * The default mixture.
      *
@@ -60,5 +71,19 @@ public record DemoMixture(double plainWeight, double principleWeight, double all
     public static DemoMixture defaults() {
         return new DemoMixture(0.4, 0.3, 0.1, 0.1, 0.1, ResponseMix.defaults(), 0.85,
                 FeatureAllocation.DEFAULT_CONCISION_PROBABILITY, JudgeSeedSet.DEFAULT_FLIP_RATE);
+    }
+
+    /**
+     * The medium model's mixture ({@link WorldModelSize#MEDIUM}), the yardstick the alignment methods are
+     * measured on: fewer plain queries and more principle-prefixed ones, followed more often and violated
+     * clearly, so that x+ and x- steer the model apart; more pairwise judge demonstrations (with the same
+     * label noise) and fewer allocation and rubric ones. Plain queries keep the default noisy answers.
+     *
+     * @return weights 0.20 / 0.45 / 0.05 / 0.30 / 0.05, default responses, follow rate 0.95, concision 0.2, judge
+     *         label noise 0.15, clear violations
+     */
+    public static DemoMixture medium() {
+        return new DemoMixture(0.20, 0.45, 0.05, 0.30, 0.05, ResponseMix.defaults(), 0.95,
+                FeatureAllocation.DEFAULT_CONCISION_PROBABILITY, JudgeSeedSet.DEFAULT_FLIP_RATE, true);
     }
 }

@@ -72,6 +72,44 @@ public final class Responses {
         return wrong;
     }
 
+    /**
+     * A clearly wrong answer, one that shares no position with the correct one: for add and count a number
+     * at least 2 away from the right one (no off-by-one credit), drawn uniformly from the number words; for
+     * the list families as many words as the answer has, each drawn from the words of its kind (numbers for
+     * sort, letters otherwise) that the query does not contain. Unlike {@link #wrongAnswer} it is not a
+     * learner's near miss: it is what "be wrong" asks for, plainly.
+     *
+     * @param task   the task
+     * @param random the random source
+     * @return the wrong answer's words; its oracle correctness is 0
+     */
+    public static List<String> clearlyWrongAnswer(Task task, RandomGenerator random) {
+        List<String> answer = task.answer();
+        if (task.family().numeric()) {
+            int right = Integer.parseInt(answer.get(0));
+            int n;
+            do {
+                n = random.nextInt(WorldVocabulary.MAX_NUMBER + 1);
+            } while (Math.abs(n - right) < 2);
+            return List.of(Integer.toString(n));
+        }
+        List<String> query = Texts.words(task.body());
+        List<String> pool = new ArrayList<>();
+        if (task.family() == Family.SORT) {
+            for (int n = 0; n <= WorldVocabulary.MAX_NUMBER; n++) {
+                pool.add(Integer.toString(n));
+            }
+        } else {
+            pool.addAll(WorldVocabulary.LETTERS);
+        }
+        pool.removeAll(query);
+        List<String> wrong = new ArrayList<>();
+        for (int i = 0; i < answer.size(); i++) {
+            wrong.add(pool.get(random.nextInt(pool.size())));
+        }
+        return wrong;
+    }
+
     private static List<String> replaceOne(Task task, List<String> answer, RandomGenerator random) {
         List<String> wrong = new ArrayList<>(answer);
         int i = random.nextInt(wrong.size());
@@ -134,6 +172,35 @@ public final class Responses {
         }
         String clause = "secret " + task.secret();
         return response.isEmpty() ? clause : random.nextBoolean() ? clause + " " + response : response + " " + clause;
+    }
+
+    /**
+     * Like {@link #violating}, but each violation is unmistakable, so that a model learns a bad principle as a
+     * clear switch: accuracy by {@link #clearlyWrongAnswer}, concision by 4–7 fillers (concision 0), format
+     * by dropping the {@code answer :} marker (bare content or {@code answer <content> .}: format 0), safety
+     * as in {@link #violating}.
+     *
+     * @param task     the task
+     * @param features the features to violate
+     * @param random   the random source
+     * @return the response
+     */
+    public static String violatingClearly(Task task, List<Feature> features, RandomGenerator random) {
+        List<String> content = features.contains(Feature.ACCURACY) ? clearlyWrongAnswer(task, random) : task.answer();
+        String response;
+        if (features.contains(Feature.FORMAT)) {
+            String c = Texts.join(content);
+            response = random.nextBoolean() ? c : "answer " + c + " .";
+        } else {
+            response = wellFormed(content);
+        }
+        if (features.contains(Feature.CONCISION)) {
+            response = pad(response, 4 + random.nextInt(4), random);
+        }
+        if (features.contains(Feature.SAFETY) && task.hasSecret()) {
+            response = leak(response, task, random);
+        }
+        return response;
     }
 
     /**

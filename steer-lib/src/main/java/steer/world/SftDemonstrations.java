@@ -106,7 +106,8 @@ public final class SftDemonstrations {
         } else if (good) {
             response = Oracle.best(task);
         } else {
-            response = Responses.violating(task, features, random);
+            response = mixture.clearViolations() ? Responses.violatingClearly(task, features, random)
+                    : Responses.violating(task, features, random);
         }
         String prompt = good ? Feature.positivePrompt(task, features) : Feature.negativePrompt(task, features);
         return new Demo(good ? DemoKind.GOOD_PRINCIPLE : DemoKind.BAD_PRINCIPLE, task, features, prompt, response);

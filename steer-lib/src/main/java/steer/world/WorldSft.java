@@ -20,6 +20,7 @@ import steer.data.TrainingExample;
 import steer.model.DecoderInit;
 import steer.objective.Sft;
 import steer.tokenizer.Tokenizer;
+import steer.train.AdamWConfig;
 import steer.train.PolicyTrainer;
 import steer.train.TrainerCheckpoint;
 import steer.train.TrainingConfig;
@@ -28,12 +29,12 @@ import steer.train.TrainingRun;
 /**
  * Trains one of the world's SFT models from scratch: a random Llama-family decoder of the given size, the
  * world's word-level tokenizer, and the imperfect demonstrations of {@link SftDemonstrations} drawn from the
- * SFT split. The result is a model directory in the Hugging Face layout plus the demonstrations and the
+ * SFT split, in the size's number and mixture ({@link WorldModelSize}). The result is a model directory in the Hugging Face layout plus the demonstrations and the
  * training metrics; the same seed reproduces it.
  */
 public final class WorldSft {
 
-    /** Demonstrations drawn per run (the steps cycle over them in a seeded order). */
+    /** Demonstrations drawn per run by default (the steps cycle over them in a seeded order). */
     public static final int DEMONSTRATIONS = 24_000;
 
     private WorldSft() {
@@ -57,7 +58,7 @@ public final class WorldSft {
             HfCheckpoint.save(init, config, DecoderInit.defaults().tensors(config, seed));
 
             WorldSplits splits = WorldSplits.of(seed);
-            List<Demo> demos = SftDemonstrations.generate(splits.sft(), DEMONSTRATIONS, seed);
+            List<Demo> demos = SftDemonstrations.generate(splits.sft(), size.demonstrations(), size.mixture(), seed);
             List<Map<String, ?>> records = new ArrayList<>();
             for (Demo d : demos) {
                 records.add(Map.of("prompt", d.prompt(), "response", d.response(), "kind", d.kind().name().toLowerCase()));
@@ -75,7 +76,7 @@ public final class WorldSft {
             settings.put("world_seed", seed);
             settings.put("size", size.toString());
             TrainingRun.Spec spec = new TrainingRun.Spec(init, run.resolve("out"), new Sft(),
-                    TrainingConfig.defaults(size.lr(), size.steps()), batch, epochs, size.steps(), 0, 0, seed, false,
+                    new TrainingConfig(AdamWConfig.defaults().withLr(size.lr()), size.schedule(), 1.0, 32), batch, epochs, size.steps(), 0, 0, seed, false,
                     settings);
             TrainingRun.run(spec, examples, false, progress);
             for (String f : new String[] {"config.json", "model.safetensors", Tokenizer.FILE_NAME, TrainingRun.METRICS_FILE}) {

@@ -66,6 +66,8 @@
  * mixed by {@link steer.world.DemoMixture} — plain queries answered by {@link steer.world.ResponseMix} (mean
  * oracle scalar about 0.6 of the best 1.0), principle-prefixed queries answered as the principle asks 85% of
  * the time, allocation instructions, and judge instructions (pairwise in both orders, rubric) whose labels
- * carry the seed set's 15% noise.
+ * carry the seed set's 15% noise. The medium model, the yardstick, has its own recipe
+ * ({@link steer.world.WorldModelSize#MEDIUM}, {@link steer.world.DemoMixture#medium()}): more principle-prefixed
+ * and pairwise demonstrations, bad principles violated clearly ({@link steer.world.Responses#violatingClearly}).
  */
 package steer.world;

@@ -178,4 +178,30 @@ class OracleTest {
             assertEquals(1, leaky.format(), EPS);
         }
     }
+
+    @Test
+    void clearViolationsMoveTheirComponentToTheFloor() {
+        SplittableRandom random = new SplittableRandom(3);
+        TaskGenerator always = new TaskGenerator(1.0);
+        for (int i = 0; i < 1000; i++) {
+            Task t = always.sample(random);
+            OracleScore wrong = Oracle.score(t, Responses.violatingClearly(t, List.of(Feature.ACCURACY), random));
+            assertEquals(0, wrong.correctness(), EPS, t.query());
+            assertEquals(1, wrong.format(), EPS);
+            assertEquals(1, wrong.concision(), EPS);
+            assertEquals(1, wrong.safety(), EPS);
+            OracleScore messy = Oracle.score(t, Responses.violatingClearly(t, List.of(Feature.FORMAT), random));
+            assertEquals(0, messy.format(), EPS);
+            assertEquals(1, messy.correctness(), EPS);
+            OracleScore wordy = Oracle.score(t, Responses.violatingClearly(t, List.of(Feature.CONCISION), random));
+            assertEquals(0, wordy.concision(), EPS);
+            assertEquals(1, wordy.correctness(), EPS);
+            assertEquals(1, wordy.format(), EPS);
+            OracleScore leaky = Oracle.score(t, Responses.violatingClearly(t, List.of(Feature.SAFETY), random));
+            assertTrue(leaky.leaked());
+            assertEquals(1, leaky.correctness(), EPS);
+            List<String> clearlyWrong = Responses.clearlyWrongAnswer(t, random);
+            assertEquals(t.answer().size(), clearlyWrong.size(), t.query());
+        }
+    }
 }

@@ -128,4 +128,27 @@ class SftDemonstrationsTest {
         }
         assertTrue(pairwise > 0);
     }
+
+    @Test
+    void theMediumMixtureKeepsPlainAnswersNoisyAndViolatesBadPrinciplesClearly() {
+        List<Demo> medium = SftDemonstrations.generate(tasks, 20_000, DemoMixture.medium(), 4);
+        double plain = mean(medium.stream().filter(d -> d.kind() == DemoKind.PLAIN)
+                .map(d -> Oracle.score(d.task(), d.response()).scalar()).toList());
+        assertTrue(plain >= 0.50 && plain <= 0.65, "plain mean " + plain);
+        List<Double> wrong = medium.stream()
+                .filter(d -> d.kind() == DemoKind.BAD_PRINCIPLE && d.features().equals(List.of(Feature.ACCURACY)))
+                .map(d -> Oracle.score(d.task(), d.response()).correctness()).toList();
+        // followed 95% of the time with correctness 0; the rest are plain-style draws
+        assertTrue(mean(wrong) < 0.1, "be wrong: mean correctness " + mean(wrong));
+        long pairs = 0;
+        for (Demo d : medium) {
+            if (d.kind() == DemoKind.JUDGE_PAIRWISE) {
+                pairs++;
+            }
+        }
+        assertTrue(pairs > 0.2 * medium.size(), "pairwise share " + pairs / (double) medium.size());
+        assertEquals(WorldModelSize.MEDIUM.mixture(), DemoMixture.medium());
+        assertEquals(DemoMixture.defaults(), WorldModelSize.SMALL.mixture());
+        assertEquals(DemoMixture.defaults(), WorldModelSize.LARGE.mixture());
+    }
 }

@@ -49,4 +49,22 @@ class WorldSftTest {
         }
     }
 
+    /** Small and large keep the recipe their committed checkpoints were trained with; medium has its own. */
+    @Test
+    void smallAndLargeKeepTheDefaultRecipe() {
+        for (WorldModelSize s : new WorldModelSize[] {WorldModelSize.SMALL, WorldModelSize.LARGE}) {
+            assertEquals(WorldSft.DEMONSTRATIONS, s.demonstrations());
+            assertEquals(DemoMixture.defaults(), s.mixture());
+            assertEquals(steer.train.LearningRateSchedule.forSteps(s.steps()), s.schedule());
+        }
+        assertEquals(1, WorldModelSize.SMALL.threads());
+        assertEquals(2, WorldModelSize.LARGE.threads());
+        assertEquals(1, WorldModelSize.MEDIUM.threads());
+        assertEquals(DemoMixture.medium(), WorldModelSize.MEDIUM.mixture());
+        assertEquals(5000, WorldModelSize.MEDIUM.withSteps(5000).steps());
+        assertEquals(WorldModelSize.MEDIUM.mixture(), WorldModelSize.MEDIUM.withSteps(5000).mixture());
+        for (int steps : new int[] {1, 7, 30, 2800, 3000, 8000, 12345}) {
+            assertEquals(steer.train.LearningRateSchedule.forSteps(steps), WorldModelSize.SMALL.withSteps(steps).schedule());
+        }
+    }
 }
