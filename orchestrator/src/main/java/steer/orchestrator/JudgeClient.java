@@ -1,7 +1,6 @@
 package steer.orchestrator;
 
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.NettyChannelBuilder;
 import io.opentelemetry.api.OpenTelemetry;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -38,11 +37,8 @@ final class JudgeClient implements AutoCloseable {
     JudgeClient(OrchestratorConfig config, OpenTelemetry otel) {
         this.config = config;
         TracingClientInterceptor tracing = new TracingClientInterceptor(otel);
-        judges = config.judgeAddress().map(address -> new ServiceReplicas("judge", "steer.orchestrator.judge-address",
-                address, a -> NettyChannelBuilder.forAddress(a).usePlaintext().maxInboundMessageSize(64 << 20)
-                .intercept(tracing).build(),
-                t -> NettyChannelBuilder.forTarget(t).usePlaintext().maxInboundMessageSize(64 << 20).intercept(tracing)
-                        .build())).orElse(null);
+        judges = config.judgeAddress().map(address -> ServiceReplicas.traced("judge",
+                "steer.orchestrator.judge-address", address, tracing)).orElse(null);
     }
 
     /** Whether a judge is configured. */
@@ -57,7 +53,7 @@ final class JudgeClient implements AutoCloseable {
         return judges.current();
     }
 
-    private JudgeGrpc.JudgeBlockingStub stub(ServiceReplicas.Replica r, long deadlineMs) {
+    private JudgeGrpc.JudgeBlockingStub judgeAt(ServiceReplicas.Replica r, long deadlineMs) {
         return JudgeGrpc.newBlockingStub(r.channel()).withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS);
     }
 
@@ -80,7 +76,7 @@ final class JudgeClient implements AutoCloseable {
                         + version + " from " + location + "; give the run's judge another model name");
             }
             try {
-                ModelInfo loaded = stub(r, config.loadDeadline().toMillis()).loadModel(LoadModelRequest.newBuilder()
+                ModelInfo loaded = judgeAt(r, config.loadDeadline().toMillis()).loadModel(LoadModelRequest.newBuilder()
                         .setName(name).setVersion(version).setLocation(location).build()).getModel();
                 if (loaded.getVersion() != version) {
                     throw new RunFailure("the judge at " + r.address() + " loaded " + location + " as version "
@@ -96,7 +92,7 @@ final class JudgeClient implements AutoCloseable {
     List<String> servedNames() {
         ServiceReplicas.Replica r = replicas().get(0);
         try {
-            return stub(r, config.loadDeadline().toMillis()).listModels(ListModelsRequest.getDefaultInstance())
+            return judgeAt(r, config.loadDeadline().toMillis()).listModels(ListModelsRequest.getDefaultInstance())
                     .getModelsList().stream().map(ModelInfo::getName).toList();
         } catch (StatusRuntimeException e) {
             throw PolicyClient.failure("judge", r.address(), "ListModels", e);
@@ -105,7 +101,7 @@ final class JudgeClient implements AutoCloseable {
 
     private ModelInfo served(ServiceReplicas.Replica r, String name) {
         try {
-            for (ModelInfo m : stub(r, config.loadDeadline().toMillis()).listModels(ListModelsRequest.getDefaultInstance())
+            for (ModelInfo m : judgeAt(r, config.loadDeadline().toMillis()).listModels(ListModelsRequest.getDefaultInstance())
                     .getModelsList()) {
                 if (m.getName().equals(name)) {
                     return m;
@@ -129,7 +125,7 @@ final class JudgeClient implements AutoCloseable {
                 b.addItems(CompareWithEmptyRequest.newBuilder().setModel(model).setPrompt(prompts.get(i))
                         .setResponse(responses.get(i)));
             }
-            return stub -> stub.compareWithEmptyBatch(b.build());
+            return judge -> judge.compareWithEmptyBatch(b.build());
         });
     }
 
@@ -141,7 +137,7 @@ final class JudgeClient implements AutoCloseable {
                 req.addItems(CompareRequest.newBuilder().setModel(model).setPrompt(prompts.get(i))
                         .setResponseA(a.get(i)).setResponseB(b.get(i)));
             }
-            return stub -> stub.compareBatch(req.build());
+            return judge -> judge.compareBatch(req.build());
         });
     }
 
@@ -163,7 +159,7 @@ final class JudgeClient implements AutoCloseable {
                 round.add(() -> {
                     CompareBatchResponse response;
                     try {
-                        response = c.apply(stub(r, config.generateDeadline().toMillis()));
+                        response = c.apply(judgeAt(r, config.generateDeadline().toMillis()));
                     } catch (StatusRuntimeException e) {
                         throw PolicyClient.failure("judge", r.address(), "judging with '" + model + "'", e);
                     }

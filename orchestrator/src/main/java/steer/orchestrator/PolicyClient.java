@@ -1,7 +1,6 @@
 package steer.orchestrator;
 
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.NettyChannelBuilder;
 import io.opentelemetry.api.OpenTelemetry;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,12 +34,8 @@ final class PolicyClient implements AutoCloseable {
 
     PolicyClient(OrchestratorConfig config, OpenTelemetry otel) {
         this.config = config;
-        TracingClientInterceptor tracing = new TracingClientInterceptor(otel);
-        generators = new ServiceReplicas("generator", "steer.orchestrator.generator-address", config.generatorAddress(),
-                a -> NettyChannelBuilder.forAddress(a).usePlaintext().maxInboundMessageSize(64 << 20).intercept(tracing)
-                        .build(),
-                t -> NettyChannelBuilder.forTarget(t).usePlaintext().maxInboundMessageSize(64 << 20).intercept(tracing)
-                        .build());
+        generators = ServiceReplicas.traced("generator", "steer.orchestrator.generator-address",
+                config.generatorAddress(), new TracingClientInterceptor(otel));
     }
 
     private static GeneratorGrpc.GeneratorBlockingStub generator(ServiceReplicas.Replica r) {

@@ -50,6 +50,18 @@ final class ServiceReplicas implements AutoCloseable {
      * @param byTarget  a channel to a {@code host:port} target
      * @throws IllegalArgumentException naming the key when a target is malformed
      */
+    /**
+     * Replicas reached over plaintext gRPC with tracing, accepting answers of up to 64 MB (a chunk of samples or
+     * judgements), as the orchestrator's generator and judge clients use them.
+     */
+    static ServiceReplicas traced(String service, String key, String address, TracingClientInterceptor tracing) {
+        return new ServiceReplicas(service, key, address,
+                a -> io.grpc.netty.NettyChannelBuilder.forAddress(a).usePlaintext().maxInboundMessageSize(64 << 20)
+                        .intercept(tracing).build(),
+                t -> io.grpc.netty.NettyChannelBuilder.forTarget(t).usePlaintext().maxInboundMessageSize(64 << 20)
+                        .intercept(tracing).build());
+    }
+
     ServiceReplicas(String service, String key, String address, Function<InetSocketAddress, ManagedChannel> byAddress,
                     Function<String, ManagedChannel> byTarget) {
         this.service = service;
