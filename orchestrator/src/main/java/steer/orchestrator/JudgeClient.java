@@ -18,6 +18,9 @@ import steer.proto.v1.JudgeGrpc;
 import steer.proto.v1.ListModelsRequest;
 import steer.proto.v1.LoadModelRequest;
 import steer.proto.v1.ModelInfo;
+import steer.proto.v1.RubricRequest;
+import steer.proto.v1.RubricScoreBatchRequest;
+import steer.proto.v1.RubricScoreResponse;
 
 /**
  * The orchestrator's view of the judge service: making every judge replica serve a named model at a version, and
@@ -125,7 +128,7 @@ final class JudgeClient implements AutoCloseable {
                 b.addItems(CompareWithEmptyRequest.newBuilder().setModel(model).setPrompt(prompts.get(i))
                         .setResponse(responses.get(i)));
             }
-            return judge -> judge.compareWithEmptyBatch(b.build());
+            return judge -> comparisons(judge.compareWithEmptyBatch(b.build()));
         });
     }
 
@@ -137,12 +140,42 @@ final class JudgeClient implements AutoCloseable {
                 req.addItems(CompareRequest.newBuilder().setModel(model).setPrompt(prompts.get(i))
                         .setResponseA(a.get(i)).setResponseB(b.get(i)));
             }
-            return judge -> judge.compareBatch(req.build());
+            return judge -> comparisons(judge.compareBatch(req.build()));
         });
     }
 
+    /** The expected rubric score of each (prompt, response) from {@code model} at {@code version} (TSO's evaluator). */
+    List<Double> rubric(String model, long version, List<String> prompts, List<String> responses) {
+        return batched(prompts.size(), version, model, (from, to) -> {
+            RubricScoreBatchRequest.Builder req = RubricScoreBatchRequest.newBuilder();
+            for (int i = from; i < to; i++) {
+                req.addItems(RubricRequest.newBuilder().setModel(model).setPrompt(prompts.get(i))
+                        .setResponse(responses.get(i)));
+            }
+            return judge -> {
+                List<Judged> out = new ArrayList<>();
+                for (RubricScoreResponse r : judge.rubricScoreBatch(req.build()).getScoresList()) {
+                    out.add(new Judged(r.getModel(), r.getModelVersion(), r.getExpectedScore()));
+                }
+                return out;
+            };
+        });
+    }
+
+    /** One answer of the judge: the model and version that gave it, and the number. */
+    private record Judged(String model, long version, double value) {
+    }
+
+    private static List<Judged> comparisons(CompareBatchResponse response) {
+        List<Judged> out = new ArrayList<>(response.getComparisonsCount());
+        for (Comparison c : response.getComparisonsList()) {
+            out.add(new Judged(c.getModel(), c.getModelVersion(), c.getPABetter()));
+        }
+        return out;
+    }
+
     private interface ChunkCall {
-        Function<JudgeGrpc.JudgeBlockingStub, CompareBatchResponse> of(int from, int to);
+        Function<JudgeGrpc.JudgeBlockingStub, List<Judged>> of(int from, int to);
     }
 
     private List<Double> batched(int n, long version, String model, ChunkCall call) {
@@ -155,26 +188,26 @@ final class JudgeClient implements AutoCloseable {
                 int from = chunk * CHUNK;
                 int to = Math.min(n, from + CHUNK);
                 ServiceReplicas.Replica r = replicas.get(chunk % replicas.size());
-                Function<JudgeGrpc.JudgeBlockingStub, CompareBatchResponse> c = call.of(from, to);
+                Function<JudgeGrpc.JudgeBlockingStub, List<Judged>> c = call.of(from, to);
                 round.add(() -> {
-                    CompareBatchResponse response;
+                    List<Judged> response;
                     try {
                         response = c.apply(judgeAt(r, config.generateDeadline().toMillis()));
                     } catch (StatusRuntimeException e) {
                         throw PolicyClient.failure("judge", r.address(), "judging with '" + model + "'", e);
                     }
-                    if (response.getComparisonsCount() != to - from) {
-                        throw new RunFailure("the judge at " + r.address() + " answered " + response.getComparisonsCount()
-                                + " comparisons for " + (to - from) + " items");
+                    if (response.size() != to - from) {
+                        throw new RunFailure("the judge at " + r.address() + " answered " + response.size()
+                                + " items for " + (to - from));
                     }
                     List<Double> p = new ArrayList<>(to - from);
-                    for (Comparison cmp : response.getComparisonsList()) {
-                        if (!cmp.getModel().equals(model) || cmp.getModelVersion() != version) {
-                            throw new RunFailure("the judge at " + r.address() + " judged with '" + cmp.getModel()
-                                    + "' version " + cmp.getModelVersion() + "; this round's judge is '" + model
+                    for (Judged j : response) {
+                        if (!j.model().equals(model) || j.version() != version) {
+                            throw new RunFailure("the judge at " + r.address() + " judged with '" + j.model()
+                                    + "' version " + j.version() + "; this round's judge is '" + model
                                     + "' version " + version);
                         }
-                        p.add(cmp.getPABetter());
+                        p.add(j.value());
                     }
                     return p;
                 });

@@ -48,26 +48,35 @@ final class PolicyClient implements AutoCloseable {
      * version 0).
      */
     void ensurePolicy(long version, String location) {
+        ensureModel(config.policyModel(), version, location);
+    }
+
+    /**
+     * Makes every generator replica serve {@code location} as {@code version} under {@code name} (TSO's matrix: another
+     * size, or an earlier version of the policy), loading it where the replica serves another version or nothing
+     * under that name. The other names a replica serves stay served.
+     */
+    void ensureModel(String name, long version, String location) {
         for (ServiceReplicas.Replica r : generators.current()) {
-            ModelInfo current = generatorModel(r);
+            ModelInfo current = generatorModel(r, name);
             if (current != null && current.getVersion() == version) {
                 continue;
             }
             if (location == null || location.isEmpty()) {
                 throw new RunFailure("the generator at " + r.address() + " serves "
-                        + (current == null ? "no model named '" + config.policyModel() + "'"
-                        : "'" + config.policyModel() + "' at version " + current.getVersion())
+                        + (current == null ? "no model named '" + name + "'"
+                        : "'" + name + "' at version " + current.getVersion())
                         + ", the run needs version " + version + " and steer.orchestrator.base-model is not set to load it");
             }
-            loadOn(r, version, location);
+            loadOn(r, name, version, location);
         }
     }
 
-    private ModelInfo generatorModel(ServiceReplicas.Replica r) {
+    private ModelInfo generatorModel(ServiceReplicas.Replica r, String name) {
         try {
             for (ModelInfo m : generator(r).withDeadlineAfter(config.loadDeadline().toMillis(), TimeUnit.MILLISECONDS)
                     .listModels(ListModelsRequest.getDefaultInstance()).getModelsList()) {
-                if (m.getName().equals(config.policyModel())) {
+                if (m.getName().equals(name)) {
                     return m;
                 }
             }
@@ -81,15 +90,16 @@ final class PolicyClient implements AutoCloseable {
     int loadOnGenerator(long version, String location) {
         List<ServiceReplicas.Replica> replicas = generators.current();
         for (ServiceReplicas.Replica r : replicas) {
-            loadOn(r, version, location);
+            loadOn(r, config.policyModel(), version, location);
         }
         return replicas.size();
     }
 
-    private void loadOn(ServiceReplicas.Replica r, long version, String location) {
+    private void loadOn(ServiceReplicas.Replica r, String name, long version, String location) {
         try {
             LoadModelResponse response = generator(r).withDeadlineAfter(config.loadDeadline().toMillis(),
-                    TimeUnit.MILLISECONDS).loadModel(loadRequest(version, location));
+                    TimeUnit.MILLISECONDS).loadModel(LoadModelRequest.newBuilder().setName(name).setVersion(version)
+                    .setLocation(location).build());
             if (response.getModel().getVersion() != version) {
                 throw new RunFailure("the generator at " + r.address() + " loaded " + location + " as version "
                         + response.getModel().getVersion() + ", expected " + version);
@@ -97,11 +107,6 @@ final class PolicyClient implements AutoCloseable {
         } catch (StatusRuntimeException e) {
             throw failure("generator", r.address(), "LoadModel " + location, e);
         }
-    }
-
-    private LoadModelRequest loadRequest(long version, String location) {
-        return LoadModelRequest.newBuilder().setName(config.policyModel()).setVersion(version).setLocation(location)
-                .build();
     }
 
     /**
@@ -117,6 +122,13 @@ final class PolicyClient implements AutoCloseable {
      */
     List<List<String>> sample(List<String> prompts, int n, SamplingSettings sampling, IntToLongFunction seedOf,
                               long expectedVersion, IntConsumer progress, BooleanSupplier stopped) {
+        return sample(config.policyModel(), prompts, n, sampling, seedOf, expectedVersion, progress, stopped);
+    }
+
+    /** {@link #sample} from the model served under {@code model}. */
+    List<List<String>> sample(String model, List<String> prompts, int n, SamplingSettings sampling,
+                              IntToLongFunction seedOf, long expectedVersion, IntConsumer progress,
+                              BooleanSupplier stopped) {
         List<ServiceReplicas.Replica> replicas = generators.current();
         List<List<String>> texts = new ArrayList<>(prompts.size());
         int chunkSize = Math.max(1, Math.max(1, config.generateChunk()) / n);
@@ -131,7 +143,7 @@ final class PolicyClient implements AutoCloseable {
                 List<String> part = prompts.subList(from, Math.min(prompts.size(), from + chunkSize));
                 ServiceReplicas.Replica replica = replicas.get(chunk % replicas.size());
                 long seed = seedOf.applyAsLong(chunk);
-                round.add(() -> sampleChunk(replica, part, n, from, sampling, seed, expectedVersion));
+                round.add(() -> sampleChunk(replica, model, part, n, from, sampling, seed, expectedVersion));
             }
             for (List<List<String>> chunkTexts : fanOut.all(round)) {
                 texts.addAll(chunkTexts);
@@ -141,12 +153,12 @@ final class PolicyClient implements AutoCloseable {
         return texts;
     }
 
-    private List<List<String>> sampleChunk(ServiceReplicas.Replica replica, List<String> part, int n, int from,
-                                           SamplingSettings sampling, long seed, long expectedVersion) {
+    private List<List<String>> sampleChunk(ServiceReplicas.Replica replica, String model, List<String> part, int n,
+                                           int from, SamplingSettings sampling, long seed, long expectedVersion) {
         SamplingParams.Builder params = SamplingParams.newBuilder().setMaxNewTokens(sampling.maxNewTokens())
                 .setTemperature(sampling.temperature().floatValue()).setTopP(sampling.topP().floatValue())
                 .setTopK(sampling.topK()).setSeed(seed).addAllStop(sampling.stop());
-        GenerateRequest request = GenerateRequest.newBuilder().setModel(config.policyModel()).addAllPrompts(part)
+        GenerateRequest request = GenerateRequest.newBuilder().setModel(model).addAllPrompts(part)
                 .setN(n).setSampling(params).build();
         GenerateResponse response;
         try {
@@ -159,7 +171,7 @@ final class PolicyClient implements AutoCloseable {
         for (Sample s : response.getSamplesList()) {
             if (s.getModelVersion() != expectedVersion) {
                 throw new RunFailure("the generator at " + replica.address() + " sampled with '" + s.getModel()
-                        + "' version " + s.getModelVersion() + " but this round needs policy version "
+                        + "' version " + s.getModelVersion() + " but this round needs '" + model + "' version "
                         + expectedVersion + " (was the last checkpoint loaded?)");
             }
             if (s.getPromptIndex() < 0 || s.getPromptIndex() >= part.size() || s.getSampleIndex() < 0

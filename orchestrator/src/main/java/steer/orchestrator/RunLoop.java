@@ -28,6 +28,7 @@ import steer.align.RunSettings;
 import steer.align.RunStateStore;
 import steer.align.RunStatus;
 import steer.align.RunWorld;
+import steer.align.SamplingSettings;
 import steer.align.Seeds;
 import steer.method.AlignmentMethod;
 import steer.method.RoundContext;
@@ -221,7 +222,7 @@ final class RunLoop implements Runnable {
     private void sample(int r, long mark) {
         s.metrics().phase(Phase.SAMPLING);
         RunSettings st = run.settings();
-        long version = RunProgress.policyVersion(r, RunProgress.staleness(st));
+        long version = RunProgress.samplingVersion(st, r);
         s.policy().ensurePolicy(version, RunProgress.versionLocation(run, version, baseModelDir()));
         RoundJudge judge = judgeFor(version);
         int split = st.splitOf(r);
@@ -230,14 +231,14 @@ final class RunLoop implements Runnable {
                 c -> Seeds.derive(st.seed(), role, r, c), version,
                 done -> progress(r, "sampling", "sampling " + role, done * n, prompts.size() * n), this::stopping);
         RoundExamples built = method.buildRound(new RoundContext(st, r, split, tasks, version, policy,
-                judge == null ? null : judge.judging(r)));
+                judge == null ? null : judge.judging(r), matrix(r)));
         if (built.examples().isEmpty()) {
             throw new RunFailure(roundName(r) + ": all " + (built.dropped()) + " candidate examples of " + tasks.size()
                     + " prompts were degenerate (the same response twice, or no preference); nothing to train on");
         }
-        int batches = BatchPlan.count(built.examples().size(), st.batchSize(), st.epochs());
+        int batches = BatchPlan.count(built.examples().size(), st.batchSize(), method.epochsPerRound(st));
         IterationRecord.RoundFacts facts = new IterationRecord.RoundFacts(split, built.samplesDrawn(),
-                built.judgeComparisons(), method.reference().versionFor(version),
+                built.judgeComparisons(), method.reference().versionFor(version, r),
                 judge == null ? "" : judge.model(), judge == null ? 0 : judge.version());
         save(run.with(IterationRecord.sampled(r, version, built.examples(), built.dropped(), built.fallbacks(),
                 batches, seconds(mark)).withFacts(facts), System.currentTimeMillis()));
@@ -245,6 +246,39 @@ final class RunLoop implements Runnable {
         event(r, "sampling", built.examples().size() + " examples kept, " + built.dropped() + " degenerate dropped"
                 + (built.fallbacks() > 0 ? ", " + built.fallbacks() + " allocations fell back to the rule" : "")
                 + (judge == null ? "" : "; judged by '" + judge.model() + "' version " + judge.version()), 1, false);
+    }
+
+    /**
+     * Sampling from the run's other models (TSO's matrix): another size under its own name at version 0, or an
+     * earlier version of the policy under {@code policy@<run>/v<N>}; each loaded on every generator replica when first
+     * asked and kept beside the policy.
+     */
+    private RoundContext.ModelSampling matrix(int r) {
+        RunSettings st = run.settings();
+        return new RoundContext.ModelSampling() {
+            @Override
+            public List<List<String>> sampleModel(String name, String location, String role, List<String> prompts,
+                                                  int n, SamplingSettings sampling) {
+                s.policy().ensureModel(name, 0, location);
+                return sampleFrom(name, 0, role, prompts, n, sampling);
+            }
+
+            @Override
+            public List<List<String>> samplePolicyVersion(long version, String role, List<String> prompts, int n,
+                                                          SamplingSettings sampling) {
+                String name = "policy@" + run.runId() + "/v" + version;
+                s.policy().ensureModel(name, version, RunProgress.versionLocation(run, version, baseModelDir()));
+                return sampleFrom(name, version, role, prompts, n, sampling);
+            }
+
+            private List<List<String>> sampleFrom(String name, long version, String role, List<String> prompts, int n,
+                                                  SamplingSettings sampling) {
+                event(r, "sampling", "sampling " + role + " from '" + name + "'", 0, false);
+                return s.policy().sample(name, prompts, n, sampling, c -> Seeds.derive(st.seed(), role, r, c), version,
+                        done -> progress(r, "sampling", "sampling " + role, done * n, prompts.size() * n),
+                        RunLoop.this::stopping);
+            }
+        };
     }
 
     /** The judge model a round sampled by {@code version} asks, made ready on every judge replica; null if none. */
@@ -304,6 +338,12 @@ final class RunLoop implements Runnable {
                     event(r, "sampling", "judging the strength of " + prompts.size() + " pairs", 0, false);
                     return s.judge().compare(model, version, prompts, a, b);
                 }
+
+                @Override
+                public List<Double> rubric(List<String> prompts, List<String> responses) {
+                    event(r, "sampling", "scoring " + prompts.size() + " samples with the rubric", 0, false);
+                    return s.judge().rubric(model, version, prompts, responses);
+                }
             };
         }
     }
@@ -312,7 +352,8 @@ final class RunLoop implements Runnable {
         s.metrics().phase(Phase.PUBLISHING);
         RunSettings st = run.settings();
         IterationRecord it = run.iteration(r).orElseThrow();
-        BatchPlan plan = BatchPlan.plan(st.runId(), r, it.exampleCount(), st.batchSize(), st.epochs(), st.seed());
+        BatchPlan plan = BatchPlan.plan(st.runId(), r, it.exampleCount(), st.batchSize(), method.epochsPerRound(st),
+                st.seed());
         Set<String> recorded = new LinkedHashSet<>(it.publishedBatchIds());
         Set<String> onTopic = recorded.containsAll(plan.ids()) ? Set.of() : s.publisher().committedIds(plan.ids());
         List<BatchPlan.PlannedBatch> todo = plan.unpublished(recorded, onTopic);

@@ -1,6 +1,8 @@
 package steer.orchestrator;
 
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import steer.align.IterationRecord;
 import steer.align.RunRecord;
 import steer.align.RunSettings;
@@ -13,6 +15,7 @@ import steer.method.MethodSettings;
 import steer.method.OspMethod;
 import steer.method.SelfRewardingMethod;
 import steer.method.SsoMethod;
+import steer.method.TsoMethod;
 import steer.proto.v1.OspSettings;
 import steer.proto.v1.PreferencePair;
 import steer.proto.v1.SelfRewardingSettings;
@@ -26,6 +29,7 @@ import steer.proto.v1.RunConfig;
 import steer.proto.v1.RunState;
 import steer.proto.v1.SamplingParams;
 import steer.proto.v1.SsoExample;
+import steer.proto.v1.TsoSettings;
 
 /** Conversions between the orchestrator's protobuf messages and the library's run records. */
 final class RunMessages {
@@ -66,6 +70,13 @@ final class RunMessages {
                 yield new SelfRewardingMethod.Settings(r.getSamplesPerPrompt(), r.getPromptsPerRound(),
                         r.getMaxPolicyStaleness(), r.getBeta());
             }
+            case TSO -> {
+                TsoSettings t = c.getTso();
+                yield new TsoMethod.Settings(t.getMiniBatches(), t.getEpochsPerMiniBatch(), t.getLoss(), t.getBeta(),
+                        t.getPairs(), t.getSelfSamples(), t.getLargerModelsMap(), t.getSmallerModelsMap(),
+                        t.getPositiveWeightsMap(), t.getNegativeWeightsMap(), t.getEvaluatorModel(),
+                        t.getEvaluatorLocation());
+            }
             case METHODSETTINGS_NOT_SET -> null;
         };
     }
@@ -85,6 +96,14 @@ final class RunMessages {
             b.setSelfRewarding(SelfRewardingSettings.newBuilder().setSamplesPerPrompt(r.samplesPerPrompt())
                     .setPromptsPerRound(r.promptsPerRound()).setMaxPolicyStaleness(r.maxPolicyStaleness())
                     .setBeta(r.beta() > 0 ? r.beta() : OspMethod.defaultBeta("dpo")));
+        } else if (m instanceof TsoMethod.Settings t) {
+            b.setTso(TsoSettings.newBuilder().setMiniBatches(t.miniBatches())
+                    .setEpochsPerMiniBatch(t.epochsPerMiniBatch()).setLoss(t.loss())
+                    .setBeta(t.beta() > 0 ? t.beta() : OspMethod.defaultBeta(t.loss())).setPairs(t.pairs())
+                    .setSelfSamples(t.selfSamples()).putAllLargerModels(t.largerModels())
+                    .putAllSmallerModels(t.smallerModels()).putAllPositiveWeights(t.positiveWeights())
+                    .putAllNegativeWeights(t.negativeWeights()).setEvaluatorModel(t.evaluatorModel())
+                    .setEvaluatorLocation(t.evaluatorLocation()));
         }
     }
 
@@ -117,9 +136,20 @@ final class RunMessages {
                     .setSeconds(it.seconds()).setSplit(it.facts().split())
                     .setSamplesDrawn(it.facts().samplesDrawn()).setJudgeComparisons(it.facts().judgeComparisons())
                     .setReferenceVersion(it.facts().referenceVersion()).setJudgeModel(it.facts().judgeModel())
-                    .setJudgeModelVersion(it.facts().judgeModelVersion()));
+                    .setJudgeModelVersion(it.facts().judgeModelVersion()).putAllPairSources(pairSources(it)));
         }
         return b.build();
+    }
+
+    /** A round's pairs counted by "chosen source>rejected source", for pairs whose sources are named. */
+    static Map<String, Long> pairSources(IterationRecord it) {
+        Map<String, Long> counts = new TreeMap<>();
+        for (RoundExample e : it.examples()) {
+            if (e instanceof JudgedPair p && !p.chosenSource().isEmpty()) {
+                counts.merge(p.chosenSource() + ">" + p.rejectedSource(), 1L, Long::sum);
+            }
+        }
+        return counts;
     }
 
     private static RunState state(RunRecord r) {
@@ -158,7 +188,8 @@ final class RunMessages {
                         .setRejected(p.rejected()).setStrength(p.strength()));
             } else if (e instanceof JudgedPair p) {
                 b.addPairs(PreferencePair.newBuilder().setPrompt(p.prompt()).setChosen(p.chosen())
-                        .setRejected(p.rejected()));
+                        .setRejected(p.rejected()).setChosenSource(p.chosenSource())
+                        .setRejectedSource(p.rejectedSource()));
             }
         }
         return b.build();

@@ -19,6 +19,7 @@ import steer.cli.compare.RunConfigOverrides;
 import steer.cli.compare.RunFigures;
 import steer.cli.compare.RunOutcome;
 import steer.cli.demo.LocalStack;
+import steer.cli.demo.TsoMatrix;
 import steer.proto.v1.GetRunRequest;
 import steer.proto.v1.IterationResult;
 import steer.proto.v1.OrchestratorGrpc;
@@ -116,10 +117,15 @@ final class CompareCommand implements Callable<Integer> {
                 for (String method : methodList) {
                     for (long seed : seedList) {
                         k++;
-                        RunConfig config = RunConfigOverrides.apply(RunConfig.newBuilder()
+                        RunConfig.Builder b = RunConfig.newBuilder()
                                 .setRunId(String.format(Locale.ROOT, "%s-seed%d-%s", method, seed, stamp))
                                 .setAlgorithm(method).setSeed(seed).setIterations(iterations)
-                                .setPromptsPerIteration(prompts).setEvaluationSplit(evaluationSplit).build(), settings, method);
+                                .setPromptsPerIteration(prompts).setEvaluationSplit(evaluationSplit);
+                        if (method.startsWith("tso")) {
+                            // the world's other sizes and the committed evaluator, under the allowed root
+                            b.setTso(TsoMatrix.settings(root, work, null, null, null));
+                        }
+                        RunConfig config = RunConfigOverrides.apply(b.build(), settings, method);
                         System.out.printf(Locale.ROOT, "  %5.1f min  [%d/%d] %-16s seed %-3d ", minutes(start), k, total,
                                 method, seed);
                         System.out.flush();

@@ -3,6 +3,7 @@ package steer.cli;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.Iterator;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
@@ -10,6 +11,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import steer.cli.demo.DemoReport;
 import steer.cli.demo.LocalStack;
+import steer.cli.demo.TsoMatrix;
 import steer.proto.v1.GetRunRequest;
 import steer.proto.v1.OrchestratorGrpc;
 import steer.proto.v1.Run;
@@ -24,13 +26,26 @@ import steer.proto.v1.WatchRunRequest;
  * a table per iteration and an HTML report; everything started is stopped at the end.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Run one alignment method (SSO, OSP, Self-Rewarding or a baseline) for a few iterations through all"
+        description = "Run one alignment method (SSO, OSP, TSO, Self-Rewarding or a baseline) for a few iterations through all"
                 + " services and a local Kafka broker.")
 final class DemoCommand implements java.util.concurrent.Callable<Integer> {
 
     @Option(names = "--algorithm", defaultValue = "sso", description = "the method: sso, sso-no-w, sso-no-g, pbaa, osp,"
-            + " osp-dpo, osp-ipo, osp-random or self-rewarding (default: ${DEFAULT-VALUE})")
+            + " osp-dpo, osp-ipo, osp-random, self-rewarding, tso, tso-dpo, tso-no-mini-batch, tso-matrix-only or"
+            + " tso-self-only (default: ${DEFAULT-VALUE})")
     String algorithm;
+
+    @Option(names = "--evaluator", description = "tso*: the evaluator checkpoint (from `steer tso evaluator`), served by"
+            + " the judge as 'evaluator' (default: models/world/medium-evaluator)")
+    Path evaluator;
+
+    @Option(names = "--larger", split = ",", description = "tso*: the model matrix's larger sizes, NAME=DIR"
+            + " (default: large=models/world/large)")
+    Map<String, Path> larger;
+
+    @Option(names = "--smaller", split = ",", description = "tso*: the model matrix's smaller sizes, NAME=DIR"
+            + " (default: small=models/world/small)")
+    Map<String, Path> smaller;
 
     @Option(names = "--staleness", description = "online methods (osp*, self-rewarding): 0 samples each round after the"
             + " previous one is trained, 1 while it trains (default: the method's, 0)")
@@ -90,6 +105,7 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
                         .setIterations(iterations).setSeed(seed).setPromptsPerIteration(prompts)
                         .setEvaluationSplit(evaluationSplit);
                 onlineSettings(config, stack);
+                tsoSettings(config, stack, root);
                 Run started = orchestrator.startRun(StartRunRequest.newBuilder().setConfig(config).build());
                 watch(orchestrator, runId, start, DemoReport.roundsPerSplit(started.getConfig()));
                 Run run = orchestrator.getRun(GetRunRequest.newBuilder().setRunId(runId).build());
@@ -143,6 +159,21 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
             config.setSelfRewarding(steer.proto.v1.SelfRewardingSettings.newBuilder().setMaxPolicyStaleness(s)
                     .setPromptsPerRound(p));
         }
+    }
+
+    /**
+     * TSO's model matrix and evaluator, copied into the run's checkpoint store (the generator and the judge load only
+     * from there).
+     */
+    private void tsoSettings(RunConfig.Builder config, LocalStack stack, Path root) throws java.io.IOException {
+        if (!algorithm.startsWith("tso")) {
+            if (larger != null || smaller != null) {
+                throw new IllegalArgumentException("--larger and --smaller are TSO's model matrix, not settings of "
+                        + algorithm);
+            }
+            return;
+        }
+        config.setTso(TsoMatrix.settings(root, stack.store(), larger, smaller, evaluator));
     }
 
     private static void copyDirectory(Path from, Path to) throws java.io.IOException {

@@ -1,6 +1,7 @@
 package steer.align;
 
 import java.util.Optional;
+import steer.method.AlignmentMethod;
 
 /**
  * Where a run continues: the one place that reads a persisted {@link RunRecord} and decides the next action, so
@@ -49,9 +50,11 @@ public final class RunProgress {
     }
 
     /**
-     * Decides the next action of a run. Rounds go in order; with a staleness bound s, once round i is published
-     * the rounds up to i + s are sampled and published before waiting for round i's checkpoint, so their sampling
-     * overlaps round i's training (round j samples from version max(0, j − s), which is loaded by then).
+     * Decides the next action of a run. Rounds go in order; once round i is published, the following rounds whose
+     * sampling version ({@link AlignmentMethod#samplingVersion}) is at most i are sampled and published before
+     * waiting for round i's checkpoint, so their sampling overlaps round i's training: with a staleness bound s the
+     * rounds up to i + s (round j samples from version max(0, j − s)); for TSO the rest of the iteration, which all
+     * samples from the version the iteration started from.
      *
      * @param run the persisted state
      * @return the next step
@@ -72,16 +75,21 @@ public final class RunProgress {
         }
         return switch (current.get().phase()) {
             case SAMPLED -> new Step(Action.PUBLISH, i);
-            case PUBLISHED -> aheadOrAwait(run, i, Math.min(total - 1, i + staleness(s)));
+            case PUBLISHED -> aheadOrAwait(run, i);
             case TRAINED -> new Step(Action.LOAD, i);
             case LOADED -> new Step(Action.EVALUATE, i);
             case EVALUATED -> throw new IllegalStateException("an evaluated round counts as completed");
         };
     }
 
-    /** The next round up to {@code last} still to sample or publish, else waiting for round i's checkpoint. */
-    private static Step aheadOrAwait(RunRecord run, int i, int last) {
-        for (int j = i + 1; j <= last; j++) {
+    /**
+     * The next round after i still to sample or publish whose sampling version is loaded already (version i is,
+     * once round i − 1 is finished), else waiting for round i's checkpoint.
+     */
+    private static Step aheadOrAwait(RunRecord run, int i) {
+        RunSettings s = run.settings();
+        AlignmentMethod method = s.alignmentMethod();
+        for (int j = i + 1; j < s.totalRounds() && method.samplingVersion(s, j) <= i; j++) {
             Optional<IterationRecord> ahead = run.iteration(j);
             if (ahead.isEmpty()) {
                 return new Step(Action.SAMPLE, j);
@@ -108,6 +116,17 @@ public final class RunProgress {
     public static boolean finished(IterationRecord it, RunSettings settings) {
         return it.phase() == IterationPhase.EVALUATED
                 || (!settings.evaluates(it.iteration()) && it.phase() == IterationPhase.LOADED);
+    }
+
+    /**
+     * The policy version that samples a round of a run: its method's {@link AlignmentMethod#samplingVersion}.
+     *
+     * @param s     the run's settings
+     * @param round from 0
+     * @return the version
+     */
+    public static long samplingVersion(RunSettings s, int round) {
+        return s.alignmentMethod().samplingVersion(s, round);
     }
 
     /**

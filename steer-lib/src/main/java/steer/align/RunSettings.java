@@ -110,6 +110,7 @@ public record RunSettings(String runId, String algorithm, int iterations, long s
                 featureAllocation = sso.featureAllocation();
             }
         }
+        method.checkComplete();
         method.checkObjective(objectiveParams);
         int evalSize = evaluationSplit.equals(VALIDATION) ? RunWorld.VALIDATION_PER_SPLIT * iterations
                 : RunWorld.HELD_OUT_SIZE;
@@ -181,7 +182,7 @@ public record RunSettings(String runId, String algorithm, int iterations, long s
         AlignmentMethod m = alignmentMethod();
         int steps = 0;
         for (int r = 0; r < totalRounds(); r++) {
-            steps += BatchPlan.count(m.plannedExamples(promptsInRound(r)), batchSize, epochs);
+            steps += BatchPlan.count(m.plannedExamples(promptsInRound(r)), batchSize, m.epochsPerRound(this));
         }
         return steps;
     }

@@ -1,6 +1,7 @@
 package steer.method;
 
 import java.util.Map;
+import steer.align.RunSettings;
 
 /**
  * An alignment method: what one round of a run does between "the policy serves version v" and "these examples
@@ -17,7 +18,7 @@ public interface AlignmentMethod {
     /**
      * The method family's name.
      *
-     * @return {@code sso}, {@code osp} or {@code self-rewarding}
+     * @return {@code sso}, {@code osp}, {@code self-rewarding} or {@code tso}
      */
     String family();
 
@@ -38,12 +39,38 @@ public interface AlignmentMethod {
     int plannedExamples(int prompts);
 
     /**
-     * How many versions a round's sampling may lag the newest checkpoint: 0 samples round r+1 only once round r is
-     * trained and loaded; 1 samples round r+1 from the version before while round r trains.
+     * How many versions a batch's sampling version may lag the trainer's newest checkpoint of the run when it
+     * trains: 0 samples round r+1 only once round r is trained and loaded; 1 samples round r+1 from the version
+     * before while round r trains; TSO samples a whole iteration from its first version and trains it in T
+     * mini-batches, so its last mini-batch lags by T − 1.
      *
-     * @return 0 or 1
+     * @return at least 0
      */
     int maxPolicyStaleness();
+
+    /**
+     * The policy version that samples a round. Version 0 is the SFT model and round r's checkpoint is version r + 1;
+     * the default samples round r from version max(0, r − {@link #maxPolicyStaleness()}), on-policy when the bound is
+     * 0. A round is sampled as soon as its version is loaded, so this also says how far sampling runs ahead of
+     * training ({@code RunProgress#next}).
+     *
+     * @param settings the run's settings
+     * @param round    from 0
+     * @return a version at most {@code round}
+     */
+    default long samplingVersion(RunSettings settings, int round) {
+        return Math.max(0, round - maxPolicyStaleness());
+    }
+
+    /**
+     * Passes over each round's examples.
+     *
+     * @param settings the run's settings
+     * @return the run's {@code epochs} unless the method has its own (TSO: 2 per mini-batch)
+     */
+    default int epochsPerRound(RunSettings settings) {
+        return settings.epochs();
+    }
 
     /**
      * The objective pair batches name.
@@ -94,16 +121,26 @@ public interface AlignmentMethod {
         /** A frozen copy of the version that sampled the round (SSO, PBAA, Self-Rewarding). */
         ROUND_START,
         /** The run's base (SFT) model, version 0, for the whole run (OSP). */
-        BASE_MODEL;
+        BASE_MODEL,
+        /**
+         * The policy the round's training starts from, version r for round r: TSO's mini-batch schedule, where the
+         * reference becomes the current policy after each mini-batch.
+         */
+        TRAINING_START;
 
         /**
          * The reference version of a round.
          *
          * @param policyVersion the version that sampled it
-         * @return that version, or 0
+         * @param round         the round, from 0 (its training starts from version {@code round})
+         * @return that version, 0, or the round
          */
-        public long versionFor(long policyVersion) {
-            return this == ROUND_START ? policyVersion : 0;
+        public long versionFor(long policyVersion, int round) {
+            return switch (this) {
+                case ROUND_START -> policyVersion;
+                case BASE_MODEL -> 0;
+                case TRAINING_START -> round;
+            };
         }
     }
 

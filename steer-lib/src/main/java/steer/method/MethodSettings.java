@@ -12,9 +12,10 @@ import java.util.Map;
 @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "family")
 @JsonSubTypes({@JsonSubTypes.Type(value = SsoMethod.Settings.class, name = SsoMethod.FAMILY),
         @JsonSubTypes.Type(value = OspMethod.Settings.class, name = OspMethod.FAMILY),
-        @JsonSubTypes.Type(value = SelfRewardingMethod.Settings.class, name = SelfRewardingMethod.FAMILY)})
+        @JsonSubTypes.Type(value = SelfRewardingMethod.Settings.class, name = SelfRewardingMethod.FAMILY),
+        @JsonSubTypes.Type(value = TsoMethod.Settings.class, name = TsoMethod.FAMILY)})
 public sealed interface MethodSettings
-        permits SsoMethod.Settings, OspMethod.Settings, SelfRewardingMethod.Settings {
+        permits SsoMethod.Settings, OspMethod.Settings, SelfRewardingMethod.Settings, TsoMethod.Settings {
 
     /**
      * The method these settings configure.
@@ -30,6 +31,14 @@ public sealed interface MethodSettings
      * @return the merged settings, validated
      */
     MethodSettings over(MethodSettings preset);
+
+    /**
+     * Checks what only the merged settings can show (TSO: a weight names a model the settings serve).
+     *
+     * @throws steer.align.InvalidSettingException naming the field at fault
+     */
+    default void checkComplete() {
+    }
 
     /**
      * Checks that the run's objective overrides agree with these settings and that the objective accepts them.

@@ -21,6 +21,12 @@ import steer.align.InvalidSettingException;
  *   <tr><td>osp-ipo</td><td>osp</td><td>the same with IPO (OSP Fig. 4c)</td></tr>
  *   <tr><td>osp-random</td><td>osp</td><td>OSP with random instead of ranked pairing (OSP Fig. 5)</td></tr>
  *   <tr><td>self-rewarding</td><td>self-rewarding</td><td>Yuan et al. 2024, online as OSP runs it</td></tr>
+ *   <tr><td>tso</td><td>tso</td><td>TSO: matrix and self-scored pairs, dual-clip, mini-batch iterative training
+ *       (Xu et al. 2024)</td></tr>
+ *   <tr><td>tso-dpo</td><td>tso</td><td>TSO with plain DPO instead of dual-clip (TSO Table 6)</td></tr>
+ *   <tr><td>tso-no-mini-batch</td><td>tso</td><td>TSO with one mini-batch per iteration (TSO Table 7)</td></tr>
+ *   <tr><td>tso-matrix-only</td><td>tso</td><td>TSO's matrix pairs only</td></tr>
+ *   <tr><td>tso-self-only</td><td>tso</td><td>TSO's self-scored pairs only</td></tr>
  * </table>
  */
 public final class Methods {
@@ -37,6 +43,11 @@ public final class Methods {
         PRESETS.put("osp-ipo", OspMethod.Settings.defaults().withLoss("ipo"));
         PRESETS.put("osp-random", OspMethod.Settings.defaults().withPairing("random"));
         PRESETS.put("self-rewarding", SelfRewardingMethod.Settings.defaults());
+        PRESETS.put("tso", TsoMethod.Settings.defaults());
+        PRESETS.put("tso-dpo", TsoMethod.Settings.defaults().withLoss("dpo"));
+        PRESETS.put("tso-no-mini-batch", TsoMethod.Settings.defaults().withMiniBatches(1));
+        PRESETS.put("tso-matrix-only", TsoMethod.Settings.defaults().withPairs("matrix"));
+        PRESETS.put("tso-self-only", TsoMethod.Settings.defaults().withPairs("self"));
     }
 
     private Methods() {

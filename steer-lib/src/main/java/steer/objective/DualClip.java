@@ -18,15 +18,41 @@ import ai.djl.ndarray.NDArray;
  * short responses set {@code perToken} (length-averaged log-ratios) or scale γ to the response length, and
  * report the setting used (DESIGN, dual-clip note). The max is PyTorch's relu: zero gradient past the hinge.
  *
- * @param beta       β &gt; 0; default 0.1 (TSO)
- * @param gammaWin   γ_w ≥ 0; default 20 (TSO)
- * @param gammaLose  γ_l ≥ 0; default 10 (TSO)
- * @param perToken   read per-token log-ratios instead of summed ones; default false (the paper's form)
+ * <p>Margins scaled to the response length ({@code lengthScale} L &gt; 0): each hinge's margin is its γ times the
+ * response's length over L,
+ *
+ * <pre>
+ *   L = max(0, γ_w·|y_w|/L − β·r(y_w)) + max(0, γ_l·|y_l|/L + β·r(y_l))
+ * </pre>
+ *
+ * <p>so a response of L tokens keeps the paper's margins and a short one releases after proportionally less
+ * log-ratio: the same margin per token as the paper's responses of L tokens. With summed log-ratios the
+ * gradient is still the paper's (β per hinge that is not met).
+ *
+ * @param beta        β &gt; 0; default 0.1 (TSO)
+ * @param gammaWin    γ_w ≥ 0; default 20 (TSO)
+ * @param gammaLose   γ_l ≥ 0; default 10 (TSO)
+ * @param perToken    read per-token log-ratios instead of summed ones; default false (the paper's form)
+ * @param lengthScale L, the response length in tokens at which the margins are the paper's; 0 = not scaled
+ *                    (the paper's form)
  */
-public record DualClip(double beta, double gammaWin, double gammaLose, boolean perToken)
+public record DualClip(double beta, double gammaWin, double gammaLose, boolean perToken, double lengthScale)
         implements PairObjective {
 
+    /** Margins not scaled to the length. */
+    public DualClip(double beta, double gammaWin, double gammaLose, boolean perToken) {
+        this(beta, gammaWin, gammaLose, perToken, 0);
+    }
+
     public DualClip {
+        if (!(lengthScale >= 0 && Double.isFinite(lengthScale))) {
+            throw new IllegalArgumentException("DualClip length_scale must be finite and >= 0 (0 = margins not"
+                    + " scaled to the response length), got " + lengthScale);
+        }
+        if (lengthScale > 0 && perToken) {
+            throw new IllegalArgumentException("DualClip scales its margins to the length (length_scale "
+                    + lengthScale + ") or reads per-token log-ratios (per_token), not both");
+        }
         PairLosses.requirePositiveBeta("DualClip", beta, "TSO uses 0.1");
         if (!(gammaWin >= 0 && Double.isFinite(gammaWin) && gammaLose >= 0 && Double.isFinite(gammaLose))) {
             throw new IllegalArgumentException("DualClip margins must be finite and >= 0, got gammaWin=" + gammaWin
@@ -41,8 +67,15 @@ public record DualClip(double beta, double gammaWin, double gammaLose, boolean p
 
     @Override
     public NDArray lossPerPair(PreferenceLogps in, LogRatios ratios) {
-        NDArray win = ratios.chosen().mul(-beta).add(gammaWin).getNDArrayInternal().relu();
-        NDArray lose = ratios.rejected().mul(beta).add(gammaLose).getNDArrayInternal().relu();
+        if (lengthScale == 0) {
+            NDArray win = ratios.chosen().mul(-beta).add(gammaWin).getNDArrayInternal().relu();
+            NDArray lose = ratios.rejected().mul(beta).add(gammaLose).getNDArrayInternal().relu();
+            return win.add(lose);
+        }
+        NDArray marginWin = in.chosenLengths().mul(gammaWin / lengthScale);
+        NDArray marginLose = in.rejectedLengths().mul(gammaLose / lengthScale);
+        NDArray win = ratios.chosen().mul(-beta).add(marginWin).getNDArrayInternal().relu();
+        NDArray lose = ratios.rejected().mul(beta).add(marginLose).getNDArrayInternal().relu();
         return win.add(lose);
     }
 }

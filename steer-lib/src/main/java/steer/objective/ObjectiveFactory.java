@@ -15,7 +15,8 @@ import java.util.TreeSet;
  * <ul>
  *   <li>{@code beta}: β of the pair loss, or of SSO's base loss;
  *   <li>{@code per_token} (0 or 1): length-averaged log-ratios for dpo, cdpo, dual-clip, spce;
- *   <li>{@code epsilon}: cDPO's ε; {@code gamma_w}, {@code gamma_l}: dual-clip's margins;
+ *   <li>{@code epsilon}: cDPO's ε; {@code gamma_w}, {@code gamma_l}: dual-clip's margins; {@code length_scale}: the
+ *       response length at which dual-clip's margins are the paper's (0 = not scaled; {@link DualClip});
  *   <li>{@code alpha}, {@code theta}, {@code gamma}, {@code lambda}: SSO's α, θ, γ, λ; {@code weighted} (0 or 1):
  *       SSO's W on or off; {@code authors_code_form} (0 or 1): L_base + W·θ·G instead of the paper's form;
  *       {@code base_dpo} (0 or 1): DPO instead of IPO as SSO's base loss (then β defaults to DPO's 0.1).
@@ -31,7 +32,7 @@ public final class ObjectiveFactory {
             "dpo", Set.of("beta", "per_token"),
             "ipo", Set.of("beta"),
             "cdpo", Set.of("beta", "epsilon", "per_token"),
-            "dual-clip", Set.of("beta", "gamma_w", "gamma_l", "per_token"),
+            "dual-clip", Set.of("beta", "gamma_w", "gamma_l", "per_token", "length_scale"),
             "spce", Set.of("beta", "per_token"),
             "sso", Set.of("beta", "alpha", "theta", "gamma", "lambda", "weighted", "authors_code_form", "base_dpo"),
             "pbaa", Set.of("beta", "alpha", "theta", "gamma", "lambda", "weighted", "authors_code_form", "base_dpo"));
@@ -67,7 +68,7 @@ public final class ObjectiveFactory {
             case "dual-clip":
                 DualClip d = DualClip.defaults();
                 return new DualClip(p.get("beta", d.beta()), p.get("gamma_w", d.gammaWin()),
-                        p.get("gamma_l", d.gammaLose()), p.flag("per_token", false));
+                        p.get("gamma_l", d.gammaLose()), p.flag("per_token", false), p.get("length_scale", 0));
             case "spce":
                 return new Spce(p.get("beta", Spce.defaults().beta()), p.flag("per_token", false));
             default:

@@ -40,6 +40,18 @@ public record ResponseMix(double wrongRate, double paddedRate, double leakRate, 
     }
 
     /**
+     * TSO's stand-in for human reference answers: an annotator who writes each answer with care but not without
+     * fault — wrong 0.2, padded 0.2, leaking 0.2 (of queries with a secret), malformed 0.1. Like every mixture it
+     * builds responses from the task's own answer and never reads the oracle's scores. Fixed before any TSO run
+     * was measured; not tuned.
+     *
+     * @return the mixture
+     */
+    public static ResponseMix referenceAnswers() {
+        return new ResponseMix(0.2, 0.2, 0.2, 0.1);
+    }
+
+    /**
      * Draws one response.
      *
      * @param task   the task

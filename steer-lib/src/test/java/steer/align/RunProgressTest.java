@@ -1,6 +1,7 @@
 package steer.align;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.util.List;
@@ -86,6 +87,10 @@ class RunProgressTest {
     private static List<Step> drive(int staleness) {
         RunSettings st = new RunSettings("r", "osp", 1, 1, 1, 3, 4, 0, 1, null, Map.of(), "", 10, false, "",
                 new steer.method.OspMethod.Settings(0, 1, staleness, "", "", 0, "", ""));
+        return drive(st, staleness);
+    }
+
+    private static List<Step> drive(RunSettings st, int staleness) {
         RunRecord run = RunRecord.start(st, 0).withBaseline(Map.of("mean_score", 0.4), 1);
         List<Step> steps = new java.util.ArrayList<>();
         for (int guard = 0; guard < 100; guard++) {
@@ -97,9 +102,13 @@ class RunProgressTest {
                     return steps;
                 }
                 case SAMPLE -> {
-                    assertEquals(Math.max(0, r - staleness), RunProgress.policyVersion(r, staleness));
-                    run = run.with(IterationRecord.sampled(r, RunProgress.policyVersion(r, staleness), List.of(P), 0, 0,
-                            1, 0), 2);
+                    long version = RunProgress.samplingVersion(st, r);
+                    assertTrue(version <= run.completedIterations(), "round " + r + " samples from version " + version
+                            + ", which is loaded");
+                    if (st.alignmentMethod().family().equals("osp")) {
+                        assertEquals(Math.max(0, r - staleness), version);
+                    }
+                    run = run.with(IterationRecord.sampled(r, version, List.of(P), 0, 0, 1, 0), 2);
                 }
                 case PUBLISH -> run = run.with(run.iteration(r).orElseThrow().withPhase(IterationPhase.PUBLISHED), 2);
                 case AWAIT_CHECKPOINT -> run = run.with(run.iteration(r).orElseThrow().trained(r + 1, "/c/v" + (r + 1),
@@ -120,6 +129,24 @@ class RunProgressTest {
                 new Step(Action.AWAIT_CHECKPOINT, 1), new Step(Action.LOAD, 1), new Step(Action.SAMPLE, 2),
                 new Step(Action.PUBLISH, 2), new Step(Action.AWAIT_CHECKPOINT, 2), new Step(Action.LOAD, 2),
                 new Step(Action.EVALUATE, 2), new Step(Action.FINISH, 3)), drive(0));
+    }
+
+    @Test
+    void tsoSamplesAWholeIterationFromItsFirstVersionWhileItsFirstMiniBatchTrains() {
+        // two iterations of three mini-batches: rounds 1 and 2 are sampled (from version 0) before round 0's
+        // checkpoint; round 3 (the next iteration, from version 3) waits until round 2 is loaded
+        RunSettings st = new RunSettings("r", "tso", 2, 1, 1, 3, 4, 0, 1, null, Map.of(), "", 10, false, "",
+                new steer.method.TsoMethod.Settings(0, 0, "", 0, "", 0, Map.of("large", "/l"), Map.of("small", "/s"),
+                        Map.of(), Map.of(), "", "/e"));
+        assertEquals(List.of(new Step(Action.SAMPLE, 0), new Step(Action.PUBLISH, 0), new Step(Action.SAMPLE, 1),
+                new Step(Action.PUBLISH, 1), new Step(Action.SAMPLE, 2), new Step(Action.PUBLISH, 2),
+                new Step(Action.AWAIT_CHECKPOINT, 0), new Step(Action.LOAD, 0), new Step(Action.AWAIT_CHECKPOINT, 1),
+                new Step(Action.LOAD, 1), new Step(Action.AWAIT_CHECKPOINT, 2), new Step(Action.LOAD, 2),
+                new Step(Action.EVALUATE, 2), new Step(Action.SAMPLE, 3), new Step(Action.PUBLISH, 3),
+                new Step(Action.SAMPLE, 4), new Step(Action.PUBLISH, 4), new Step(Action.SAMPLE, 5),
+                new Step(Action.PUBLISH, 5), new Step(Action.AWAIT_CHECKPOINT, 3), new Step(Action.LOAD, 3),
+                new Step(Action.AWAIT_CHECKPOINT, 4), new Step(Action.LOAD, 4), new Step(Action.AWAIT_CHECKPOINT, 5),
+                new Step(Action.LOAD, 5), new Step(Action.EVALUATE, 5), new Step(Action.FINISH, 6)), drive(st, 2));
     }
 
     @Test

@@ -28,7 +28,8 @@ class MethodSettingsTest {
     @Test
     void everyNamedMethodResolvesToItsFamilyAndObjective() {
         assertEquals(Methods.names(), java.util.List.of("sso", "sso-no-w", "sso-no-g", "pbaa", "osp", "osp-dpo",
-                "osp-ipo", "osp-random", "self-rewarding"));
+                "osp-ipo", "osp-random", "self-rewarding", "tso", "tso-dpo", "tso-no-mini-batch", "tso-matrix-only",
+                "tso-self-only"));
         assertEquals("sso", run("sso", null, Map.of()).objectiveName());
         assertEquals(Map.of("weighted", 0.0), run("sso-no-w", null, Map.of()).objective().params());
         assertEquals(Map.of("theta", 0.0), run("sso-no-g", null, Map.of()).objective().params());

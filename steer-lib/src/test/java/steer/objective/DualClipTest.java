@@ -55,6 +55,29 @@ class DualClipTest extends ManagedTest {
         double[] lr = {4, 6, 1};
         Logps.checkGradient(m, x, v -> DualClip.defaults().loss(Logps.pairs(v, lc, lr, null)).loss());
         Logps.checkGradient(m, x, v -> new DualClip(1, 0.5, 0.5, true).loss(Logps.pairs(v, lc, lr, null)).loss());
+        Logps.checkGradient(m, x, v -> new DualClip(0.1, 20, 10, false, 20).loss(Logps.pairs(v, lc, lr, null)).loss());
+    }
+
+    @Test
+    void marginsScaledToTheLengthMatchHandComputedValues() {
+        DualClip scaled = new DualClip(0.1, 20, 10, false, 400);
+        // |y_w| = 6, |y_l| = 4: margins 20·6/400 = 0.3 and 10·4/400 = 0.1; r_w = r_l = 0: 0.3 + 0.1
+        assertEquals(0.4, loss(scaled, new double[] {-10, -10, -10, -10}, 6, 4), 1e-9);
+        // r_w = −10 + 11 = 1, r_l = −12 + 10 = −2: max(0, 0.3 − 0.1) + max(0, 0.1 − 0.2) = 0.2
+        assertEquals(0.2, loss(scaled, new double[] {-10, -12, -11, -10}, 6, 4), 1e-9);
+        // r_w = 3, r_l = −1: both released at 6 tokens, though the paper's margins would need r_w ≥ 200
+        assertEquals(0, loss(scaled, new double[] {-8, -11, -11, -10}, 6, 4), 1e-9);
+        // the paper's margins on the same pair: max(0, 20 − 0.3) + max(0, 10 − 0.1) = 29.6
+        assertEquals(29.6, loss(DualClip.defaults(), new double[] {-8, -11, -11, -10}, 6, 4), 1e-9);
+        // a response of exactly L tokens keeps the paper's margins
+        assertEquals(loss(DualClip.defaults(), new double[] {-10, -12, -11, -10}, 400, 400),
+                loss(scaled, new double[] {-10, -12, -11, -10}, 400, 400), 1e-9);
+    }
+
+    @Test
+    void scaledMarginsAndPerTokenRatiosDoNotMix() {
+        assertThrows(IllegalArgumentException.class, () -> new DualClip(0.1, 20, 10, true, 400));
+        assertThrows(IllegalArgumentException.class, () -> new DualClip(0.1, 20, 10, false, -1));
     }
 
     @Test

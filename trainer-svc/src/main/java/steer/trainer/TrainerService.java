@@ -52,7 +52,8 @@ public class TrainerService extends TrainerGrpc.TrainerImplBase {
         for (OnlineTrainer.Status r : loop.runs()) {
             b.addRuns(TrainerRunStatus.newBuilder().setRunId(r.runId()).setIteration(r.iteration()).setStep(r.step())
                     .setCheckpointVersion(r.checkpointVersion()).setBatchesTrained(r.trained())
-                    .setBatchesDuplicate(r.duplicate()).setBatchesStale(r.stale()).setLoaded(r.loaded()));
+                    .setBatchesDuplicate(r.duplicate()).setBatchesStale(r.stale()).setLoaded(r.loaded())
+                    .setReferenceVersion(r.lastMetrics().getOrDefault("reference_version", 0.0).longValue()));
         }
         response.onNext(b.build());
         response.onCompleted();

@@ -16,16 +16,21 @@ public final class Methods {
     public record Pair(String method, String baseline) {
     }
 
-    private static final Map<String, String> DISPLAY = Map.of(
-            "sso", "SSO",
-            "sso-no-w", "SSO without W",
-            "sso-no-g", "SSO without G",
-            "pbaa", "PBAA",
-            "osp", "OSP",
-            "osp-dpo", "OSP with DPO",
-            "osp-ipo", "OSP with IPO",
-            "osp-random", "OSP, random pairs",
-            "self-rewarding", "Self-Rewarding");
+    private static final Map<String, String> DISPLAY = Map.ofEntries(
+            Map.entry("sso", "SSO"),
+            Map.entry("sso-no-w", "SSO without W"),
+            Map.entry("sso-no-g", "SSO without G"),
+            Map.entry("pbaa", "PBAA"),
+            Map.entry("osp", "OSP"),
+            Map.entry("osp-dpo", "OSP with DPO"),
+            Map.entry("osp-ipo", "OSP with IPO"),
+            Map.entry("osp-random", "OSP, random pairs"),
+            Map.entry("self-rewarding", "Self-Rewarding"),
+            Map.entry("tso", "TSO"),
+            Map.entry("tso-dpo", "TSO with DPO"),
+            Map.entry("tso-no-mini-batch", "TSO without mini-batches"),
+            Map.entry("tso-matrix-only", "TSO, matrix pairs only"),
+            Map.entry("tso-self-only", "TSO, self pairs only"));
 
     /** The named pairs, in the order they are reported. */
     public static final List<Pair> PAIRS = List.of(
@@ -36,7 +41,11 @@ public final class Methods {
             new Pair("osp-ipo", "osp-dpo"),
             new Pair("sso", "sso-no-w"),
             new Pair("sso", "sso-no-g"),
-            new Pair("sso", "pbaa"));
+            new Pair("sso", "pbaa"),
+            new Pair("tso", "tso-dpo"),
+            new Pair("tso", "tso-no-mini-batch"),
+            new Pair("tso", "tso-matrix-only"),
+            new Pair("tso", "tso-self-only"));
 
     /** The method's display name; a name not known here is shown as it is. */
     public static String display(String method) {

@@ -82,11 +82,16 @@ public final class DemoReport {
 
     /**
      * Rounds per iteration split of a run's config as the orchestrator returns it (every default spelled out): 1
-     * for SSO-like methods, ⌈prompts per iteration / prompts per round⌉ for online ones.
+     * for SSO-like methods, ⌈prompts per iteration / prompts per round⌉ for online ones and TSO's mini-batches.
      */
     public static int roundsPerSplit(RunConfig c) {
         int perRound = c.hasOsp() ? c.getOsp().getPromptsPerRound()
                 : c.hasSelfRewarding() ? c.getSelfRewarding().getPromptsPerRound() : 0;
+        if (c.hasTso() && c.getTso().getMiniBatches() > 0 && c.getPromptsPerIteration() > 0) {
+            // TSO's mini-batches: ⌈prompts / T⌉ per round, as TsoMethod cuts them
+            int t = c.getTso().getMiniBatches();
+            perRound = (c.getPromptsPerIteration() + t - 1) / t;
+        }
         if (perRound <= 0 || c.getPromptsPerIteration() <= 0) {
             return 1;
         }
