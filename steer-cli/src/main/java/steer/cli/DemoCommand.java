@@ -96,7 +96,14 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
         Path base = model.isAbsolute() ? model : root.resolve(model);
         System.out.println("steer demo: " + algorithm.toUpperCase(Locale.ROOT) + ", " + iterations + " iterations from " + base
                 + "; working directory " + work);
-        try (LocalStack stack = LocalStack.start(new LocalStack.Options(root, work, base, generators),
+        LocalStack.Options options = new LocalStack.Options(root, work, base, generators);
+        if (algorithm.startsWith("tso")) {
+            // TSO samples the policy's earlier versions, version 0 (the SFT model) among them, by location: the
+            // generator loads only under its allowed root, so the SFT model is copied there (as steer compare does)
+            options = new LocalStack.Options(root, work, CompareCommand.copyModel(base, work.resolve("sft-model")),
+                    generators, work);
+        }
+        try (LocalStack stack = LocalStack.start(options,
                 line -> System.out.println("  " + line))) {
             ManagedChannel channel = NettyChannelBuilder.forTarget(stack.orchestrator().address()).usePlaintext().build();
             try {

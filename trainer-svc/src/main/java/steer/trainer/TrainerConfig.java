@@ -66,10 +66,12 @@ public interface TrainerConfig {
     String groupInstanceId();
 
     /**
-     * How many checkpoint versions a batch's policy may lag the newest one; 1 lets samples from the previous
-     * checkpoint train while the generators load the new one.
+     * The most checkpoint versions a batch's policy may lag the run's newest one: the operator's cap over the runs'
+     * own bounds. Each batch brings its run's bound ({@code PairBatch.max_policy_staleness}: SSO and synchronous OSP
+     * 0, OSP with staleness 1 one, TSO T − 1 for its T mini-batches of one iteration's samples, at most 9) and the
+     * smaller of the two applies, so 9 admits every method's bound while each run keeps its own.
      */
-    @WithDefault("1")
+    @WithDefault("9")
     int maxPolicyStaleness();
 
     /**

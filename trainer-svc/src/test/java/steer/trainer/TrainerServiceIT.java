@@ -107,9 +107,11 @@ class TrainerServiceIT {
     void trainsEachBatchOnceSkipsDuplicatesRefusesStaleBatchesAndTracesSteps(@TempDir Path dir) throws Exception {
         Run run = new Run("main", dir, 3, 4);
         try (OtlpReceiver otlp = OtlpReceiver.start();
+             // the operator's cap of 1 (the default admits 9): these batches carry no bound of their own
              TrainerProcess trainer = TrainerProcess.start(run.properties(Map.of(
                      "quarkus.otel.exporter.otlp.endpoint", "http://127.0.0.1:" + otlp.port(),
-                     "quarkus.otel.bsp.schedule.delay", "200ms")), log("main.log"));
+                     "quarkus.otel.bsp.schedule.delay", "200ms", "steer.trainer.max-policy-staleness", "1")),
+                     log("main.log"));
              KafkaConsumer<String, byte[]> events = run.eventConsumer()) {
             String traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
             String parentSpanId = "00f067aa0ba902b7";

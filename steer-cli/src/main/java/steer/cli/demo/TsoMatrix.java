@@ -31,7 +31,8 @@ public final class TsoMatrix {
      * @param into      the directory the copies go to, inside the services' allowed root
      * @param larger    name → model directory; null = {@link #DEFAULT_LARGER}
      * @param smaller   name → model directory; null = {@link #DEFAULT_SMALLER}
-     * @param evaluator the evaluator's directory; null = {@link #DEFAULT_EVALUATOR}
+     * @param evaluator the evaluator's directory; null = {@link #DEFAULT_EVALUATOR}, left out when that does not exist
+     *                  (a run of matrix pairs only needs none)
      * @return the settings, every other field at the method's default
      * @throws IllegalArgumentException naming a directory that holds no model
      */
@@ -44,8 +45,10 @@ public final class TsoMatrix {
         for (Map.Entry<String, Path> e : new TreeMap<>(smaller != null ? smaller : DEFAULT_SMALLER).entrySet()) {
             t.putSmallerModels(e.getKey(), copy(root, into.resolve("matrix"), e.getKey(), e.getValue()));
         }
-        t.setEvaluatorLocation(copy(root, into.resolve("judges"), "evaluator",
-                evaluator != null ? evaluator : DEFAULT_EVALUATOR));
+        if (evaluator != null || Files.isDirectory(root.resolve(DEFAULT_EVALUATOR))) {
+            t.setEvaluatorLocation(copy(root, into.resolve("judges"), "evaluator",
+                    evaluator != null ? evaluator : DEFAULT_EVALUATOR));
+        }
         return t;
     }
 
