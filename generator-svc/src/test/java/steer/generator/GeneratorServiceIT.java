@@ -33,8 +33,10 @@ import steer.proto.v1.GenerateRequest;
 import steer.proto.v1.GenerateResponse;
 import steer.proto.v1.GeneratorGrpc;
 import steer.proto.v1.ListModelsRequest;
+import steer.proto.v1.ListModelsResponse;
 import steer.proto.v1.LoadModelRequest;
 import steer.proto.v1.LoadModelResponse;
+import steer.proto.v1.ModelInfo;
 import steer.proto.v1.PromptResponse;
 import steer.proto.v1.Sample;
 import steer.proto.v1.SamplingParams.Builder;
@@ -244,6 +246,45 @@ class GeneratorServiceIT {
         }
         assertEquals(1, versionChanges, "a single switch from 0 to 1, never back");
         assertTrue(received.stream().allMatch(s -> s.getModel().equals("hot")));
+    }
+
+    /** TSO's matrix: the committed small, medium and large SFT models served beside the policy, each by its name. */
+    @Test
+    void threeSizesAreServedAtOnceAndEachStampsItsSamplesWithItsNameAndVersion() {
+        Path world = Path.of(System.getProperty("steer.world.models.dir"));
+        List<String> sizes = List.of("small", "medium", "large");
+        for (int i = 0; i < sizes.size(); i++) {
+            LoadModelResponse r = stub().loadModel(LoadModelRequest.newBuilder().setName("sft-" + sizes.get(i))
+                    .setVersion(10 + i).setLocation(world.resolve(sizes.get(i)).toString()).build());
+            assertFalse(r.hasPrevious());
+            assertEquals(0, r.getEvictedCount(), "no budget: loading a name evicts nothing");
+            assertEquals(4 * r.getModel().getParameters(), r.getModel().getMemoryBytes(), "float32 weights");
+        }
+        ListModelsResponse listed = stub().listModels(ListModelsRequest.getDefaultInstance());
+        assertEquals(0, listed.getMemoryBudgetBytes());
+        assertEquals(listed.getModelsList().stream().mapToLong(ModelInfo::getMemoryBytes).sum(), listed.getMemoryUsedBytes());
+        long previousBytes = 0;
+        for (int i = 0; i < sizes.size(); i++) {
+            String name = "sft-" + sizes.get(i);
+            ModelInfo m = listed.getModelsList().stream().filter(x -> x.getName().equals(name)).findFirst().orElseThrow();
+            assertEquals(10 + i, m.getVersion());
+            assertEquals(world.resolve(sizes.get(i)).toAbsolutePath().normalize().toString(), m.getLocation());
+            assertTrue(m.getMemoryBytes() > previousBytes, name + " is larger than the size before it");
+            assertFalse(m.getPinned());
+            previousBytes = m.getMemoryBytes();
+        }
+        assertTrue(listed.getModelsList().stream().filter(m -> m.getName().equals("policy")).findFirst().orElseThrow()
+                .getPinned(), "the start model is pinned");
+        for (int i = 0; i < sizes.size(); i++) {
+            String name = "sft-" + sizes.get(i);
+            GenerateResponse r = stub().generate(GenerateRequest.newBuilder(greedy(6, "query : add 3 4", "query : sort 2 1"))
+                    .setModel(name).setN(2).build());
+            assertEquals(4, r.getSamplesCount());
+            for (Sample s : r.getSamplesList()) {
+                assertEquals(name, s.getModel());
+                assertEquals(10 + i, s.getModelVersion());
+            }
+        }
     }
 
     @Test

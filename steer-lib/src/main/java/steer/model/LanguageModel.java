@@ -65,6 +65,19 @@ public final class LanguageModel implements AutoCloseable {
     }
 
     /**
+     * Bytes the weights take as held: each parameter array's element count times its data type's width (so a
+     * float32 model counts 4 bytes a parameter whatever dtype its checkpoint file used). Working memory of
+     * requests (KV caches, activations) is not included.
+     */
+    public long parameterBytes() {
+        long bytes = 0;
+        for (Map.Entry<String, NDArray> p : decoder.parameters()) {
+            bytes += p.getValue().size() * p.getValue().getDataType().getNumOfBytes();
+        }
+        return bytes;
+    }
+
+    /**
      * Continues each prompt.
      *
      * @param prompts     texts; each is encoded with BOS

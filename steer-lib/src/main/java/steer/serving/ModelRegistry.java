@@ -3,12 +3,17 @@ package steer.serving;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import steer.model.LanguageModel;
 
@@ -19,13 +24,31 @@ import steer.model.LanguageModel;
  * checkpoint leaves the old model in place. Requests hold a {@link Lease}: an instance that was swapped out
  * keeps serving the requests that leased it, and its native memory is freed when the last of them ends.
  *
- * <p>Thread model: {@link #acquire} is lock-free and may run on any thread; loads are serialised, since
- * two loads under one name racing would make "the previous version" ambiguous.
+ * <p>Memory budget (TSO's model matrix: sizes × versions served at once). Each served model counts the bytes its
+ * weights take as held ({@link ServedModel#memoryBytes}). With a budget, a load that would take the served total
+ * over it first evicts the least recently acquired names that are not pinned ({@link #loadConfigured} pins the
+ * service's start model), oldest first, until the new model fits; the name being loaded counts its old size as
+ * freed and is never a candidate. If evicting every unpinned model would still not make room, the load fails with
+ * {@link MemoryBudgetException} and nothing is evicted. An evicted name is no longer served, but its instance
+ * finishes the requests that leased it, like a swapped-out one. The budget bounds what is served, not the process:
+ * a load holds the new model beside the served ones until it is placed, and evicted or swapped-out instances stay
+ * in memory until their last lease ends.
+ *
+ * <p>Thread model: {@link #acquire} is lock-free and may run on any thread; loads (and so evictions) are
+ * serialised, since two loads under one name racing would make "the previous version" ambiguous, and the served
+ * total an eviction plans with must not change under it. An acquire racing an eviction either leases the instance
+ * (which then finishes that request) or finds the name gone.
  */
 public final class ModelRegistry implements AutoCloseable {
 
+    private static final long MIB = 1L << 20;
+
     private final Map<String, Entry> entries = new ConcurrentHashMap<>();
+    private final Set<String> pinned = ConcurrentHashMap.newKeySet();
+    /** Orders acquires for LRU: a counter, not a clock, so two acquires never tie. */
+    private final AtomicLong uses = new AtomicLong();
     private final Path allowedRoot;
+    private final long memoryBudgetBytes;
     private final Function<Path, LanguageModel> loader;
     private boolean closed;
 
@@ -36,17 +59,44 @@ public final class ModelRegistry implements AutoCloseable {
      *                    read arbitrary paths); empty allows any directory
      */
     public ModelRegistry(Optional<Path> allowedRoot) {
-        this(allowedRoot, LanguageModel::load);
+        this(allowedRoot, 0, LanguageModel::load);
     }
 
     /**
-     * A registry with its own loader.
+     * A registry that reads Hugging Face model directories with {@link LanguageModel#load} within a memory budget.
+     *
+     * @param allowedRoot       see {@link #ModelRegistry(Optional)}
+     * @param memoryBudgetBytes most bytes of weights served at once; 0 = unbounded
+     * @throws IllegalArgumentException if the budget is negative
+     */
+    public ModelRegistry(Optional<Path> allowedRoot, long memoryBudgetBytes) {
+        this(allowedRoot, memoryBudgetBytes, LanguageModel::load);
+    }
+
+    /**
+     * A registry with its own loader and no memory budget.
      *
      * @param allowedRoot see {@link #ModelRegistry(Optional)}
      * @param loader      reads a model directory completely or throws
      */
     public ModelRegistry(Optional<Path> allowedRoot, Function<Path, LanguageModel> loader) {
+        this(allowedRoot, 0, loader);
+    }
+
+    /**
+     * A registry with its own loader.
+     *
+     * @param allowedRoot       see {@link #ModelRegistry(Optional)}
+     * @param memoryBudgetBytes most bytes of weights served at once; 0 = unbounded
+     * @param loader            reads a model directory completely or throws
+     * @throws IllegalArgumentException if the budget is negative
+     */
+    public ModelRegistry(Optional<Path> allowedRoot, long memoryBudgetBytes, Function<Path, LanguageModel> loader) {
+        if (memoryBudgetBytes < 0) {
+            throw new IllegalArgumentException("memory budget: " + memoryBudgetBytes + " bytes is negative; 0 = unbounded");
+        }
         this.allowedRoot = allowedRoot.map(p -> p.toAbsolutePath().normalize()).orElse(null);
+        this.memoryBudgetBytes = memoryBudgetBytes;
         this.loader = loader;
     }
 
@@ -55,8 +105,9 @@ public final class ModelRegistry implements AutoCloseable {
      *
      * @param model    the model now served under the name
      * @param previous the model it replaced, if the name was served before
+     * @param evicted  the models evicted to fit it in the memory budget, least recently used first; usually empty
      */
-    public record LoadResult(ServedModel model, Optional<ServedModel> previous) {
+    public record LoadResult(ServedModel model, Optional<ServedModel> previous, List<ServedModel> evicted) {
     }
 
     /**
@@ -66,23 +117,28 @@ public final class ModelRegistry implements AutoCloseable {
      * @param version  the checkpoint version to report with every result of this model
      * @param location the checkpoint directory
      * @return the new and the previous model
-     * @throws ModelLoadException naming the file and problem if the location is not allowed or the checkpoint
-     *                            is missing or malformed; the previously served model stays served
+     * @throws ModelLoadException    naming the file and problem if the location is not allowed or the checkpoint
+     *                               is missing or malformed; the previously served model stays served
+     * @throws MemoryBudgetException if the model does not fit the budget even with every unpinned model evicted;
+     *                               nothing is evicted and the previously served model stays served
      */
     public synchronized LoadResult load(String name, long version, Path location) {
-        return loadFrom(name, version, checkedLocation(location));
+        return loadFrom(name, version, checkedLocation(location), false);
     }
 
     /**
-     * Loads the model a service is configured to start with. The location comes from the operator, not from
-     * a caller, so the allowed-root check (which guards {@link #load}) does not apply: the SFT model usually
-     * lives outside the checkpoint store.
+     * Loads the model a service is configured to start with and pins its name, so the memory budget never
+     * evicts it. The location comes from the operator, not from a caller, so the allowed-root check (which guards
+     * {@link #load}) does not apply: the SFT model usually lives outside the checkpoint store.
+     *
+     * @throws ModelLoadException    see {@link #load}
+     * @throws MemoryBudgetException see {@link #load}
      */
     public synchronized LoadResult loadConfigured(String name, long version, Path location) {
-        return loadFrom(name, version, location.toAbsolutePath().normalize());
+        return loadFrom(name, version, location.toAbsolutePath().normalize(), true);
     }
 
-    private LoadResult loadFrom(String name, long version, Path dir) {
+    private LoadResult loadFrom(String name, long version, Path dir, boolean pin) {
         if (closed) {
             throw new IllegalStateException("the model registry is closed");
         }
@@ -96,12 +152,76 @@ public final class ModelRegistry implements AutoCloseable {
             throw new ModelLoadException("cannot load " + dir + ": " + e.getMessage(), false, e);
         }
         ServedModel info = new ServedModel(name, version, dir, model.parameterCount(),
-                model.decoder().config().maxPositionEmbeddings(), model.decoder().config().vocabSize());
-        Entry old = entries.put(name, new Entry(info, model));
-        if (old != null) {
-            old.release(); // the registry's own reference; leases still running keep it alive
+                model.decoder().config().maxPositionEmbeddings(), model.decoder().config().vocabSize(),
+                model.parameterBytes());
+        List<Entry> evicted;
+        try {
+            evicted = evictionsToFit(info);
+        } catch (MemoryBudgetException e) {
+            model.close();
+            throw e;
         }
-        return new LoadResult(info, Optional.ofNullable(old).map(e -> e.info));
+        for (Entry e : evicted) {
+            entries.remove(e.info.name());
+        }
+        if (pin) {
+            pinned.add(name);
+        }
+        Entry old = entries.put(name, new Entry(info, model, uses.incrementAndGet()));
+        // the registry's own references; leases still running keep those instances alive
+        evicted.forEach(Entry::release);
+        if (old != null) {
+            old.release();
+        }
+        return new LoadResult(info, Optional.ofNullable(old).map(e -> e.info), evicted.stream().map(e -> e.info).toList());
+    }
+
+    /**
+     * The served entries to evict so that {@code incoming} fits the budget, least recently acquired first; the
+     * entry under the incoming name is replaced, so it counts as freed and is never evicted. Called under the lock.
+     */
+    private List<Entry> evictionsToFit(ServedModel incoming) {
+        if (memoryBudgetBytes == 0) {
+            return List.of();
+        }
+        long others = 0;
+        for (Entry e : entries.values()) {
+            if (!e.info.name().equals(incoming.name())) {
+                others += e.info.memoryBytes();
+            }
+        }
+        long excess = others + incoming.memoryBytes() - memoryBudgetBytes;
+        if (excess <= 0) {
+            return List.of();
+        }
+        List<Entry> candidates = entries.values().stream()
+                .filter(e -> !e.info.name().equals(incoming.name()) && !pinned.contains(e.info.name()))
+                .sorted(Comparator.comparingLong(e -> e.lastUsed)).toList();
+        List<Entry> out = new ArrayList<>();
+        long freed = 0;
+        for (Entry e : candidates) {
+            if (freed >= excess) {
+                break;
+            }
+            out.add(e);
+            freed += e.info.memoryBytes();
+        }
+        if (freed < excess) {
+            long pinnedBytes = others - candidates.stream().mapToLong(e -> e.info.memoryBytes()).sum();
+            Set<String> pinnedNames = new TreeSet<>(pinned);
+            pinnedNames.retainAll(entries.keySet());
+            pinnedNames.remove(incoming.name());
+            throw new MemoryBudgetException("model '" + incoming.name() + "' from " + incoming.location() + " needs "
+                    + size(incoming.memoryBytes()) + " but the memory budget of " + size(memoryBudgetBytes)
+                    + " leaves at most " + size(memoryBudgetBytes - pinnedBytes) + " with every unpinned model evicted"
+                    + " (pinned: " + (pinnedNames.isEmpty() ? "none" : String.join(", ", pinnedNames)) + ", "
+                    + size(pinnedBytes) + "); nothing was evicted");
+        }
+        return out;
+    }
+
+    private static String size(long bytes) {
+        return bytes + " bytes (" + String.format(Locale.ROOT, "%.1f", bytes / (double) MIB) + " MiB)";
     }
 
     private Path checkedLocation(Path location) {
@@ -143,6 +263,7 @@ public final class ModelRegistry implements AutoCloseable {
                 throw new UnknownModelException("model", name, names());
             }
             if (e.retain()) {
+                e.lastUsed = uses.incrementAndGet();
                 return new Lease(e);
             }
             // lost a race with a swap that released the last reference: the map already holds the new entry
@@ -152,6 +273,21 @@ public final class ModelRegistry implements AutoCloseable {
     /** The model served under {@code name}, if any. */
     public Optional<ServedModel> find(String name) {
         return Optional.ofNullable(entries.get(name)).map(e -> e.info);
+    }
+
+    /** Whether {@code name} is pinned: the memory budget never evicts it. */
+    public boolean pinned(String name) {
+        return pinned.contains(name);
+    }
+
+    /** Most bytes of weights served at once; 0 = unbounded. */
+    public long memoryBudgetBytes() {
+        return memoryBudgetBytes;
+    }
+
+    /** Bytes of weights served now: the sum of {@link ServedModel#memoryBytes} over {@link #list}. */
+    public long memoryUsedBytes() {
+        return entries.values().stream().mapToLong(e -> e.info.memoryBytes()).sum();
     }
 
     /** Everything served, by name. */
@@ -177,15 +313,20 @@ public final class ModelRegistry implements AutoCloseable {
         }
     }
 
-    /** A model instance and its reference count: one for the registry while served, one per lease. */
+    /**
+     * A model instance and its reference count: one for the registry while served, one per lease; and when it was
+     * last acquired, on the registry's use counter.
+     */
     private static final class Entry {
         final ServedModel info;
         final LanguageModel model;
         final AtomicInteger references = new AtomicInteger(1);
+        volatile long lastUsed;
 
-        Entry(ServedModel info, LanguageModel model) {
+        Entry(ServedModel info, LanguageModel model, long lastUsed) {
             this.info = info;
             this.model = model;
+            this.lastUsed = lastUsed;
         }
 
         /** Takes a reference unless the count already reached 0 (the instance is closed or closing). */

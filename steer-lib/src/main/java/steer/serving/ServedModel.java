@@ -11,6 +11,9 @@ import java.nio.file.Path;
  * @param parameters    trainable parameters (a tied head counted once)
  * @param maxPositions  the model's context length in tokens
  * @param vocabSize     the decoder's vocabulary size
+ * @param memoryBytes   bytes its weights take as held ({@link steer.model.LanguageModel#parameterBytes}), what a
+ *                      registry's memory budget counts
  */
-public record ServedModel(String name, long version, Path location, long parameters, int maxPositions, int vocabSize) {
+public record ServedModel(String name, long version, Path location, long parameters, int maxPositions, int vocabSize,
+                          long memoryBytes) {
 }

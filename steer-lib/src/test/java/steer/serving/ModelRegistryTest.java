@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import steer.model.LanguageModel;
@@ -23,6 +24,40 @@ class ModelRegistryTest {
 
     @TempDir
     Path dir;
+
+    @TempDir
+    static Path shared;
+
+    /** Tiny models under distinct seeds, all of one size; and the committed small world model, about 9 times larger. */
+    static Path tiny1;
+    static Path tiny2;
+    static Path small;
+    /** Bytes one tiny model's weights take as held: float32, so 4 a parameter. */
+    static long tinyBytes;
+
+    @BeforeAll
+    static void writeModels() {
+        tiny1 = TinyWorldModel.write(shared.resolve("tiny1"), 1);
+        tiny2 = TinyWorldModel.write(shared.resolve("tiny2"), 2);
+        small = Path.of(System.getProperty("steer.world.models.dir")).resolve("small");
+        try (LanguageModel m = LanguageModel.load(tiny1)) {
+            tinyBytes = m.parameterBytes();
+            assertEquals(4 * m.parameterCount(), tinyBytes);
+        }
+    }
+
+    private static List<String> names(ModelRegistry registry) {
+        return registry.list().stream().map(ServedModel::name).toList();
+    }
+
+    private static List<String> names(List<ServedModel> models) {
+        return models.stream().map(ServedModel::name).toList();
+    }
+
+    /** Acquires and releases {@code name}, as a request would: it becomes the most recently used. */
+    private static void use(ModelRegistry registry, String name) {
+        registry.acquire(name).close();
+    }
 
     private static boolean open(LanguageModel m) {
         return m.decoder().manager().isOpen();
@@ -108,5 +143,132 @@ class ModelRegistryTest {
                     () -> registry.load("policy", 1, root.resolve("v9")));
             assertTrue(missing.getMessage().contains("does not exist"), missing.getMessage());
         }
+    }
+
+    @Test
+    void threeNamesAreServedAtOnceEachWithItsMemory() {
+        try (ModelRegistry registry = new ModelRegistry(Optional.empty())) {
+            assertTrue(registry.load("policy", 0, tiny1).evicted().isEmpty());
+            assertTrue(registry.load("policy@v1", 1, tiny2).evicted().isEmpty());
+            ModelRegistry.LoadResult big = registry.load("sft-small", 0, small);
+            assertTrue(big.evicted().isEmpty(), "no budget, no evictions");
+            assertEquals(List.of("policy", "policy@v1", "sft-small"), names(registry));
+            assertEquals(tinyBytes, registry.find("policy").orElseThrow().memoryBytes());
+            assertEquals(tinyBytes, registry.find("policy@v1").orElseThrow().memoryBytes());
+            assertEquals(4 * big.model().parameters(), big.model().memoryBytes());
+            assertTrue(big.model().memoryBytes() > 3 * tinyBytes, "small is larger than three tiny models");
+            assertEquals(2 * tinyBytes + big.model().memoryBytes(), registry.memoryUsedBytes());
+            assertEquals(0, registry.memoryBudgetBytes());
+            for (String name : names(registry)) {
+                try (ModelRegistry.Lease l = registry.acquire(name)) {
+                    assertEquals(name, l.info().name());
+                    assertTrue(open(l.model()));
+                }
+            }
+        }
+    }
+
+    @Test
+    void aBudgetEvictsTheLeastRecentlyUsedUnpinnedNamesAndTheirLeasesFinish() {
+        try (ModelRegistry registry = new ModelRegistry(Optional.empty(), 3 * tinyBytes)) {
+            registry.loadConfigured("policy", 0, tiny1); // pinned, and never used below: the oldest of all
+            registry.load("a", 0, tiny1);
+            registry.load("b", 0, tiny2);
+            assertEquals(3 * tinyBytes, registry.memoryUsedBytes(), "exactly full: nothing evicted yet");
+            use(registry, "a"); // b is now the least recently used unpinned name
+
+            ModelRegistry.LoadResult c = registry.load("c", 0, tiny2);
+            assertEquals(List.of("b"), names(c.evicted()));
+            assertEquals(List.of("a", "c", "policy"), names(registry));
+            assertThrows(UnknownModelException.class, () -> registry.acquire("b"));
+
+            ModelRegistry.Lease running = registry.acquire("a");
+            LanguageModel leased = running.model();
+            use(registry, "c"); // a was acquired before c, so a goes next, though a request still holds it
+            ModelRegistry.LoadResult d = registry.load("d", 0, tiny1);
+            assertEquals(List.of("a"), names(d.evicted()));
+            assertEquals(List.of("c", "d", "policy"), names(registry));
+            assertTrue(open(leased), "an evicted model finishes the request that leased it");
+            assertEquals(1, leased.complete(List.of("query : add 1 2"), SamplingParams.greedy(2), List.of()).size());
+            running.close();
+            assertFalse(open(leased), "and is closed when that lease ends");
+            assertEquals(3 * tinyBytes, registry.memoryUsedBytes());
+        }
+    }
+
+    @Test
+    void thePinnedStartModelIsNeverEvicted() {
+        try (ModelRegistry registry = new ModelRegistry(Optional.empty(), 2 * tinyBytes)) {
+            registry.loadConfigured("policy", 0, tiny1);
+            assertTrue(registry.pinned("policy"));
+            registry.load("a", 0, tiny2);
+            assertFalse(registry.pinned("a"));
+            for (String next : List.of("b", "c", "d")) {
+                ModelRegistry.LoadResult r = registry.load(next, 0, tiny2);
+                assertEquals(1, r.evicted().size(), "one unpinned model makes room");
+                assertFalse(names(r.evicted()).contains("policy"));
+                assertEquals(List.of(next, "policy"), names(registry));
+            }
+            // a new version of the pinned name replaces it and stays pinned
+            ModelRegistry.LoadResult v1 = registry.load("policy", 1, tiny2);
+            assertTrue(v1.evicted().isEmpty());
+            assertTrue(registry.pinned("policy"));
+            assertEquals(1, registry.find("policy").orElseThrow().version());
+        }
+    }
+
+    @Test
+    void aModelTooLargeForTheBudgetFailsAndEvictsNothing() {
+        try (ModelRegistry registry = new ModelRegistry(Optional.empty(), 3 * tinyBytes)) {
+            registry.loadConfigured("policy", 0, tiny1);
+            registry.load("a", 0, tiny1);
+            registry.load("b", 0, tiny2);
+            LanguageModel a;
+            try (ModelRegistry.Lease l = registry.acquire("a")) {
+                a = l.model();
+            }
+            MemoryBudgetException e = assertThrows(MemoryBudgetException.class, () -> registry.load("big", 0, small));
+            assertTrue(e.getMessage().startsWith("model 'big' from " + small.toAbsolutePath().normalize() + " needs "),
+                    e.getMessage());
+            assertTrue(e.getMessage().contains("memory budget of " + 3 * tinyBytes + " bytes"), e.getMessage());
+            assertTrue(e.getMessage().contains("(pinned: policy, " + tinyBytes + " bytes"), e.getMessage());
+            assertTrue(e.getMessage().endsWith("nothing was evicted"), e.getMessage());
+            assertEquals(List.of("a", "b", "policy"), names(registry));
+            assertEquals(3 * tinyBytes, registry.memoryUsedBytes());
+            // replacing a served name with a model too large keeps what that name served
+            assertThrows(MemoryBudgetException.class, () -> registry.load("a", 1, small));
+            try (ModelRegistry.Lease l = registry.acquire("a")) {
+                assertSame(a, l.model());
+                assertEquals(0, l.info().version());
+                assertTrue(open(a));
+            }
+        }
+        try (ModelRegistry empty = new ModelRegistry(Optional.empty(), tinyBytes - 1)) {
+            assertThrows(MemoryBudgetException.class, () -> empty.loadConfigured("policy", 0, tiny1));
+            assertTrue(empty.list().isEmpty());
+            assertFalse(empty.pinned("policy"), "a start model that did not load is not pinned");
+        }
+    }
+
+    @Test
+    void replacingANameCountsItsOldSizeAsFreed() {
+        try (ModelRegistry registry = new ModelRegistry(Optional.empty(), 3 * tinyBytes)) {
+            registry.loadConfigured("policy", 0, tiny1);
+            registry.load("a", 0, tiny1);
+            registry.load("b", 0, tiny2); // full
+            use(registry, "a");
+            ModelRegistry.LoadResult swap = registry.load("b", 1, tiny1); // b is the least recently used, yet stays
+            assertTrue(swap.evicted().isEmpty());
+            assertEquals(0, swap.previous().orElseThrow().version());
+            assertEquals(List.of("a", "b", "policy"), names(registry));
+            assertEquals(3 * tinyBytes, registry.memoryUsedBytes());
+        }
+    }
+
+    @Test
+    void aNegativeBudgetIsRejected() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new ModelRegistry(Optional.empty(), -1));
+        assertEquals("memory budget: -1 bytes is negative; 0 = unbounded", e.getMessage());
     }
 }

@@ -141,8 +141,16 @@ class JudgeServiceIT {
         Comparison still = stub().compare(item.setModel("judge").build());
         assertEquals(0, still.getModelVersion());
         assertSame(inProcess().get(0), still);
-        var served = stub().listModels(steer.proto.v1.ListModelsRequest.getDefaultInstance()).getModelsList();
+        var listed = stub().listModels(steer.proto.v1.ListModelsRequest.getDefaultInstance());
+        var served = listed.getModelsList();
         assertEquals(2, served.size(), served.toString());
+        // the start model is pinned (never evicted to make room); each reports its float32 weights' bytes
+        for (var m : served) {
+            assertEquals(m.getName().equals("judge"), m.getPinned(), m.getName());
+            assertEquals(4 * m.getParameters(), m.getMemoryBytes(), m.getName());
+        }
+        assertEquals(0, listed.getMemoryBudgetBytes());
+        assertEquals(served.get(0).getMemoryBytes() + served.get(1).getMemoryBytes(), listed.getMemoryUsedBytes());
     }
 
     @Test

@@ -9,6 +9,7 @@ import org.jboss.logging.Logger;
 import steer.judge.JudgeTemplateException;
 import steer.judge.UnknownTemplateException;
 import steer.serving.InvalidFieldException;
+import steer.serving.MemoryBudgetException;
 import steer.serving.ModelLoadException;
 import steer.serving.QueueFullException;
 import steer.serving.RequestExpiredException;
@@ -35,7 +36,7 @@ public final class GrpcErrors {
             status = Status.INVALID_ARGUMENT;
         } else if (t instanceof UnknownModelException || t instanceof UnknownTemplateException) {
             status = Status.NOT_FOUND;
-        } else if (t instanceof QueueFullException) {
+        } else if (t instanceof QueueFullException || t instanceof MemoryBudgetException) {
             status = Status.RESOURCE_EXHAUSTED;
         } else if (t instanceof RequestExpiredException) {
             status = Status.DEADLINE_EXCEEDED;

@@ -27,6 +27,14 @@ public interface ModelServingConfig {
     /** If set, LoadModel only reads directories under this root (a public API must not read arbitrary paths). */
     Optional<Path> allowedRoot();
 
+    /**
+     * Most MiB (2^20 bytes) of model weights served at once, start model included; 0 = unbounded. A LoadModel that
+     * would exceed it evicts the least recently used models other than the start model, or fails with
+     * RESOURCE_EXHAUSTED if that cannot make room. Counts weights only, not requests' KV caches and activations.
+     */
+    @WithDefault("0")
+    long memoryBudgetMb();
+
     /** How long the oldest waiting request waits for others to share its batch. */
     @WithDefault("5ms")
     Duration batchWindow();

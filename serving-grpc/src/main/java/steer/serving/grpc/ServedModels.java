@@ -38,7 +38,21 @@ public final class ServedModels implements AutoCloseable {
     public ServedModels(ModelServingConfig config, String configPrefix) {
         this.config = config;
         this.configPrefix = configPrefix;
-        this.registry = new ModelRegistry(config.allowedRoot());
+        this.registry = new ModelRegistry(config.allowedRoot(), budgetBytes(config.memoryBudgetMb(), configPrefix));
+    }
+
+    /**
+     * The memory budget in bytes.
+     *
+     * @throws IllegalArgumentException naming the key and the valid range, so a bad value fails startup
+     */
+    static long budgetBytes(long mib, String configPrefix) {
+        long most = Long.MAX_VALUE >> 20;
+        if (mib < 0 || mib > most) {
+            throw new IllegalArgumentException(configPrefix + ".memory-budget-mb: " + mib + " is outside 0.." + most
+                    + " (MiB of model weights served at once; 0 = unbounded)");
+        }
+        return mib << 20;
     }
 
     public ModelRegistry registry() {
@@ -74,8 +88,10 @@ public final class ServedModels implements AutoCloseable {
         Thread loader = new Thread(() -> {
             try {
                 var loaded = registry.loadConfigured(config.modelName(), config.modelVersion(), location.get());
-                LOG.infof("serving %s version %d from %s (%d parameters)", loaded.model().name(), loaded.model().version(),
-                        loaded.model().location(), loaded.model().parameters());
+                LOG.infof("serving %s version %d from %s (%d parameters, %d bytes; memory budget %s)",
+                        loaded.model().name(), loaded.model().version(), loaded.model().location(),
+                        loaded.model().parameters(), loaded.model().memoryBytes(),
+                        registry.memoryBudgetBytes() == 0 ? "unbounded" : registry.memoryBudgetBytes() + " bytes");
             } catch (RuntimeException e) {
                 startFailure = e.getMessage();
                 LOG.error("cannot load the start model", e);
@@ -95,10 +111,16 @@ public final class ServedModels implements AutoCloseable {
         return Optional.ofNullable(startFailure);
     }
 
-    /** ListModels: every served model. */
+    /** ListModels: every served model, and the memory budget and what of it is used. */
     public void listModels(ListModelsRequest request, StreamObserver<ListModelsResponse> response) {
-        ListModelsResponse.Builder out = ListModelsResponse.newBuilder();
-        registry.list().forEach(m -> out.addModels(toProto(m)));
+        ListModelsResponse.Builder out = ListModelsResponse.newBuilder().setMemoryBudgetBytes(registry.memoryBudgetBytes());
+        long used = 0;
+        for (ServedModel m : registry.list()) {
+            out.addModels(toProto(m));
+            used += m.memoryBytes();
+        }
+        // summed from the listed models, so the total always matches them even while a load runs
+        out.setMemoryUsedBytes(used);
         response.onNext(out.build());
         response.onCompleted();
     }
@@ -115,6 +137,12 @@ public final class ServedModels implements AutoCloseable {
             ModelRegistry.LoadResult loaded = registry.load(name, request.getVersion(), Path.of(request.getLocation()));
             LoadModelResponse.Builder out = LoadModelResponse.newBuilder().setModel(toProto(loaded.model()));
             loaded.previous().ifPresent(p -> out.setPrevious(toProto(p)));
+            for (ServedModel evicted : loaded.evicted()) {
+                LOG.infof("evicted %s version %d (%d bytes, least recently used) to fit %s version %d (%d bytes) in the "
+                                + "memory budget of %d bytes", evicted.name(), evicted.version(), evicted.memoryBytes(),
+                        name, loaded.model().version(), loaded.model().memoryBytes(), registry.memoryBudgetBytes());
+                out.addEvicted(toProto(evicted));
+            }
             response.onNext(out.build());
             response.onCompleted();
         } catch (RuntimeException e) {
@@ -122,9 +150,10 @@ public final class ServedModels implements AutoCloseable {
         }
     }
 
-    public static ModelInfo toProto(ServedModel m) {
+    public ModelInfo toProto(ServedModel m) {
         return ModelInfo.newBuilder().setName(m.name()).setVersion(m.version()).setLocation(m.location().toString())
-                .setParameters(m.parameters()).setMaxPositions(m.maxPositions()).setVocabSize(m.vocabSize()).build();
+                .setParameters(m.parameters()).setMaxPositions(m.maxPositions()).setVocabSize(m.vocabSize())
+                .setMemoryBytes(m.memoryBytes()).setPinned(registry.pinned(m.name())).build();
     }
 
     @Override
