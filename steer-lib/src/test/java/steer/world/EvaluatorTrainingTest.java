@@ -64,7 +64,7 @@ class EvaluatorTrainingTest {
 
     @Test
     void settingsOutOfRangeAreRefusedNamingTheOption() {
-        assertEquals(0.1, EvaluatorTraining.Settings.defaults(4).seedFraction());
+        assertEquals(0.2, EvaluatorTraining.Settings.defaults(4).seedFraction());
         assertEquals(4, EvaluatorTraining.Settings.defaults(4).seed());
         for (double f : new double[] {0, -0.5, 1.01, Double.NaN}) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
