@@ -15,17 +15,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.function.Consumer;
-import steer.checkpoint.HfConfigJson;
-import steer.data.RecordKind;
-import steer.data.TrainingDataReader;
-import steer.data.TrainingDataWriter;
-import steer.data.TrainingExample;
 import steer.model.LanguageModel;
 import steer.objective.Sft;
-import steer.tokenizer.Tokenizer;
 import steer.train.PolicyTrainer;
-import steer.train.TrainerCheckpoint;
-import steer.train.TrainingConfig;
 import steer.train.TrainingRun;
 
 /**
@@ -92,18 +84,7 @@ public final class JudgeAugmentation {
          * @throws IllegalArgumentException naming the first value out of range
          */
         public Settings {
-            if (!(seedFraction > 0 && seedFraction <= 1)) {
-                throw new IllegalArgumentException("--seed-fraction must be in (0, 1], got " + seedFraction);
-            }
-            if (epochs < 1) {
-                throw new IllegalArgumentException("--epochs must be at least 1, got " + epochs);
-            }
-            if (batchSize < 1) {
-                throw new IllegalArgumentException("--batch-size must be at least 1, got " + batchSize);
-            }
-            if (!(lr > 0) || Double.isInfinite(lr)) {
-                throw new IllegalArgumentException("--lr must be a finite number > 0, got " + lr);
-            }
+            SeedSetTraining.check(seedFraction, epochs, batchSize, lr);
         }
 
         /**
@@ -276,9 +257,7 @@ public final class JudgeAugmentation {
      */
     public static Result run(Path model, Path out, Settings settings, Consumer<String> stages,
                              Consumer<PolicyTrainer.StepResult> progress) {
-        if (model.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
-            throw new IllegalArgumentException("--out must differ from --model (" + out + ")");
-        }
+        SeedSetTraining.checkOut(model, out);
         WorldSplits splits = WorldSplits.of(settings.worldSeed());
         List<JudgeSeedExample> seedSet = seedSet(splits, settings.worldSeed());
         List<JudgeSeedExample> pairs = draw(seedSet, settings.seedFraction(), settings.seed());
@@ -293,23 +272,13 @@ public final class JudgeAugmentation {
 
         try {
             Files.createDirectories(out);
-            List<Map<String, ?>> records = new ArrayList<>(instructions.size());
+            List<SeedSetTraining.Record> records = new ArrayList<>(instructions.size());
             for (Instruction in : instructions) {
-                Map<String, Object> r = new LinkedHashMap<>();
-                r.put("prompt", in.prompt());
-                r.put("response", in.answer());
-                r.put("pair", in.pair());
-                r.put("swapped", in.swapped());
-                records.add(r);
+                Map<String, Object> extra = new LinkedHashMap<>();
+                extra.put("pair", in.pair());
+                extra.put("swapped", in.swapped());
+                records.add(new SeedSetTraining.Record(in.prompt(), in.answer(), extra));
             }
-            Path data = out.resolve(INSTRUCTIONS_FILE);
-            TrainingDataWriter.write(data, RecordKind.SFT, records);
-            List<TrainingExample> examples;
-            try (Tokenizer tokenizer = Tokenizer.load(model)) {
-                examples = TrainingDataReader.forModel(tokenizer, HfConfigJson.read(model.resolve(HfConfigJson.FILE_NAME)))
-                        .read(data, RecordKind.SFT);
-            }
-            long total = TrainingRun.totalSteps(examples.size(), settings.batchSize(), settings.epochs(), 0);
             ObjectNode runSettings = new ObjectMapper().createObjectNode();
             runSettings.put("objective", "sft");
             runSettings.put("purpose", "judge preference augmentation");
@@ -320,17 +289,13 @@ public final class JudgeAugmentation {
             runSettings.put("lr", settings.lr());
             runSettings.put("batch_size", settings.batchSize());
             runSettings.put("epochs", settings.epochs());
-            TrainingRun.Spec spec = new TrainingRun.Spec(model, out, new Sft(),
-                    TrainingConfig.defaults(settings.lr(), total), settings.batchSize(), settings.epochs(), 0, 0, 0,
-                    settings.seed(), false, runSettings);
-            stages.accept(String.format(Locale.ROOT, "training: %d seed pairs of %d (%d flipped labels), %d"
-                            + " instructions with positions swapped, %d steps of %d, %d epochs, peak lr %.2g",
-                    pairs.size(), seedSet.size(), pairs.stream().filter(JudgeSeedExample::flipped).count(),
-                    examples.size(), total, settings.batchSize(), settings.epochs(), settings.lr()));
-            long start = System.nanoTime();
-            List<PolicyTrainer.StepResult> steps = TrainingRun.run(spec, examples, false, progress);
-            double seconds = (System.nanoTime() - start) / 1e9;
-            TrainerCheckpoint.deleteRecursively(out.resolve("checkpoints"));
+            SeedSetTraining.Outcome trained = SeedSetTraining.fineTune(model, out, INSTRUCTIONS_FILE, records,
+                    runSettings, settings.seed(), settings.epochs(), settings.batchSize(), settings.lr(),
+                    total -> String.format(Locale.ROOT, "training: %d seed pairs of %d (%d flipped labels), %d"
+                                    + " instructions with positions swapped, %d steps of %d, %d epochs, peak lr %.2g",
+                            pairs.size(), seedSet.size(), pairs.stream().filter(JudgeSeedExample::flipped).count(),
+                            records.size(), total, settings.batchSize(), settings.epochs(), settings.lr()),
+                    stages, progress);
 
             JudgeFigures after;
             try (LanguageModel m = LanguageModel.load(out)) {
@@ -338,8 +303,8 @@ public final class JudgeAugmentation {
             }
             stages.accept(String.format(Locale.ROOT, "after:  judge_accuracy %.4f  position_consistency %.4f",
                     after.judgeAccuracy(), after.positionConsistency()));
-            Result result = new Result(seedSet.size(), pairs.size(), examples.size(), steps.size(), seconds,
-                    steps.get(steps.size() - 1).loss(), before, after);
+            Result result = new Result(seedSet.size(), pairs.size(), trained.instructions(), trained.steps(),
+                    trained.seconds(), trained.finalLoss(), before, after);
             Files.writeString(out.resolve(REPORT_FILE), report(model, out, settings, result).toPrettyString() + "\n");
             return result;
         } catch (IOException e) {

@@ -27,6 +27,8 @@ import steer.proto.v1.LoadModelRequest;
 import steer.proto.v1.LoadModelResponse;
 import steer.proto.v1.OrderLogits;
 import steer.proto.v1.RubricRequest;
+import steer.proto.v1.RubricScoreBatchRequest;
+import steer.proto.v1.RubricScoreBatchResponse;
 import steer.proto.v1.RubricScoreResponse;
 import steer.proto.v1.ScoreProbability;
 import steer.serving.BatchedJudge;
@@ -42,7 +44,8 @@ import steer.serving.grpc.RequestLatency;
  * <p>Threads: the judging RPCs only validate (tokenizing bounded texts) and queue work, so they stay on the
  * event loop, where the call's gRPC {@link Context} (deadline, cancellation; see {@link CallDeadlines}) is
  * current; the model runs on the batchers' threads. LoadModel reads a checkpoint, so it is {@code @Blocking}.
- * A batch request's items must all name the same model and template, since they run as one batch.
+ * A batch request's items (CompareBatch, CompareWithEmptyBatch, RubricScoreBatch) must all name the same model and
+ * template, since they run as one batch.
  */
 @GrpcService
 public class JudgeService extends JudgeGrpc.JudgeImplBase {
@@ -84,24 +87,62 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
 
     @Override
     public void rubricScore(RubricRequest request, StreamObserver<RubricScoreResponse> call) {
-        run("RubricScore", call, () -> {
-            JudgeConfig config = catalog.config();
-            String model = servedModel(request.getModel());
-            RubricTemplate template = catalog.templates().rubric("template_id", request.getTemplateId());
-            text("prompt", request.getPrompt(), config);
-            text("response", request.getResponse(), config);
-            List<RubricJudge.Item> items = List.of(new RubricJudge.Item(request.getPrompt(), request.getResponse()));
-            catalog.judge().checkRubricLengths("prompt", model, template, items);
-            return catalog.judge().rate(model, template, items, CallDeadlines.deadlineNanoTime());
-        }, judged -> {
-            RubricJudge.Rating r = judged.results().get(0);
-            RubricScoreResponse.Builder out = RubricScoreResponse.newBuilder().setExpectedScore(r.expectedScore())
-                    .setMostLikelyScore(r.mostLikely()).setModel(judged.model()).setModelVersion(judged.modelVersion());
-            for (int i = 0; i < r.scores().length; i++) {
-                out.addDistribution(ScoreProbability.newBuilder().setScore(r.scores()[i]).setProbability(r.probabilities()[i]));
+        run("RubricScore", call, () -> ratings("", List.of(request)), judged -> toRating(judged, 0));
+    }
+
+    @Override
+    public void rubricScoreBatch(RubricScoreBatchRequest request, StreamObserver<RubricScoreBatchResponse> call) {
+        run("RubricScoreBatch", call, () -> ratings("items", request.getItemsList()), judged -> {
+            RubricScoreBatchResponse.Builder out = RubricScoreBatchResponse.newBuilder();
+            for (int i = 0; i < judged.results().size(); i++) {
+                out.addScores(toRating(judged, i));
             }
             return out.build();
         });
+    }
+
+    /**
+     * Validates rubric requests and queues them as one job.
+     *
+     * @param field {@code items} for a batch request, empty for a single one (fields are then top-level)
+     */
+    private CompletableFuture<BatchedJudge.Judged<RubricJudge.Rating>> ratings(String field, List<RubricRequest> requests) {
+        JudgeConfig config = catalog.config();
+        boolean batch = !field.isEmpty();
+        if (batch) {
+            Validation.requireCount(field, requests, 1, config.maxItems());
+        }
+        String model = null;
+        RubricTemplate template = null;
+        List<RubricJudge.Item> items = new ArrayList<>(requests.size());
+        for (int i = 0; i < requests.size(); i++) {
+            RubricRequest r = requests.get(i);
+            String prefix = batch ? Validation.indexed(field, i) + "." : "";
+            String m = servedModel(prefix + "model", r.getModel());
+            RubricTemplate t = catalog.templates().rubric(prefix + "template_id", r.getTemplateId());
+            if (model != null && (!model.equals(m) || !template.id().equals(t.id()))) {
+                throw new InvalidFieldException(prefix + "model", "every item of a batch must name the same model and "
+                        + "template as items[0] ('" + model + "', '" + template.id() + "')");
+            }
+            model = m;
+            template = t;
+            text(prefix + "prompt", r.getPrompt(), config);
+            text(prefix + "response", r.getResponse(), config);
+            items.add(new RubricJudge.Item(r.getPrompt(), r.getResponse()));
+        }
+        catalog.judge().checkRubricLengths(batch ? field : "prompt", model, template, items);
+        return catalog.judge().rate(model, template, items, CallDeadlines.deadlineNanoTime());
+    }
+
+    /** One rating with the distribution over every score token of the template and its expected score. */
+    private static RubricScoreResponse toRating(BatchedJudge.Judged<RubricJudge.Rating> judged, int i) {
+        RubricJudge.Rating r = judged.results().get(i);
+        RubricScoreResponse.Builder out = RubricScoreResponse.newBuilder().setExpectedScore(r.expectedScore())
+                .setMostLikelyScore(r.mostLikely()).setModel(judged.model()).setModelVersion(judged.modelVersion());
+        for (int s = 0; s < r.scores().length; s++) {
+            out.addDistribution(ScoreProbability.newBuilder().setScore(r.scores()[s]).setProbability(r.probabilities()[s]));
+        }
+        return out.build();
     }
 
     /**

@@ -31,6 +31,8 @@ import steer.proto.v1.Comparison;
 import steer.proto.v1.JudgeGrpc;
 import steer.proto.v1.LoadModelRequest;
 import steer.proto.v1.RubricRequest;
+import steer.proto.v1.RubricScoreBatchRequest;
+import steer.proto.v1.RubricScoreBatchResponse;
 import steer.proto.v1.RubricScoreResponse;
 import steer.world.TinyWorldModel;
 
@@ -141,16 +143,20 @@ class JudgeServiceIT {
         Comparison still = stub().compare(item.setModel("judge").build());
         assertEquals(0, still.getModelVersion());
         assertSame(inProcess().get(0), still);
+        // other tests may load models of their own into the same service; these two are served
         var listed = stub().listModels(steer.proto.v1.ListModelsRequest.getDefaultInstance());
         var served = listed.getModelsList();
-        assertEquals(2, served.size(), served.toString());
+        assertTrue(served.stream().map(m -> m.getName()).toList().containsAll(List.of("judge", "policy@run-a")),
+                served.toString());
         // the start model is pinned (never evicted to make room); each reports its float32 weights' bytes
+        long used = 0;
         for (var m : served) {
             assertEquals(m.getName().equals("judge"), m.getPinned(), m.getName());
             assertEquals(4 * m.getParameters(), m.getMemoryBytes(), m.getName());
+            used += m.getMemoryBytes();
         }
         assertEquals(0, listed.getMemoryBudgetBytes());
-        assertEquals(served.get(0).getMemoryBytes() + served.get(1).getMemoryBytes(), listed.getMemoryUsedBytes());
+        assertEquals(used, listed.getMemoryUsedBytes());
     }
 
     @Test
@@ -169,6 +175,118 @@ class JudgeServiceIT {
             assertEquals(expected.probabilities()[i], r.getDistribution(i).getProbability(), 1e-5);
         }
         assertEquals("judge", r.getModel());
+    }
+
+    private static RubricRequest rubric(String model, String prompt, String response) {
+        return RubricRequest.newBuilder().setModel(model).setPrompt(prompt).setResponse(response).build();
+    }
+
+    private static final List<RubricJudge.Item> RUBRIC_ITEMS = List.of(
+            new RubricJudge.Item("add 3 4", "answer : 7 ."),
+            new RubricJudge.Item("add 3 4", "answer : 8 ."),
+            new RubricJudge.Item("sort 5 2 9", "answer : 2 5 9 ."));
+
+    private static RubricScoreBatchRequest rubricBatch(String model, List<RubricJudge.Item> items) {
+        RubricScoreBatchRequest.Builder b = RubricScoreBatchRequest.newBuilder();
+        items.forEach(i -> b.addItems(rubric(model, i.prompt(), i.response())));
+        return b.build();
+    }
+
+    /** The distribution covers every score token 2..10, sums to 1 and gives the expected score. */
+    private static void assertSameRating(RubricJudge.Rating expected, RubricScoreResponse r) {
+        assertEquals(9, r.getDistributionCount());
+        double sum = 0;
+        double expectation = 0;
+        for (int i = 0; i < 9; i++) {
+            assertEquals(i + 2, r.getDistribution(i).getScore());
+            assertEquals(expected.probabilities()[i], r.getDistribution(i).getProbability(), 1e-5);
+            sum += r.getDistribution(i).getProbability();
+            expectation += r.getDistribution(i).getScore() * r.getDistribution(i).getProbability();
+        }
+        assertEquals(1, sum, 1e-9);
+        assertEquals(expectation, r.getExpectedScore(), 1e-9);
+        assertEquals(expected.expectedScore(), r.getExpectedScore(), 1e-4);
+        assertEquals(expected.mostLikely(), r.getMostLikelyScore());
+    }
+
+    @Test
+    void rubricScoreBatchEqualsTheSingleRubricScoreInOrder() {
+        RubricScoreBatchResponse batch = stub().rubricScoreBatch(rubricBatch("", RUBRIC_ITEMS));
+        assertEquals(RUBRIC_ITEMS.size(), batch.getScoresCount());
+        for (int i = 0; i < RUBRIC_ITEMS.size(); i++) {
+            RubricScoreResponse single = stub().rubricScore(rubric("", RUBRIC_ITEMS.get(i).prompt(),
+                    RUBRIC_ITEMS.get(i).response()));
+            RubricScoreResponse batched = batch.getScores(i);
+            assertEquals(single.getExpectedScore(), batched.getExpectedScore(), 1e-5, "item " + i);
+            assertEquals(single.getMostLikelyScore(), batched.getMostLikelyScore(), "item " + i);
+            for (int s = 0; s < 9; s++) {
+                assertEquals(single.getDistribution(s).getScore(), batched.getDistribution(s).getScore());
+                assertEquals(single.getDistribution(s).getProbability(), batched.getDistribution(s).getProbability(), 1e-6);
+            }
+            assertEquals("judge", batched.getModel());
+        }
+        assertTrue(Math.abs(batch.getScores(0).getExpectedScore() - batch.getScores(1).getExpectedScore()) > 1e-6,
+                "in order: different responses, different scores");
+    }
+
+    @Test
+    void rubricScoreBatchNamesTheBadItem() {
+        assertRejected(Status.Code.INVALID_ARGUMENT, "items: 0 items; need 1..256",
+                () -> stub().rubricScoreBatch(RubricScoreBatchRequest.getDefaultInstance()));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "items[3].response: empty", () -> stub().rubricScoreBatch(
+                rubricBatch("", List.of(RUBRIC_ITEMS.get(0), RUBRIC_ITEMS.get(1), RUBRIC_ITEMS.get(2),
+                        new RubricJudge.Item("add 1 2", " ")))));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "items[1].prompt: empty", () -> stub().rubricScoreBatch(
+                rubricBatch("", List.of(RUBRIC_ITEMS.get(0), new RubricJudge.Item("", "answer : 3 .")))));
+        assertRejected(Status.Code.NOT_FOUND, "items[1].model: no model named 'nope'", () -> stub().rubricScoreBatch(
+                RubricScoreBatchRequest.newBuilder().addItems(rubric("", "add 1 2", "a"))
+                        .addItems(rubric("nope", "add 1 2", "a")).build()));
+        assertRejected(Status.Code.NOT_FOUND, "items[0].template_id: no rubric template 'pairwise'",
+                () -> stub().rubricScoreBatch(RubricScoreBatchRequest.newBuilder()
+                        .addItems(rubric("", "add 1 2", "a").toBuilder().setTemplateId("pairwise")).build()));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "items[0].prompt: 10000 characters; at most 8192",
+                () -> stub().rubricScoreBatch(rubricBatch("", List.of(new RubricJudge.Item("x".repeat(10000), "a")))));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "items[1]: the judge prompt is", () -> stub().rubricScoreBatch(
+                rubricBatch("", List.of(RUBRIC_ITEMS.get(0), new RubricJudge.Item("add" + " 1".repeat(150), "answer : 2 .")))));
+        RubricScoreBatchRequest.Builder tooMany = RubricScoreBatchRequest.newBuilder();
+        for (int i = 0; i < 257; i++) {
+            tooMany.addItems(rubric("", "add 1 2", "answer : 3 ."));
+        }
+        assertRejected(Status.Code.INVALID_ARGUMENT, "items: 257 items; need 1..256",
+                () -> stub().rubricScoreBatch(tooMany.build()));
+    }
+
+    /**
+     * TSO's evaluator (models/world/medium-evaluator) served under its own name beside the SFT model it was trained
+     * from: each name rates with its own checkpoint, and a batch naming both is refused.
+     */
+    @Test
+    void theEvaluatorServesUnderItsOwnNameBesideSft() {
+        Path models = Path.of(System.getProperty("steer.world.models.dir"));
+        Path sft = models.resolve("medium");
+        Path evaluator = models.resolve("medium-evaluator");
+        stub().loadModel(LoadModelRequest.newBuilder().setName("sft").setVersion(1).setLocation(sft.toString()).build());
+        stub().loadModel(LoadModelRequest.newBuilder().setName("evaluator").setVersion(1)
+                .setLocation(evaluator.toString()).build());
+        RubricScoreBatchResponse bySft = stub().rubricScoreBatch(rubricBatch("sft", RUBRIC_ITEMS));
+        RubricScoreBatchResponse byEvaluator = stub().rubricScoreBatch(rubricBatch("evaluator", RUBRIC_ITEMS));
+        for (var entry : Map.of(sft, bySft, evaluator, byEvaluator).entrySet()) {
+            List<RubricJudge.Rating> expected;
+            try (LanguageModel m = LanguageModel.load(entry.getKey())) {
+                expected = new RubricJudge(JudgeTemplates.world().rubric("template_id", "")).rate(m, RUBRIC_ITEMS);
+            }
+            for (int i = 0; i < RUBRIC_ITEMS.size(); i++) {
+                assertSameRating(expected.get(i), entry.getValue().getScores(i));
+            }
+        }
+        assertEquals("evaluator", byEvaluator.getScores(0).getModel());
+        assertEquals("sft", bySft.getScores(0).getModel());
+        assertTrue(Math.abs(bySft.getScores(0).getExpectedScore() - byEvaluator.getScores(0).getExpectedScore()) > 1e-4,
+                "the evaluator is not the SFT model");
+        assertRejected(Status.Code.INVALID_ARGUMENT, "items[1].model: every item of a batch must name the same model",
+                () -> stub().rubricScoreBatch(RubricScoreBatchRequest.newBuilder()
+                        .addItems(rubric("evaluator", "add 3 4", "answer : 7 ."))
+                        .addItems(rubric("sft", "add 3 4", "answer : 7 .")).build()));
     }
 
     private static void assertRejected(Status.Code code, String message, Supplier<?> call) {
