@@ -239,7 +239,8 @@ final class RunLoop implements Runnable {
         int batches = BatchPlan.count(built.examples().size(), st.batchSize(), method.epochsPerRound(st));
         IterationRecord.RoundFacts facts = new IterationRecord.RoundFacts(split, built.samplesDrawn(),
                 built.judgeComparisons(), method.reference().versionFor(version, r),
-                judge == null ? "" : judge.model(), judge == null ? 0 : judge.version());
+                judge == null ? "" : judge.model(), judge == null ? 0 : judge.version(),
+                IterationRecord.RoundFacts.countSources(built.examples()));
         save(run.with(IterationRecord.sampled(r, version, built.examples(), built.dropped(), built.fallbacks(),
                 batches, seconds(mark)).withFacts(facts), System.currentTimeMillis()));
         s.metrics().sampled(built.examples().size(), built.dropped(), built.fallbacks());

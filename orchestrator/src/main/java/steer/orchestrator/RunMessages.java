@@ -1,8 +1,6 @@
 package steer.orchestrator;
 
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 import steer.align.IterationRecord;
 import steer.align.RunRecord;
 import steer.align.RunSettings;
@@ -136,20 +134,9 @@ final class RunMessages {
                     .setSeconds(it.seconds()).setSplit(it.facts().split())
                     .setSamplesDrawn(it.facts().samplesDrawn()).setJudgeComparisons(it.facts().judgeComparisons())
                     .setReferenceVersion(it.facts().referenceVersion()).setJudgeModel(it.facts().judgeModel())
-                    .setJudgeModelVersion(it.facts().judgeModelVersion()).putAllPairSources(pairSources(it)));
+                    .setJudgeModelVersion(it.facts().judgeModelVersion()).putAllPairSources(it.facts().pairSources()));
         }
         return b.build();
-    }
-
-    /** A round's pairs counted by "chosen source>rejected source", for pairs whose sources are named. */
-    static Map<String, Long> pairSources(IterationRecord it) {
-        Map<String, Long> counts = new TreeMap<>();
-        for (RoundExample e : it.examples()) {
-            if (e instanceof JudgedPair p && !p.chosenSource().isEmpty()) {
-                counts.merge(p.chosenSource() + ">" + p.rejectedSource(), 1L, Long::sum);
-            }
-        }
-        return counts;
     }
 
     private static RunState state(RunRecord r) {

@@ -1,5 +1,6 @@
 package steer.align;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -42,18 +43,44 @@ public record IterationRecord(int iteration, IterationPhase phase, long policyVe
      * @param referenceVersion  the version its losses are measured against (0 = the SFT model)
      * @param judgeModel        the judge model it asked, or empty
      * @param judgeModelVersion that model's version
+     * @param pairSources       the kept pairs by where their responses came from, {@code chosen>rejected} (TSO's
+     *                          matrix; empty when no pair names its sources)
      */
     public record RoundFacts(int split, long samplesDrawn, long judgeComparisons, long referenceVersion,
-                             String judgeModel, long judgeModelVersion) {
+                             String judgeModel, long judgeModelVersion, Map<String, Long> pairSources) {
 
-        /** Null text becomes empty. */
+        /** Null text becomes empty; the sources sorted, unmodifiable. */
+        @JsonCreator
         public RoundFacts {
             judgeModel = judgeModel == null ? "" : judgeModel;
+            pairSources = pairSources == null ? Map.of() : Collections.unmodifiableMap(new TreeMap<>(pairSources));
+        }
+
+        /** Facts without pair sources. */
+        public RoundFacts(int split, long samplesDrawn, long judgeComparisons, long referenceVersion,
+                          String judgeModel, long judgeModelVersion) {
+            this(split, samplesDrawn, judgeComparisons, referenceVersion, judgeModel, judgeModelVersion, Map.of());
         }
 
         /** Nothing known (a state file written before rounds had facts). */
         public static RoundFacts none() {
             return new RoundFacts(0, 0, 0, 0, "", 0);
+        }
+
+        /**
+         * Counts examples by their pairs' sources.
+         *
+         * @param examples a round's kept examples
+         * @return {@code chosen>rejected} → pairs, for the pairs that name their sources
+         */
+        public static Map<String, Long> countSources(List<? extends RoundExample> examples) {
+            Map<String, Long> counts = new TreeMap<>();
+            for (RoundExample e : examples) {
+                if (e instanceof JudgedPair p && !p.chosenSource().isEmpty()) {
+                    counts.merge(p.chosenSource() + ">" + p.rejectedSource(), 1L, Long::sum);
+                }
+            }
+            return counts;
         }
     }
 

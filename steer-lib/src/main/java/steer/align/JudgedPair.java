@@ -1,5 +1,7 @@
 package steer.align;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
+
 /**
  * A preference pair in text form: the chosen response is preferred to the rejected one under the prompt, with a
  * judged strength p(chosen better than rejected) for soft-label objectives (OSP's SPCE), or none for hard-label
@@ -18,6 +20,7 @@ public record JudgedPair(String prompt, String chosen, String rejected, Double s
                          String rejectedSource) implements RoundExample {
 
     /** @throws IllegalArgumentException for a strength outside [0, 1] */
+    @JsonCreator
     public JudgedPair {
         if (strength != null && !(strength >= 0 && strength <= 1)) {
             throw new IllegalArgumentException("strength must be in [0, 1], got " + strength);

@@ -47,6 +47,26 @@ class RunStateStoreTest {
     }
 
     @Test
+    void aTsoRoundsPairSourcesAndFactsReadBackEqual() {
+        RunStateStore store = new RunStateStore(dir);
+        RunSettings st = new RunSettings("run-tso", "tso", 1, 1, 0, 6, 4, 0, 0, null, Map.of(), "", 10, true,
+                "held-out", new steer.method.TsoMethod.Settings(0, 0, "", 0, "", 0, Map.of("large", "/l"),
+                Map.of("small", "/s"), Map.of(), Map.of(), "", "/e"));
+        List<JudgedPair> pairs = List.of(new JudgedPair("x", "a", "b", null, "reference", "small"),
+                new JudgedPair("x", "c", "d", null, "self", "self"), new JudgedPair("y", "e", "f", null, "large",
+                        "small"));
+        IterationRecord.RoundFacts facts = new IterationRecord.RoundFacts(0, 12, 8, 0, "evaluator", 0,
+                IterationRecord.RoundFacts.countSources(pairs));
+        assertEquals(Map.of("reference>small", 1L, "self>self", 1L, "large>small", 1L), facts.pairSources());
+        RunRecord run = RunRecord.start(st, 1).with(IterationRecord.sampled(0, 0, pairs, 0, 0, 1, 1.5)
+                .withFacts(facts), 2);
+        store.save(run);
+        RunRecord read = store.load("run-tso").orElseThrow();
+        assertEquals(run, read);
+        assertEquals("small", ((JudgedPair) read.iteration(0).orElseThrow().examples().get(0)).rejectedSource());
+    }
+
+    @Test
     void aSaveReplacesTheFileWholeAndLeavesNoTemporaryFile() throws IOException {
         RunStateStore store = new RunStateStore(dir);
         RunRecord run = aRunInItsSecondIteration();

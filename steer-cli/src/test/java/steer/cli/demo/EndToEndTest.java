@@ -31,7 +31,9 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.io.TempDir;
 import steer.proto.v1.GetRunRequest;
 import steer.proto.v1.IterationResult;
@@ -51,6 +53,7 @@ import steer.proto.v1.StopRunRequest;
 import steer.proto.v1.TrainerGrpc;
 import steer.proto.v1.TrainerStatus;
 import steer.proto.v1.TrainerStatusRequest;
+import steer.proto.v1.TsoSettings;
 import steer.proto.v1.WatchRunRequest;
 
 /**
@@ -71,9 +74,24 @@ class EndToEndTest {
     private ManagedChannel orchestratorChannel;
     private ManagedChannel trainerChannel;
 
+    /** Tags a test whose stack starts from the medium model, so TSO's matrix has a smaller and a larger size. */
+    private static final String MEDIUM_STACK = "medium-stack";
+
     @BeforeEach
-    void start() {
-        stack = LocalStack.start(new LocalStack.Options(ROOT, work, ROOT.resolve("models/world/small")), line -> { });
+    void start(TestInfo test) throws IOException {
+        LocalStack.Options options = new LocalStack.Options(ROOT, work, ROOT.resolve("models/world/small"));
+        if (test.getTags().contains(MEDIUM_STACK)) {
+            // the generator loads version 0 (a TSO negative) by its location: a copy under its allowed root
+            Path medium = work.resolve("sft-model");
+            Files.createDirectories(medium);
+            try (Stream<Path> files = Files.list(ROOT.resolve("models/world/medium"))) {
+                for (Path f : files.toList()) {
+                    Files.copy(f, medium.resolve(f.getFileName().toString()));
+                }
+            }
+            options = new LocalStack.Options(ROOT, work, medium, 1, work);
+        }
+        stack = LocalStack.start(options, line -> { });
         orchestratorChannel = NettyChannelBuilder.forTarget(stack.orchestrator().address()).usePlaintext().build();
         trainerChannel = NettyChannelBuilder.forTarget(stack.trainer().address()).usePlaintext().build();
     }
@@ -236,6 +254,97 @@ class EndToEndTest {
         } finally {
             judgeChannel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
+    }
+
+    @Test
+    @Tag(MEDIUM_STACK)
+    void tsoRunDrawsItsMatrixByTheWeightsAndSwitchesTheReferenceAfterEveryMiniBatch() throws Exception {
+        String runId = "e2e-tso";
+        int rounds = 6;
+        // two iterations of 24 prompts in T = 3 mini-batches of 8, 2 epochs each; per prompt a matrix pair and a
+        // self pair (K = 4 samples split by the evaluator); batches of 4
+        TsoSettings tso = TsoMatrix.settings(ROOT, work, null, null, null).setSelfSamples(4).build();
+        RunConfig config = RunConfig.newBuilder().setRunId(runId).setAlgorithm("tso").setIterations(2).setSeed(3)
+                .setPromptsPerIteration(24).setBatchSize(4).setEvalQueries(20).setTso(tso).build();
+        Run run = runToEnd(config, null);
+        assertEquals(RunState.RUN_STATE_SUCCEEDED, run.getState(), run.getError());
+        assertEquals(rounds, run.getIterationsCount());
+
+        List<PairBatch> published = publishedBatches(runId);
+        assertTrained(runId, published, rounds);
+        assertEquals(0, TrainerGrpc.newBlockingStub(trainerChannel).status(TrainerStatusRequest.getDefaultInstance())
+                .getBatchesStale(), "no batch refused as staler than the bound");
+        Map<Integer, Set<Long>> referencesPerIteration = new HashMap<>();
+        for (PairBatch b : published) {
+            int r = b.getIteration();
+            assertEquals(r, b.getReferenceVersion(), "round r is measured against version r, where it starts");
+            assertEquals(r / 3 * 3, b.getPolicyVersion(), "every mini-batch samples from its iteration's first version");
+            assertEquals(2, b.getMaxPolicyStaleness(), "T - 1");
+            assertEquals("dual-clip", b.getObjective().getName());
+            assertEquals(400.0, b.getObjective().getParamsOrThrow("length_scale"));
+            assertTrue(b.getPairsCount() > 0 && b.getSoftPairsCount() == 0 && b.getSsoExamplesCount() == 0);
+            referencesPerIteration.computeIfAbsent(r / 3, k -> new TreeSet<>()).add(b.getReferenceVersion());
+            for (var pair : b.getPairsList()) {
+                assertTrue(Set.of("reference", "large", "self").contains(pair.getChosenSource()), pair.toString());
+                assertTrue(Set.of("small", "policy@v0", "self").contains(pair.getRejectedSource()), pair.toString());
+                assertEquals(pair.getChosenSource().equals("self"), pair.getRejectedSource().equals("self"));
+                assertTrue(r >= 3 || !pair.getRejectedSource().equals("policy@v0"), "no earlier version in iteration 1");
+            }
+        }
+        assertEquals(Map.of(0, Set.of(0L, 1L, 2L), 1, Set.of(3L, 4L, 5L)), referencesPerIteration,
+                "the reference switches T = 3 times per iteration");
+        assertEquals(5, TrainerGrpc.newBlockingStub(trainerChannel).status(TrainerStatusRequest.getDefaultInstance())
+                .getRuns(0).getReferenceVersion(), "the trainer reports the last step's reference");
+
+        // the sources of the trained pairs, against the mixture weights: positives 1/2 reference answers, 1/2 the
+        // large model; negatives the small model in iteration 1, then 1/2 small and 1/2 version 0
+        Map<String, Long> sources = new HashMap<>();
+        long self = 0;
+        long matrix = 0;
+        long negatives2 = 0;
+        long small2 = 0;
+        for (IterationResult r : run.getIterationsList()) {
+            assertEquals("evaluator", r.getJudgeModel(), "the self pairs are split by the evaluator");
+            assertEquals(0, r.getJudgeModelVersion());
+            for (Map.Entry<String, Long> e : r.getPairSourcesMap().entrySet()) {
+                String[] side = e.getKey().split(">");
+                if (side[0].equals("self")) {
+                    self += e.getValue();
+                    continue;
+                }
+                matrix += e.getValue();
+                sources.merge(side[0], e.getValue(), Long::sum);
+                if (r.getIteration() >= 3) {
+                    negatives2 += e.getValue();
+                    small2 += side[1].equals("small") ? e.getValue() : 0;
+                } else {
+                    assertEquals("small", side[1]);
+                }
+            }
+        }
+        assertTrue(matrix >= 40 && matrix <= 2 * 24, "one matrix pair per prompt, less the rare pair of the same text"
+                + " twice: " + matrix);
+        assertTrue(self > 0 && self <= 2 * 24, "self pairs where the evaluator split a prompt's samples: " + self);
+        withinSamplingError(0.5, sources.getOrDefault("reference", 0L), matrix);
+        withinSamplingError(0.5, small2, negatives2);
+        // the generator served the matrix at once: the policy, the large and small models, the policy's version 0
+        ManagedChannel generatorChannel = NettyChannelBuilder.forTarget(stack.generators().get(0).address())
+                .usePlaintext().build();
+        try {
+            Map<String, Long> served = new HashMap<>();
+            steer.proto.v1.GeneratorGrpc.newBlockingStub(generatorChannel).listModels(ListModelsRequest
+                    .getDefaultInstance()).getModelsList().forEach(m -> served.put(m.getName(), m.getVersion()));
+            assertEquals(Map.of("policy", (long) rounds, "large", 0L, "small", 0L, "policy@" + runId + "/v0", 0L),
+                    served);
+        } finally {
+            generatorChannel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
+    }
+
+    /** A count within four binomial standard errors of its expected share of n. */
+    private static void withinSamplingError(double share, long count, long n) {
+        double sd = Math.sqrt(n * share * (1 - share));
+        assertTrue(Math.abs(count - n * share) <= 4 * sd, count + " of " + n + ", expected a share of " + share);
     }
 
     /** The run's spans once every round's trainer steps and sampling spans have arrived. */
