@@ -6,10 +6,11 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import steer.train.TrainingRun;
 import steer.world.JudgeAugmentation;
+import steer.world.JudgeCalibration;
 
-/** The judge model: OSP's preference augmentation. */
-@Command(name = "judge", mixinStandardHelpOptions = true, description = "Prepare a judge model.",
-        subcommands = {JudgeCommand.Augment.class})
+/** The judge model: OSP's preference augmentation and the judge's calibration. */
+@Command(name = "judge", mixinStandardHelpOptions = true, description = "Prepare and measure a judge model.",
+        subcommands = {JudgeCommand.Augment.class, JudgeCommand.Calibrate.class})
 final class JudgeCommand implements Runnable {
 
     @Override
@@ -89,6 +90,56 @@ final class JudgeCommand implements Runnable {
             System.out.printf(Locale.ROOT, "position_consistency  %.4f -> %.4f%n", r.before().positionConsistency(),
                     r.after().positionConsistency());
             System.out.printf(Locale.ROOT, "wrote %s in %.1f s%n", out, seconds);
+        }
+    }
+
+    /** How well the judge's probabilities mean what they say, and a temperature that makes them. */
+    @Command(name = "calibrate", mixinStandardHelpOptions = true,
+            description = "Accuracy against the oracle, position consistency, expected calibration error, Brier score"
+                    + " and log loss of a pairwise judge on the oracle world's held-out labelled pairs, raw and with a"
+                    + " temperature fitted on the labelled seed set; writes calibration.html (reliability diagram)"
+                    + " and calibration.json.")
+    static final class Calibrate implements Runnable {
+
+        @Option(names = "--model", required = true, description = "the judge model directory (e.g. models/world/medium)")
+        Path model;
+
+        @Option(names = "--template", defaultValue = "", description = "pairwise template id (default: the world's)")
+        String template;
+
+        @Option(names = "--pairs", defaultValue = "" + JudgeCalibration.DEFAULT_PAIRS,
+                description = "held-out pairs to measure on (default: ${DEFAULT-VALUE}, as `world eval`)")
+        int pairs;
+
+        @Option(names = "--fit-pairs", defaultValue = "" + JudgeCalibration.DEFAULT_FIT_PAIRS,
+                description = "seed-set pairs the temperature is fitted on (default: ${DEFAULT-VALUE})")
+        int fitPairs;
+
+        @Option(names = "--seed", defaultValue = "0", description = "seeds the held-out pairs (as `world eval --seed`)"
+                + " and the seed-set draw (default: ${DEFAULT-VALUE})")
+        long seed;
+
+        @Option(names = "--world-seed", defaultValue = "0", description = "seed of the world's splits (default: ${DEFAULT-VALUE})")
+        long worldSeed;
+
+        @Option(names = "--out", description = "where calibration.html and .json go (default: build-out/calibrate/MODEL)")
+        Path out;
+
+        @Override
+        public void run() {
+            if (!java.nio.file.Files.isRegularFile(model.resolve("config.json"))) {
+                throw new IllegalArgumentException("--model " + model + ": no config.json there (a model in the Hugging"
+                        + " Face layout)");
+            }
+            long start = System.nanoTime();
+            JudgeCalibration.Report r;
+            try (steer.model.LanguageModel m = steer.model.LanguageModel.load(model)) {
+                r = JudgeCalibration.run(m, template, pairs, fitPairs, seed, worldSeed);
+            }
+            System.out.print(CalibrationReport.table(model, r));
+            Path dir = out != null ? out : Path.of("build-out/calibrate").resolve(model.getFileName().toString());
+            Path html = CalibrationReport.write(dir, model, r);
+            System.out.printf(Locale.ROOT, "report: %s (%.1f s)%n", html, (System.nanoTime() - start) / 1e9);
         }
     }
 }

@@ -70,4 +70,43 @@ class JudgeCommandTest {
             assertFalse(Files.exists(out), "nothing is written for " + f);
         }
     }
+
+    @Test
+    void calibrateWritesTheReportWithTheReliabilityDiagram() throws Exception {
+        Path out = dir.resolve("calibration");
+        String printed = Stories260kTest.capture("judge", "calibrate", "--model", SMALL.toString(), "--pairs", "40",
+                "--fit-pairs", "60", "--out", out.toString());
+        assertTrue(printed.contains("40 held-out pairs") && printed.contains("60 seed pairs"), printed);
+        assertTrue(printed.contains("raw ") && printed.contains("calibrated "), printed);
+        assertTrue(Files.readString(out.resolve("calibration.html")).contains("data:image/png;base64,"));
+        JsonNode r = Stories260kTest.parse(Files.readString(out.resolve("calibration.json"))).get("report");
+        assertEquals(40, r.get("heldOut").asInt());
+        assertEquals(1.0, r.get("raw").get("temperature").asDouble());
+        double t = r.get("calibrated").get("temperature").asDouble();
+        assertTrue(t > 0.05 && t < 20, "fitted in the search interval: " + t);
+        assertTrue(r.get("fitFitted").asDouble() <= r.get("fitRaw").asDouble() + 1e-9,
+                "the fitted temperature is no worse on the pairs it was fitted on");
+        assertEquals(r.get("raw").get("accuracy"), r.get("calibrated").get("accuracy"));
+    }
+
+    @Test
+    void calibrateRefusesAMissingModelAndAnUnknownTemplate() {
+        String[][] cases = {{"--model", "judge", "calibrate", "--model", dir.resolve("none").toString()},
+                {"no-such", "judge", "calibrate", "--model", SMALL.toString(), "--template", "no-such", "--pairs", "2"}};
+        for (String[] c : cases) {
+            String[] args = java.util.Arrays.copyOfRange(c, 1, c.length);
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            PrintStream old = System.err;
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int code;
+            try {
+                code = Main.run(args);
+            } finally {
+                System.setErr(old);
+            }
+            String msg = err.toString(StandardCharsets.UTF_8);
+            assertEquals(2, code, msg);
+            assertTrue(msg.contains(c[0]), "the error names " + c[0] + ": " + msg);
+        }
+    }
 }
