@@ -9,8 +9,8 @@ import steer.world.JudgeAugmentation;
 import steer.world.JudgeCalibration;
 
 /** The judge model: OSP's preference augmentation and the judge's calibration. */
-@Command(name = "judge", mixinStandardHelpOptions = true, description = "Prepare and measure a judge model.",
-        subcommands = {JudgeCommand.Augment.class, JudgeCommand.Calibrate.class})
+@Command(name = "judge", mixinStandardHelpOptions = true, description = "Prepare, measure and call a judge model.",
+        subcommands = {JudgeCommand.Augment.class, JudgeCommand.Calibrate.class, JudgeCommand.Compare.class})
 final class JudgeCommand implements Runnable {
 
     @Override
@@ -140,6 +140,65 @@ final class JudgeCommand implements Runnable {
             Path dir = out != null ? out : Path.of("build-out/calibrate").resolve(model.getFileName().toString());
             Path html = CalibrationReport.write(dir, model, r);
             System.out.printf(Locale.ROOT, "report: %s (%.1f s)%n", html, (System.nanoTime() - start) / 1e9);
+        }
+    }
+
+    /** One comparison through a running judge-svc, with the client library. */
+    @Command(name = "compare", mixinStandardHelpOptions = true,
+            description = "Ask a running judge-svc which of two responses is better: p(A better) with both orders'"
+                    + " values, through the judge client (deadline, key, retries on UNAVAILABLE and"
+                    + " RESOURCE_EXHAUSTED).")
+    static final class Compare implements Runnable {
+
+        @Option(names = "--target", required = true, description = "the judge's HOST:PORT (or any gRPC target)")
+        String target;
+
+        @Option(names = "--api-key", description = "sent as authorization: Bearer KEY (default: $STEER_JUDGE_API_KEY)")
+        String apiKey;
+
+        @Option(names = "--prompt", required = true, description = "the context both responses answer")
+        String prompt;
+
+        @Option(names = "--response-a", required = true, description = "response A")
+        String responseA;
+
+        @Option(names = "--response-b", required = true, description = "response B")
+        String responseB;
+
+        @Option(names = "--template", defaultValue = "", description = "pairwise template id (default: the service's)")
+        String template;
+
+        @Option(names = "--model", defaultValue = "", description = "the judge model's name (default: the service's)")
+        String model;
+
+        @Option(names = "--deadline", defaultValue = "30", description = "seconds for the call, retries included"
+                + " (default: ${DEFAULT-VALUE})")
+        double deadlineSeconds;
+
+        @Option(names = "--json", description = "print the Comparison as one JSON object")
+        boolean json;
+
+        @Override
+        public void run() {
+            String key = apiKey != null ? apiKey : System.getenv("STEER_JUDGE_API_KEY");
+            if (!(deadlineSeconds > 0)) {
+                throw new IllegalArgumentException("--deadline must be positive, got " + deadlineSeconds);
+            }
+            steer.proto.v1.Comparison c;
+            try (steer.judge.client.JudgeApiClient judge = steer.judge.client.JudgeApiClient.builder(target).apiKey(key)
+                    .deadline(java.time.Duration.ofMillis((long) (deadlineSeconds * 1000))).build()) {
+                c = judge.compare(prompt, responseA, responseB, model, template);
+            } catch (io.grpc.StatusRuntimeException e) {
+                throw new IllegalArgumentException("the judge at " + target + " answered " + e.getStatus().getCode()
+                        + (e.getStatus().getDescription() == null ? "" : ": " + e.getStatus().getDescription()), e);
+            }
+            if (json) {
+                System.out.println(steer.cli.compare.ProtoJson.of(c));
+                return;
+            }
+            System.out.printf(Locale.ROOT, "p(A better) = %.4f  (A shown first: %.4f; B shown first: %.4f)  by '%s'"
+                    + " version %d%n", c.getPABetter(), c.getPABetterAb(), c.getPABetterBa(), c.getModel(),
+                    c.getModelVersion());
         }
     }
 }

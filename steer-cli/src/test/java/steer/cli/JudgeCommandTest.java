@@ -109,4 +109,48 @@ class JudgeCommandTest {
             assertTrue(msg.contains(c[0]), "the error names " + c[0] + ": " + msg);
         }
     }
+
+    @Test
+    void compareAsksTheRunningJudgeThroughTheClientWithItsKey() throws Exception {
+        Path root = SMALL.getParent().getParent().getParent();
+        Path jar = root.resolve("judge-svc/target/quarkus-app/quarkus-run.jar");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isRegularFile(jar), "judge-svc is packaged before steer-cli");
+        java.util.Map<String, String> config = new java.util.LinkedHashMap<>();
+        config.put("steer.judge.model-location", SMALL.toString());
+        config.put("steer.judge.model-name", "sft");
+        config.put("steer.judge.api-keys", "team-key-1");
+        try (steer.launch.ServiceProcess judge = new steer.launch.ServiceProcess("judge", jar,
+                steer.launch.FreePorts.next(), config, dir.resolve("logs")).start()) {
+            judge.awaitReady(java.time.Duration.ofMinutes(2));
+            String[] ask = {"judge", "compare", "--target", judge.address(), "--prompt", "add 3 4", "--response-a",
+                    "answer : 7 .", "--response-b", "answer : 9 .", "--json"};
+            String[] withKey = java.util.Arrays.copyOf(ask, ask.length + 2);
+            withKey[ask.length] = "--api-key";
+            withKey[ask.length + 1] = "team-key-1";
+            JsonNode c = Stories260kTest.parse(Stories260kTest.capture(withKey));
+            steer.judge.PairwiseJudge.Verdict expected;
+            try (LanguageModel m = LanguageModel.load(SMALL)) {
+                expected = new steer.judge.PairwiseJudge(steer.judge.JudgeTemplates.world().pairwise("t", ""))
+                        .compare(m, java.util.List.of(new steer.judge.PairwiseJudge.Item("add 3 4", "answer : 7 .",
+                                "answer : 9 ."))).get(0);
+            }
+            assertEquals(expected.pABetter(), c.get("p_a_better").asDouble(), 1e-6, c.toString());
+            assertEquals(expected.pAB(), c.get("p_a_better_ab").asDouble(), 1e-6);
+            assertEquals("sft", c.get("model").asText());
+
+            // without the key: one line naming the status, exit code 2, and the service still answers
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            PrintStream old = System.err;
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int code;
+            try {
+                code = Main.run(ask);
+            } finally {
+                System.setErr(old);
+            }
+            assertEquals(2, code);
+            assertTrue(err.toString(StandardCharsets.UTF_8).contains("UNAUTHENTICATED"), err.toString());
+            assertEquals(c, Stories260kTest.parse(Stories260kTest.capture(withKey)));
+        }
+    }
 }
