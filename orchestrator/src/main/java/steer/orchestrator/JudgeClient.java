@@ -1,6 +1,9 @@
 package steer.orchestrator;
 
+import io.grpc.ClientInterceptor;
+import io.grpc.Metadata;
 import io.grpc.StatusRuntimeException;
+import io.grpc.stub.MetadataUtils;
 import io.opentelemetry.api.OpenTelemetry;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,12 +39,19 @@ final class JudgeClient implements AutoCloseable {
     private final OrchestratorConfig config;
     private final ServiceReplicas judges;
     private final ReplicaCalls fanOut = new ReplicaCalls("judge-fan-out");
+    /** Sends {@code steer.orchestrator.judge-api-key} on every judge call; null = no key. */
+    private final ClientInterceptor key;
 
     JudgeClient(OrchestratorConfig config, OpenTelemetry otel) {
         this.config = config;
         TracingClientInterceptor tracing = new TracingClientInterceptor(otel);
         judges = config.judgeAddress().map(address -> ServiceReplicas.traced("judge",
                 "steer.orchestrator.judge-address", address, tracing)).orElse(null);
+        key = config.judgeApiKey().filter(k -> !k.isBlank()).map(k -> {
+            Metadata headers = new Metadata();
+            headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + k.trim());
+            return MetadataUtils.newAttachHeadersInterceptor(headers);
+        }).orElse(null);
     }
 
     /** Whether a judge is configured. */
@@ -57,7 +67,8 @@ final class JudgeClient implements AutoCloseable {
     }
 
     private JudgeGrpc.JudgeBlockingStub judgeAt(ServiceReplicas.Replica r, long deadlineMs) {
-        return JudgeGrpc.newBlockingStub(r.channel()).withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS);
+        JudgeGrpc.JudgeBlockingStub stub = JudgeGrpc.newBlockingStub(r.channel());
+        return (key == null ? stub : stub.withInterceptors(key)).withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS);
     }
 
     /**

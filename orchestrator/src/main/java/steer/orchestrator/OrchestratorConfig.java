@@ -25,6 +25,12 @@ public interface OrchestratorConfig {
     /** The judge replicas, in the generator's form; absent = the run has no judge to keep on-policy. */
     Optional<String> judgeAddress();
 
+    /**
+     * The key sent to the judge as {@code authorization: Bearer <key>}, for a judge with callers configured; absent =
+     * no key. Its caller needs the roles compare and admin (the orchestrator loads checkpoints into the judge).
+     */
+    Optional<String> judgeApiKey();
+
     /** The name under which the generator serves the policy. */
     @WithDefault("policy")
     String policyModel();

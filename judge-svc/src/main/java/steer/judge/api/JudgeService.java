@@ -110,7 +110,7 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
         JudgeConfig config = catalog.config();
         boolean batch = !field.isEmpty();
         if (batch) {
-            Validation.requireCount(field, requests, 1, config.maxItems());
+            items(field, requests, config);
         }
         String model = null;
         RubricTemplate template = null;
@@ -154,7 +154,7 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
         JudgeConfig config = catalog.config();
         boolean batch = !field.isEmpty();
         if (batch) {
-            Validation.requireCount(field, requests, 1, config.maxItems());
+            items(field, requests, config);
         }
         String model = null;
         PairwiseTemplate template = null;
@@ -173,7 +173,7 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
             text(prefix + "prompt", r.getPrompt(), config);
             text(prefix + "response_a", r.getResponseA(), config);
             // B is empty only in comparisons with the empty response, which build it themselves
-            Validation.requireMaxChars(prefix + "response_b", r.getResponseB(), config.maxTextChars());
+            maxChars(prefix + "response_b", r.getResponseB(), config);
             items.add(new PairwiseJudge.Item(r.getPrompt(), r.getResponseA(), r.getResponseB()));
         }
         catalog.judge().checkPairwiseLengths(batch ? field : "prompt", model, template, items);
@@ -190,7 +190,23 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
 
     private static void text(String field, String value, JudgeConfig config) {
         Validation.requireText(field, value);
-        Validation.requireMaxChars(field, value, config.maxTextChars());
+        maxChars(field, value, config);
+    }
+
+    // the per-request limits name their configuration key, so a caller can tell an operator which one it met
+
+    private static void maxChars(String field, String value, JudgeConfig config) {
+        if (value.length() > config.maxTextChars()) {
+            throw new InvalidFieldException(field, value.length() + " characters; at most " + config.maxTextChars()
+                    + " (steer.judge.max-text-chars)");
+        }
+    }
+
+    private static void items(String field, List<?> items, JudgeConfig config) {
+        if (items.isEmpty() || items.size() > config.maxItems()) {
+            throw new InvalidFieldException(field, items.size() + " items; need 1.." + config.maxItems()
+                    + " (steer.judge.max-items)");
+        }
     }
 
     /** Validates and queues on the calling thread, answers from the batcher's, and times the call. */

@@ -24,7 +24,10 @@ import steer.proto.v1.CompareRequest;
 import steer.proto.v1.JudgeGrpc;
 import steer.world.TinyWorldModel;
 
-/** Back-pressure and deadlines: one comparison per forward pass and one waiting request. */
+/**
+ * Back-pressure and deadlines: one comparison per forward pass and one waiting request; and the per-request limits
+ * (items per batch, characters and tokens per text), each refused as INVALID_ARGUMENT naming the field and limit.
+ */
 class JudgeLimitsIT {
 
     @TempDir
@@ -92,6 +95,32 @@ class JudgeLimitsIT {
         Thread.sleep(500);
         assertEquals(0, service.metric("steer_judge_queue_depth"), "the first request is running, not waiting");
         return done;
+    }
+
+    private static void assertInvalid(String start, java.util.function.Supplier<?> call) {
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call::get);
+        assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode(), e.getStatus().toString());
+        assertTrue(e.getStatus().getDescription().startsWith(start), e.getStatus().getDescription());
+        CompareRequest ok = CompareRequest.newBuilder().setPrompt("add 1 2").setResponseA("answer : 3 .")
+                .setResponseB("answer : 4 .").build();
+        JudgeGrpc.JudgeBlockingStub stub = JudgeGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
+        assertEquals(stub.compare(ok), stub.compareBatch(CompareBatchRequest.newBuilder().addItems(ok).build())
+                .getComparisons(0), "the service still answers, the same for a single comparison and a batch of one");
+    }
+
+    @Test
+    void everyPerRequestLimitIsInvalidArgumentNamingIt() {
+        JudgeGrpc.JudgeBlockingStub stub = JudgeGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
+        CompareBatchRequest tooMany = big().toBuilder().addItems(big().getItems(0)).build();
+        assertInvalid("items: " + (ITEMS + 1) + " items; need 1.." + ITEMS, () -> stub.compareBatch(tooMany));
+        CompareRequest ok = big().getItems(0);
+        assertInvalid("prompt: 8193 characters; at most 8192 (steer.judge.max-text-chars)",
+                () -> stub.compare(ok.toBuilder().setPrompt("x".repeat(8193)).build()));
+        assertInvalid("items[0].response_b: 8193 characters; at most 8192 (steer.judge.max-text-chars)",
+                () -> stub.compareBatch(CompareBatchRequest.newBuilder().addItems(ok.toBuilder()
+                        .setResponseB("é".repeat(8193))).build()));
+        // within the character limit but longer than the model's context in tokens
+        assertInvalid("prompt: the judge prompt is ", () -> stub.compare(ok.toBuilder().setPrompt("add" + " 1".repeat(150)).build()));
     }
 
     @Test
