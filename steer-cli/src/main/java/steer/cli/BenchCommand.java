@@ -20,7 +20,8 @@ import steer.model.SamplingParams;
 
 /** Benchmarks that print figures. */
 @Command(name = "bench", description = "Benchmarks that print figures.",
-        subcommands = {BenchCommand.Generate.class, BenchCommand.Train.class}, mixinStandardHelpOptions = true)
+        subcommands = {BenchCommand.Generate.class, BenchCommand.Train.class, JudgeBench.class},
+        mixinStandardHelpOptions = true)
 final class BenchCommand implements Runnable {
 
     @Override

@@ -54,9 +54,13 @@ public final class JudgeApiClient implements AutoCloseable {
     private final Duration deadline;
 
     private JudgeApiClient(Builder b) {
-        NettyChannelBuilder channelBuilder = NettyChannelBuilder.forTarget(b.target)
-                .defaultServiceConfig(serviceConfig(b.maxAttempts, b.initialBackoff, b.maxBackoff))
-                .enableRetry().maxRetryAttempts(b.maxAttempts); // caps the policy's maxAttempts
+        NettyChannelBuilder channelBuilder = NettyChannelBuilder.forTarget(b.target);
+        if (b.maxAttempts == 1) {
+            channelBuilder.disableRetry();
+        } else {
+            channelBuilder.defaultServiceConfig(serviceConfig(b.maxAttempts, b.initialBackoff, b.maxBackoff))
+                    .enableRetry().maxRetryAttempts(b.maxAttempts); // caps the policy's maxAttempts
+        }
         if (b.plaintext) {
             channelBuilder.usePlaintext();
         }
@@ -142,18 +146,18 @@ public final class JudgeApiClient implements AutoCloseable {
         }
     }
 
-    /** gRPC's retry policy for the read-only calls, as a service config. */
+    /** gRPC's retry policy for the read-only calls, as a service config; maxAttempts 2..5. */
     static Map<String, Object> serviceConfig(int maxAttempts, Duration initial, Duration max) {
         List<Object> names = new ArrayList<>();
         for (String method : RETRIED) {
             names.add(Map.of("service", "steer.v1.Judge", "method", method));
         }
         Map<String, Object> retry = new LinkedHashMap<>();
-        retry.put("maxAttempts", (double) Math.max(2, maxAttempts)); // gRPC requires at least 2 in a policy
+        retry.put("maxAttempts", (double) maxAttempts);
         retry.put("initialBackoff", seconds(initial));
         retry.put("maxBackoff", seconds(max));
         retry.put("backoffMultiplier", 2.0);
-        retry.put("retryableStatusCodes", maxAttempts == 1 ? List.of() : List.of("UNAVAILABLE", "RESOURCE_EXHAUSTED"));
+        retry.put("retryableStatusCodes", List.of("UNAVAILABLE", "RESOURCE_EXHAUSTED"));
         Map<String, Object> method = new LinkedHashMap<>();
         method.put("name", names);
         method.put("retryPolicy", retry);

@@ -142,6 +142,17 @@ class JudgeApiClientTest {
     }
 
     @Test
+    void oneAttemptMeansNoRetry() throws Exception {
+        FlakyJudge judge = new FlakyJudge(1, Status.UNAVAILABLE, 0);
+        try (JudgeApiClient client = fast(serve(judge)).maxAttempts(1).build()) {
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> client.compare("p", "a", "b"));
+            assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
+            assertEquals(0.7, client.compare("p", "a", "b").getPABetter(), "the next call is answered");
+            assertEquals(2, judge.calls.get());
+        }
+    }
+
+    @Test
     void theDeadlineCoversTheCall() throws Exception {
         FlakyJudge judge = new FlakyJudge(0, Status.OK, 2_000);
         try (JudgeApiClient client = fast(serve(judge)).deadline(Duration.ofMillis(300)).build()) {
