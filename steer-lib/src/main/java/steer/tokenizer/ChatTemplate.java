@@ -219,7 +219,14 @@ public final class ChatTemplate {
         List<String> errors = new ArrayList<>();
         for (TemplateError e : result.getErrors()) {
             if (e.getSeverity() == TemplateError.ErrorType.FATAL) {
-                errors.add("line " + e.getLineno() + ": " + e.getMessage());
+                Throwable cause = e.getException();
+                while (cause != null && cause.getCause() != null && cause.getCause() != cause) {
+                    cause = cause.getCause();
+                }
+                // raise_exception's message is the template author's reason; jinjava wraps it
+                errors.add("line " + e.getLineno() + ": " + e.getMessage()
+                        + (cause != null && cause.getMessage() != null && !e.getMessage().contains(cause.getMessage())
+                        ? " (" + cause.getMessage() + ")" : ""));
             }
         }
         if (!errors.isEmpty()) {
