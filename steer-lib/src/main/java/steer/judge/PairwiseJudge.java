@@ -71,15 +71,17 @@ public final class PairwiseJudge {
      * @param model the judge
      * @param items comparisons
      * @return one verdict per item, in order
-     * @throws JudgeTemplateException if an answer word is not a single token of the model
+     * @throws JudgeTemplateException if an answer word is not a single token of the model after the prompt
+     *                                ({@link AnswerTokens#pairwise})
      */
     public List<Verdict> compare(LanguageModel model, List<Item> items) {
-        int idA = AnswerTokens.of(model, template.id(), template.answerA());
-        int idB = AnswerTokens.of(model, template.id(), template.answerB());
+        int[] answers = AnswerTokens.pairwise(model.tokenizer(), template);
+        int idA = answers[0];
+        int idB = answers[1];
         List<int[]> prompts = new ArrayList<>(2 * items.size());
         for (Item item : items) {
-            prompts.add(model.tokenizer().encode(template.prompt().text(item.prompt(), item.responseA(), item.responseB())));
-            prompts.add(model.tokenizer().encode(template.prompt().text(item.prompt(), item.responseB(), item.responseA())));
+            prompts.add(encode(model, item.prompt(), item.responseA(), item.responseB()));
+            prompts.add(encode(model, item.prompt(), item.responseB(), item.responseA()));
         }
         float[][] logits = SequenceScorer.nextTokenLogits(model.decoder(), prompts);
         List<Verdict> out = new ArrayList<>(items.size());
@@ -96,8 +98,16 @@ public final class PairwiseJudge {
      * @return the longer of the two orders' prompts, in tokens
      */
     public int promptTokens(LanguageModel model, Item item) {
-        return Math.max(model.tokenizer().encode(template.prompt().text(item.prompt(), item.responseA(), item.responseB())).length,
-                model.tokenizer().encode(template.prompt().text(item.prompt(), item.responseB(), item.responseA())).length);
+        return Math.max(encode(model, item.prompt(), item.responseA(), item.responseB()).length,
+                encode(model, item.prompt(), item.responseB(), item.responseA()).length);
+    }
+
+    /**
+     * The token ids of the prompt showing {@code first} as A, through the model's chat template where it has
+     * one ({@link JudgePrompt}).
+     */
+    public int[] encode(LanguageModel model, String query, String first, String second) {
+        return template.prompt().build(query, first, second).encode(model.tokenizer());
     }
 
     /** softmax([a, b])[0] = 1 / (1 + e^(b − a)), stable for any logits. */

@@ -3,12 +3,18 @@ package steer.judge;
 import java.util.ArrayList;
 import java.util.List;
 import steer.model.LanguageModel;
+import steer.model.ResponseLogProbs;
 import steer.model.SequenceScorer;
 
 /**
  * A language model as TSO's evaluator: after the rubric prompt, the next-token logits of the score words
  * s = min..max, softmaxed over those words alone, give a distribution over scores; the expected score
  * Σ s·p(s) is the evaluator's rating (TSO §3.2, scale 2.0–10.0) and the argmax its single verdict.
+ *
+ * <p>Where a score is several tokens of the model (Qwen's BPE splits "10" into "1", "0"), each score s is scored
+ * by the log-probability of its whole continuation c_s after the prompt, log p(c_s | x) = Σ_t log p(c_s,t | x,
+ * c_s,&lt;t), and p(s) = softmax over s of those sums. With one token per score this is the same softmax as the
+ * logits path (the log-softmax's normaliser cancels), which stays the path used then, one forward pass per item.
  */
 public final class RubricJudge {
 
@@ -33,8 +39,20 @@ public final class RubricJudge {
 
         /** The rating from the logits of the score tokens, {@code logits[i]} for score {@code min + i}. */
         public static Rating of(int minScore, float[] logits) {
+            double[] d = new double[logits.length];
+            for (int i = 0; i < logits.length; i++) {
+                d[i] = logits[i];
+            }
+            return of(minScore, d);
+        }
+
+        /**
+         * The rating from unnormalised log-scores, {@code logits[i]} for score {@code min + i}: next-token logits,
+         * or the summed log-probs of each score's continuation.
+         */
+        public static Rating of(int minScore, double[] logits) {
             double max = Double.NEGATIVE_INFINITY;
-            for (float l : logits) {
+            for (double l : logits) {
                 max = Math.max(max, l);
             }
             double[] p = new double[logits.length];
@@ -73,16 +91,22 @@ public final class RubricJudge {
     /**
      * Rates each item in one forward pass.
      *
-     * @throws JudgeTemplateException if a score word is not a single token of the model
+     * @throws JudgeTemplateException if a score does not follow the prompt at a token boundary
      */
     public List<Rating> rate(LanguageModel model, List<Item> items) {
-        int[] scoreTokens = new int[template.maxScore() - template.minScore() + 1];
-        for (int i = 0; i < scoreTokens.length; i++) {
-            scoreTokens[i] = AnswerTokens.of(model, template.id(), Integer.toString(template.minScore() + i));
-        }
+        AnswerTokens.Continuation[] scores = AnswerTokens.rubric(model.tokenizer(), template);
         List<int[]> prompts = new ArrayList<>(items.size());
         for (Item item : items) {
-            prompts.add(model.tokenizer().encode(template.prompt().text(item.prompt(), item.response())));
+            prompts.add(encode(model, item));
+        }
+        for (AnswerTokens.Continuation c : scores) {
+            if (!c.single()) {
+                return rateContinuations(model, prompts, scores);
+            }
+        }
+        int[] scoreTokens = new int[scores.length];
+        for (int i = 0; i < scores.length; i++) {
+            scoreTokens[i] = scores[i].ids()[0];
         }
         float[][] logits = SequenceScorer.nextTokenLogits(model.decoder(), prompts);
         List<Rating> out = new ArrayList<>(items.size());
@@ -96,8 +120,50 @@ public final class RubricJudge {
         return out;
     }
 
-    /** The rubric prompt's length in tokens, to check it against the model's context before rating. */
+    /** Rows of prompt + continuation scored in one forward pass on the multi-token path. */
+    private static final int ROWS_PER_PASS = 16;
+
+    /** The multi-token path: every item's prompt with every score's continuation, scored by summed log-probs. */
+    private List<Rating> rateContinuations(LanguageModel model, List<int[]> prompts, AnswerTokens.Continuation[] scores) {
+        List<int[]> rowPrompts = new ArrayList<>(prompts.size() * scores.length);
+        List<int[]> rowScores = new ArrayList<>(prompts.size() * scores.length);
+        for (int[] p : prompts) {
+            for (AnswerTokens.Continuation c : scores) {
+                rowPrompts.add(p);
+                rowScores.add(c.ids());
+            }
+        }
+        double[] sums = new double[rowPrompts.size()];
+        for (int from = 0; from < sums.length; from += ROWS_PER_PASS) {
+            int to = Math.min(sums.length, from + ROWS_PER_PASS);
+            List<ResponseLogProbs> scored = SequenceScorer.scoreToJava(model.decoder(), rowPrompts.subList(from, to),
+                    rowScores.subList(from, to));
+            for (int r = from; r < to; r++) {
+                sums[r] = scored.get(r - from).sum();
+            }
+        }
+        List<Rating> out = new ArrayList<>(prompts.size());
+        for (int i = 0; i < prompts.size(); i++) {
+            out.add(Rating.of(template.minScore(), java.util.Arrays.copyOfRange(sums, i * scores.length, (i + 1) * scores.length)));
+        }
+        return out;
+    }
+
+    /** The rubric prompt's token ids, through the model's chat template where it has one. */
+    public int[] encode(LanguageModel model, Item item) {
+        return template.prompt().build(item.prompt(), item.response()).encode(model.tokenizer());
+    }
+
+    /**
+     * The rubric prompt's length in tokens with the longest score continuation, to check it against the model's
+     * context before rating.
+     */
     public int promptTokens(LanguageModel model, Item item) {
-        return model.tokenizer().encode(template.prompt().text(item.prompt(), item.response())).length;
+        int longest = 1;
+        for (AnswerTokens.Continuation c : AnswerTokens.rubric(model.tokenizer(), template)) {
+            longest = Math.max(longest, c.ids().length);
+        }
+        // the single-token path reads the logits after the prompt; the multi-token one feeds every score token
+        return encode(model, item).length + (longest == 1 ? 0 : longest);
     }
 }

@@ -1,10 +1,11 @@
 package steer.judge;
 
 /**
- * A rubric prompt answered by one token, an integer score.
+ * A rubric prompt answered by an integer score min..max. A score whose number is several tokens of the model
+ * ("10" in Qwen's digit-by-digit BPE) is scored by its whole continuation ({@link RubricJudge}).
  *
  * @param id       the id callers name it by
- * @param minScore the lowest score; its number word must be one token
+ * @param minScore the lowest score
  * @param maxScore the highest score
  * @param prompt   builds the prompt from (query, response)
  */
@@ -20,6 +21,6 @@ public record RubricTemplate(String id, int minScore, int maxScore, Prompt promp
     @FunctionalInterface
     public interface Prompt {
         /** The prompt asking for the score of {@code response} to {@code query}. */
-        String text(String query, String response);
+        JudgePrompt build(String query, String response);
     }
 }

@@ -3,6 +3,7 @@ package steer.serving;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import steer.judge.AnswerTokens;
 import steer.judge.PairwiseJudge;
 import steer.judge.PairwiseTemplate;
 import steer.judge.RubricJudge;
@@ -50,9 +51,12 @@ public final class BatchedJudge implements AutoCloseable {
      * @param field the request field of the items, e.g. {@code items}; a single item is checked as {@code field}
      * @throws UnknownModelException if the model is not served
      * @throws InvalidFieldException naming the item if a prompt is too long
+     * @throws steer.judge.JudgeTemplateException if the template's answers are not single tokens of the model,
+     *                                            before any work is queued
      */
     public void checkPairwiseLengths(String field, String model, PairwiseTemplate template, List<PairwiseJudge.Item> items) {
         try (ModelRegistry.Lease lease = registry.acquire(model)) {
+            AnswerTokens.pairwise(lease.model().tokenizer(), template);
             PairwiseJudge judge = new PairwiseJudge(template);
             for (int i = 0; i < items.size(); i++) {
                 requireFits(items.size() == 1 ? field : Validation.indexed(field, i),

@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The tokenizer of a model directory: a Hugging Face {@code tokenizer.json} run by DJL's
@@ -42,25 +43,30 @@ public final class Tokenizer implements AutoCloseable {
     // leading space (Llama's Strip) leave that token's own space alone.
     private final long anchorId;
     private final String anchorText;
+    private final ChatTemplate chatTemplate;
 
-    private Tokenizer(HuggingFaceTokenizer hf, Path file, int vocabSize) {
+    private Tokenizer(HuggingFaceTokenizer hf, Path file, int vocabSize, ChatTemplate chatTemplate) {
         this.hf = hf;
         this.file = file;
         this.vocabSize = vocabSize;
+        this.chatTemplate = chatTemplate;
         long[] anchor = hf.encode("a", false, false).getIds();
         this.anchorId = anchor.length == 0 ? -1 : anchor[anchor.length - 1];
         this.anchorText = anchorId < 0 ? "" : hf.decode(new long[] {anchorId}, true);
     }
 
     /**
-     * Loads {@code modelDir/tokenizer.json} with truncation and padding off.
+     * Loads {@code modelDir/tokenizer.json} with truncation and padding off, and the chat template of
+     * {@code modelDir/tokenizer_config.json} where there is one.
      *
      * @param modelDir a model directory in the Hugging Face layout
      * @return the tokenizer; the caller closes it
      * @throws TokenizerException naming the file if it is missing or unreadable, is not JSON, or is
-     *                            rejected by the Hugging Face tokenizers library (its message included)
+     *                            rejected by the Hugging Face tokenizers library (its message included), or if
+     *                            the chat template is malformed ({@link ChatTemplate#load})
      */
     public static Tokenizer load(Path modelDir) {
+        ChatTemplate chat = ChatTemplate.load(modelDir).orElse(null);
         Path file = modelDir.resolve(FILE_NAME);
         byte[] bytes;
         try {
@@ -81,7 +87,7 @@ public final class Tokenizer implements AutoCloseable {
             throw new TokenizerException("Hugging Face tokenizers rejected " + file + ": " + e.getMessage(), e);
         }
         try {
-            return new Tokenizer(hf, file, vocabSize);
+            return new Tokenizer(hf, file, vocabSize, chat);
         } catch (RuntimeException e) {
             hf.close();
             throw new TokenizerException("tokenizer " + file + " cannot encode a test string: " + e.getMessage(), e);
@@ -137,6 +143,15 @@ public final class Tokenizer implements AutoCloseable {
         }
         String text = hf.decode(new long[] {anchorId, id}, true);
         return text.startsWith(anchorText) ? text.substring(anchorText.length()) : hf.decode(new long[] {id}, true);
+    }
+
+    /**
+     * The model's chat template.
+     *
+     * @return empty for a plain-text model (no {@code chat_template} in {@code tokenizer_config.json})
+     */
+    public Optional<ChatTemplate> chatTemplate() {
+        return Optional.ofNullable(chatTemplate);
     }
 
     /**

@@ -81,6 +81,6 @@ class PairwiseJudgeTest {
         UnknownTemplateException e = assertThrows(UnknownTemplateException.class, () -> t.pairwise("items[2].template_id", "rubric"));
         assertEquals("items[2].template_id: no pairwise template 'rubric' (known: pairwise)", e.getMessage());
         assertArrayEquals(new String[] {"judge query : q response A : a response B : better :"},
-                new String[] {t.pairwise("f", "pairwise").prompt().text("q", "a", "")});
+                new String[] {t.pairwise("f", "pairwise").prompt().build("q", "a", "").user()});
     }
 }

@@ -35,6 +35,12 @@ public interface JudgeConfig extends ModelServingConfig {
      */
     Optional<List<String>> apiKeys();
 
+    /**
+     * Judge template files ({@code steer.judge.templates}, comma-separated paths; see judge-svc/README.md) served
+     * beside the built-in ones. An invalid file stops the service at start with the file and field named.
+     */
+    Optional<List<java.nio.file.Path>> templates();
+
     /** Most items in one batch request. */
     @WithDefault("256")
     int maxItems();

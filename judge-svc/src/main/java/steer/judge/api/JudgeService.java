@@ -8,8 +8,10 @@ import io.quarkus.grpc.GrpcService;
 import io.smallrye.common.annotation.Blocking;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
+import steer.judge.JudgeTemplates;
 import steer.judge.PairwiseJudge;
 import steer.judge.PairwiseTemplate;
 import steer.judge.RubricJudge;
@@ -21,6 +23,9 @@ import steer.proto.v1.CompareWithEmptyBatchRequest;
 import steer.proto.v1.CompareWithEmptyRequest;
 import steer.proto.v1.Comparison;
 import steer.proto.v1.JudgeGrpc;
+import steer.proto.v1.JudgeTemplate;
+import steer.proto.v1.ListTemplatesRequest;
+import steer.proto.v1.ListTemplatesResponse;
 import steer.proto.v1.ListModelsRequest;
 import steer.proto.v1.ListModelsResponse;
 import steer.proto.v1.LoadModelRequest;
@@ -33,6 +38,7 @@ import steer.proto.v1.RubricScoreResponse;
 import steer.proto.v1.ScoreProbability;
 import steer.serving.BatchedJudge;
 import steer.serving.InvalidFieldException;
+import steer.serving.ModelRegistry;
 import steer.serving.Validation;
 import steer.serving.grpc.CallDeadlines;
 import steer.serving.grpc.GrpcErrors;
@@ -248,6 +254,31 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
     @Blocking
     public void loadModel(LoadModelRequest request, StreamObserver<LoadModelResponse> response) {
         catalog.models().loadModel(request, response);
+    }
+
+    /**
+     * The served templates and, for the requested model, whether its tokenizer resolves each one's answers.
+     * {@code @Blocking}: resolving renders the model's chat template and tokenizes, once per template and model.
+     */
+    @Override
+    @Blocking
+    public void listTemplates(ListTemplatesRequest request, StreamObserver<ListTemplatesResponse> call) {
+        try {
+            String model = servedModel(request.getModel());
+            ListTemplatesResponse.Builder out = ListTemplatesResponse.newBuilder().setModel(model);
+            try (ModelRegistry.Lease lease = catalog.models().registry().acquire(model)) {
+                for (JudgeTemplates.Description d : catalog.templates().describe()) {
+                    Optional<String> unusable = catalog.templates().unusable(lease.model().tokenizer(), d.id());
+                    out.addTemplates(JudgeTemplate.newBuilder().setId(d.id()).setKind(d.kind()).setAnswerA(d.answerA())
+                            .setAnswerB(d.answerB()).setMinScore(d.minScore()).setMaxScore(d.maxScore()).setSource(d.source())
+                            .setUsable(unusable.isEmpty()).setUnusableReason(unusable.orElse("")));
+                }
+            }
+            call.onNext(out.build());
+            call.onCompleted();
+        } catch (RuntimeException e) {
+            call.onError(GrpcErrors.toStatus(e));
+        }
     }
 
     private CompareBatchResponse toBatch(BatchedJudge.Judged<PairwiseJudge.Verdict> judged) {

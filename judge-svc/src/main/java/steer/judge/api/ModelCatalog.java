@@ -19,10 +19,11 @@ public class ModelCatalog {
     private final JudgeConfig config;
     private final ServedModels models;
     private final BatchedJudge judge;
-    private final JudgeTemplates templates = JudgeTemplates.world();
+    private final JudgeTemplates templates;
 
     ModelCatalog(JudgeConfig config, MeterRegistry meters) {
         this.config = config;
+        this.templates = JudgeTemplates.load(config.templates().orElse(java.util.List.of()));
         this.models = new ServedModels(config, "steer.judge");
         this.judge = new BatchedJudge(models.registry(), config.batching(), new BatchMeters(meters, "steer.judge")
                 .listener("batch.size", "comparisons or ratings per forward batch", "items"));
@@ -32,6 +33,20 @@ public class ModelCatalog {
 
     void start(@Observes StartupEvent event) {
         models.loadStartModel();
+        logUnusableTemplates();
+    }
+
+    /** Says at start which templates the start model cannot judge with (ListTemplates reports the same). */
+    private void logUnusableTemplates() {
+        try (steer.serving.ModelRegistry.Lease lease = models.registry().acquire(config.modelName())) {
+            for (String id : templates.ids()) {
+                templates.unusable(lease.model().tokenizer(), id).ifPresent(reason -> org.jboss.logging.Logger
+                        .getLogger(ModelCatalog.class).warnf("judge template '%s' is unusable with model '%s': %s", id,
+                                config.modelName(), reason));
+            }
+        } catch (RuntimeException e) {
+            org.jboss.logging.Logger.getLogger(ModelCatalog.class).debugf("no start model to check templates: %s", e.getMessage());
+        }
     }
 
     void stop(@Observes ShutdownEvent event) {

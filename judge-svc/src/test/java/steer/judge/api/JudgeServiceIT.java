@@ -8,6 +8,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -29,6 +30,9 @@ import steer.proto.v1.CompareWithEmptyBatchRequest;
 import steer.proto.v1.CompareWithEmptyRequest;
 import steer.proto.v1.Comparison;
 import steer.proto.v1.JudgeGrpc;
+import steer.proto.v1.JudgeTemplate;
+import steer.proto.v1.ListTemplatesRequest;
+import steer.proto.v1.ListTemplatesResponse;
 import steer.proto.v1.LoadModelRequest;
 import steer.proto.v1.RubricRequest;
 import steer.proto.v1.RubricScoreBatchRequest;
@@ -49,7 +53,15 @@ class JudgeServiceIT {
     @BeforeAll
     static void start() throws Exception {
         model = TinyWorldModel.write(dir.resolve("judge"), 31);
-        service = ServiceProcess.startUnderTest("JudgeServiceIT", Map.of("steer.judge.model-location", model.toString()));
+        // the world's pairwise prompt as data, and one whose answer "A B" is two tokens of the world's vocabulary
+        Path copy = Files.writeString(dir.resolve("world-copy.json"), "{\"id\": \"world-copy\", \"kind\": \"pairwise\", "
+                + "\"user\": \"judge query : {prompt} response A : {response_a} response B : {response_b} better :\", "
+                + "\"answers\": [\"A\", \"B\"]}");
+        Path twoTokens = Files.writeString(dir.resolve("two-tokens.json"), "{\"id\": \"two-tokens\", \"kind\": \"pairwise\", "
+                + "\"user\": \"judge query : {prompt} response A : {response_a} response B : {response_b} better :\", "
+                + "\"answers\": [\"A B\", \"B\"]}");
+        service = ServiceProcess.startUnderTest("JudgeServiceIT", Map.of("steer.judge.model-location", model.toString(),
+                "steer.judge.templates", copy + "," + twoTokens));
         channel = NettyChannelBuilder.forTarget(service.address()).usePlaintext().build();
     }
 
@@ -323,6 +335,38 @@ class JudgeServiceIT {
                 CompareWithEmptyBatchRequest.newBuilder().addItems(CompareWithEmptyRequest.newBuilder().setPrompt("add 1 2")).build()));
         assertRejected(Status.Code.INVALID_ARGUMENT, "location: empty",
                 () -> stub().loadModel(LoadModelRequest.newBuilder().setVersion(2).build()));
+    }
+
+    /**
+     * Template files named in steer.judge.templates are listed and judge; a template whose answers are not single
+     * tokens of the model is listed as unusable with the reason, and a comparison with it is refused
+     * (FAILED_PRECONDITION) naming the template, the answer and its token ids; the service answers afterwards.
+     */
+    @Test
+    void configuredTemplatesAreListedAndJudgeAndMultiTokenAnswersAreRefused() {
+        ListTemplatesResponse listed = stub().listTemplates(ListTemplatesRequest.getDefaultInstance());
+        assertEquals("judge", listed.getModel());
+        Map<String, JudgeTemplate> byId = new java.util.HashMap<>();
+        listed.getTemplatesList().forEach(t -> byId.put(t.getId(), t));
+        assertTrue(byId.keySet().containsAll(List.of("pairwise", "rubric", "osp", "world-copy", "two-tokens")), byId.keySet().toString());
+        JudgeTemplate copy = byId.get("world-copy");
+        assertEquals("pairwise", copy.getKind());
+        assertEquals("A", copy.getAnswerA());
+        assertEquals(dir.resolve("world-copy.json").toString(), copy.getSource());
+        assertTrue(copy.getUsable(), copy.getUnusableReason());
+        assertEquals(2, byId.get("rubric").getMinScore());
+        assertEquals(10, byId.get("rubric").getMaxScore());
+        JudgeTemplate two = byId.get("two-tokens");
+        assertTrue(!two.getUsable() && two.getUnusableReason().contains("answer 'A B'")
+                && two.getUnusableReason().contains("is 2 tokens"), two.getUnusableReason());
+
+        // the same prompt as the world's template, so the same verdict
+        assertSame(inProcess().get(0), stub().compare(CompareRequest.newBuilder(compare("add 3 4", "answer : 7 .",
+                "answer : 8 .")).setTemplateId("world-copy").build()));
+        assertRejected(Status.Code.FAILED_PRECONDITION, "template 'two-tokens': answer 'A B' (as ' A B') is 2 tokens",
+                () -> stub().compare(CompareRequest.newBuilder(compare("add 3 4", "answer : 7 .", "answer : 8 ."))
+                        .setTemplateId("two-tokens").build()));
+        assertCompareMatchesTheLibrary();
     }
 
     @Test
