@@ -18,7 +18,8 @@ import java.util.Set;
  * Who is calling, and may they: when callers are configured, every Judge call must send
  * {@code authorization: Bearer <key>} with a caller's key (else UNAUTHENTICATED) and that caller must hold the role
  * the RPC needs (else PERMISSION_DENIED naming it; see {@link Role}), all before any work. The caller then rides in
- * the call's gRPC Context ({@link Callers#CALLER}) for the limits, logs and metrics. The standard health and
+ * the call's gRPC Context ({@link Callers#CALLER}) for the logs and metrics, and its limits ({@link CallerLimits})
+ * are applied here, inside that context. The standard health and
  * reflection services need no key, so load balancers, Kubernetes' gRPC probes and grpcurl work as they are. Runs
  * before every other interceptor (highest priority).
  */
@@ -35,10 +36,12 @@ public class CallerAuth implements ServerInterceptor {
 
     private final Callers callers;
     private final MeterRegistry meters;
+    private final CallerLimits limits;
 
-    CallerAuth(Callers callers, MeterRegistry meters) {
+    CallerAuth(Callers callers, MeterRegistry meters, CallerLimits limits) {
         this.callers = callers;
         this.meters = meters;
+        this.limits = limits;
     }
 
     @Override
@@ -62,7 +65,10 @@ public class CallerAuth implements ServerInterceptor {
                     + call.getMethodDescriptor().getBareMethodName() + " needs the role '" + needed.id() + "'; caller '"
                     + caller.name() + "' has " + caller.roles().stream().map(Role::id).sorted().toList());
         }
-        return Contexts.interceptCall(Context.current().withValue(Callers.CALLER, caller), call, headers, next);
+        // the caller's limits apply inside its context, in this interceptor rather than a second global one, whose
+        // order relative to this one Quarkus does not guarantee
+        return Contexts.interceptCall(Context.current().withValue(Callers.CALLER, caller), call, headers,
+                (c, h) -> limits.interceptCall(c, h, next));
     }
 
     private <Q, R> ServerCall.Listener<Q> reject(ServerCall<Q, R> call, String caller, String reason, Status status,

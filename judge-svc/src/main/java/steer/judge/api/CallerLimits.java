@@ -14,8 +14,6 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.quarkus.grpc.GlobalInterceptor;
-import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -34,9 +32,7 @@ import steer.proto.v1.RubricScoreBatchRequest;
  * {@code StatusProto.fromThrowable}). A batch larger than the caller's comparison burst could never pass, so it ends
  * INVALID_ARGUMENT naming the limit. Runs right after {@link CallerAuth}.
  */
-@GlobalInterceptor
 @ApplicationScoped
-@Priority(Integer.MAX_VALUE - 1)
 public class CallerLimits implements ServerInterceptor {
 
     private final MeterRegistry meters;
