@@ -125,6 +125,10 @@ final class JudgeCommand implements Runnable {
         @Option(names = "--out", description = "where calibration.html and .json go (default: build-out/calibrate/MODEL)")
         Path out;
 
+        @Option(names = "--save-to-model", description = "also record the fitted temperature in the model directory"
+                + " (judge_calibration.json), so judge-svc serves p_a_better_calibrated beside the raw probability")
+        boolean saveToModel;
+
         @Override
         public void run() {
             if (!java.nio.file.Files.isRegularFile(model.resolve("config.json"))) {
@@ -139,6 +143,11 @@ final class JudgeCommand implements Runnable {
             System.out.print(CalibrationReport.table(model, r));
             Path dir = out != null ? out : Path.of("build-out/calibrate").resolve(model.getFileName().toString());
             Path html = CalibrationReport.write(dir, model, r);
+            if (saveToModel) {
+                steer.judge.CalibrationFile.write(model, r.template(), r.calibrated().temperature());
+                System.out.printf(Locale.ROOT, "saved T = %.4f for template %s in %s%n", r.calibrated().temperature(),
+                        r.template(), model.resolve(steer.judge.CalibrationFile.FILE));
+            }
             System.out.printf(Locale.ROOT, "report: %s (%.1f s)%n", html, (System.nanoTime() - start) / 1e9);
         }
     }

@@ -9,8 +9,10 @@ import io.smallrye.common.annotation.Blocking;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
+import steer.judge.CalibrationFile;
 import steer.judge.JudgeTemplates;
 import steer.judge.PairwiseJudge;
 import steer.judge.PairwiseTemplate;
@@ -58,31 +60,36 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
 
     private final ModelCatalog catalog;
     private final RequestLatency latency;
+    private final Calibrations calibrations;
 
     JudgeService(ModelCatalog catalog, MeterRegistry meters) {
         this.catalog = catalog;
+        this.calibrations = new Calibrations(catalog.models().registry());
         this.latency = new RequestLatency(meters, "steer.judge.request", "judge latency, queueing included");
     }
 
     @Override
     public void compare(CompareRequest request, StreamObserver<Comparison> call) {
-        run("Compare", call, () -> comparisons("", List.of(request)), r -> toProto(r, 0));
+        run("Compare", call, () -> comparisons("", List.of(request)), r -> toProto(r, 0, templateOf(request)));
     }
 
     @Override
     public void compareBatch(CompareBatchRequest request, StreamObserver<CompareBatchResponse> call) {
-        run("CompareBatch", call, () -> comparisons("items", request.getItemsList()), this::toBatch);
+        run("CompareBatch", call, () -> comparisons("items", request.getItemsList()),
+                r -> toBatch(r, templateOf(request.getItems(0))));
     }
 
     @Override
     public void compareWithEmpty(CompareWithEmptyRequest request, StreamObserver<Comparison> call) {
-        run("CompareWithEmpty", call, () -> comparisons("", List.of(againstEmpty(request))), r -> toProto(r, 0));
+        run("CompareWithEmpty", call, () -> comparisons("", List.of(againstEmpty(request))),
+                r -> toProto(r, 0, templateOf(againstEmpty(request))));
     }
 
     @Override
     public void compareWithEmptyBatch(CompareWithEmptyBatchRequest request, StreamObserver<CompareBatchResponse> call) {
         run("CompareWithEmptyBatch", call, () -> comparisons("items",
-                request.getItemsList().stream().map(JudgeService::againstEmpty).toList()), this::toBatch);
+                request.getItemsList().stream().map(JudgeService::againstEmpty).toList()),
+                r -> toBatch(r, templateOf(againstEmpty(request.getItems(0)))));
     }
 
     /** A comparison with an empty B, marked so that validation accepts the empty side. */
@@ -281,19 +288,31 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
         }
     }
 
-    private CompareBatchResponse toBatch(BatchedJudge.Judged<PairwiseJudge.Verdict> judged) {
+    private CompareBatchResponse toBatch(BatchedJudge.Judged<PairwiseJudge.Verdict> judged, String template) {
         CompareBatchResponse.Builder out = CompareBatchResponse.newBuilder();
         for (int i = 0; i < judged.results().size(); i++) {
-            out.addComparisons(toProto(judged, i));
+            out.addComparisons(toProto(judged, i, template));
         }
         return out.build();
     }
 
-    private static Comparison toProto(BatchedJudge.Judged<PairwiseJudge.Verdict> judged, int i) {
+    /** The id of the pairwise template a (validated) request names. */
+    private String templateOf(CompareRequest r) {
+        return catalog.templates().pairwise("template_id", r.getTemplateId()).id();
+    }
+
+    private Comparison toProto(BatchedJudge.Judged<PairwiseJudge.Verdict> judged, int i, String template) {
         PairwiseJudge.Verdict v = judged.results().get(i);
-        return Comparison.newBuilder().setPABetter(v.pABetter()).setPABetterAb(v.pAB()).setPABetterBa(v.pBA())
+        Comparison.Builder c = Comparison.newBuilder().setPABetter(v.pABetter()).setPABetterAb(v.pAB())
+                .setPABetterBa(v.pBA())
                 .setLogitsAb(OrderLogits.newBuilder().setLogitA(v.ab().a()).setLogitB(v.ab().b()))
                 .setLogitsBa(OrderLogits.newBuilder().setLogitA(v.ba().a()).setLogitB(v.ba().b()))
-                .setModel(judged.model()).setModelVersion(judged.modelVersion()).build();
+                .setModel(judged.model()).setModelVersion(judged.modelVersion());
+        OptionalDouble t = calibrations.temperature(judged.model(), judged.modelVersion(), template);
+        if (t.isPresent()) {
+            c.setPABetterCalibrated(CalibrationFile.calibrated(v.ab(), v.ba(), t.getAsDouble()))
+                    .setCalibrationTemperature(t.getAsDouble());
+        }
+        return c.build();
     }
 }

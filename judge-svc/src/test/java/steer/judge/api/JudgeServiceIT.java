@@ -172,6 +172,32 @@ class JudgeServiceIT {
     }
 
     @Test
+    void aCheckpointsCalibrationIsServedBesideTheRawProbability() {
+        Path calibrated = TinyWorldModel.write(dir.resolve("calibrated-judge"), 33);
+        steer.judge.CalibrationFile.write(calibrated, JudgeTemplates.PAIRWISE, 2.0);
+        stub().loadModel(LoadModelRequest.newBuilder().setName("calibrated").setVersion(1)
+                .setLocation(calibrated.toString()).build());
+        PairwiseJudge.Verdict expected;
+        try (LanguageModel m = LanguageModel.load(calibrated)) {
+            expected = new PairwiseJudge(JudgeTemplates.world().pairwise("template_id", "")).compare(m, ITEMS).get(0);
+        }
+        CompareRequest item = compare("add 3 4", "answer : 7 .", "answer : 8 .").toBuilder().setModel("calibrated")
+                .build();
+        Comparison c = stub().compare(item);
+        assertSameValues(expected, c);
+        assertTrue(c.hasPABetterCalibrated());
+        assertEquals(2.0, c.getCalibrationTemperature());
+        assertEquals(steer.judge.CalibrationFile.calibrated(expected.ab(), expected.ba(), 2.0), c.getPABetterCalibrated(),
+                1e-6);
+        assertTrue(Math.abs(c.getPABetterCalibrated() - 0.5) < Math.abs(c.getPABetter() - 0.5) + 1e-9,
+                "T = 2 pulls toward 1/2");
+        assertEquals(c.getPABetterCalibrated(), stub().compareBatch(steer.proto.v1.CompareBatchRequest.newBuilder()
+                .addItems(item).build()).getComparisons(0).getPABetterCalibrated(), 1e-12);
+        // a checkpoint without a calibration: only the raw probability
+        assertTrue(!stub().compare(item.toBuilder().setModel("judge").build()).hasPABetterCalibrated());
+    }
+
+    @Test
     void rubricScoreEqualsTheRubricJudgeInProcess() {
         RubricJudge.Rating expected;
         try (LanguageModel m = LanguageModel.load(model)) {
