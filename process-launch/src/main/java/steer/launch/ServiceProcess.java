@@ -1,6 +1,7 @@
 package steer.launch;
 
 import java.io.IOException;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -8,34 +9,53 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.SecureRandom;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
  * One Steer service (a packaged Quarkus app) running as its own process on loopback: started with its
  * configuration as system properties, ready when its readiness endpoint says so, stopped with SIGTERM. Its own
  * process because DJL's JNI library loads in one classloader per JVM, and each service (or test) needs its own
  * models and limits.
+ *
+ * <p>Plaintext by default. A service whose configuration sets {@code quarkus.http.insecure-requests=disabled} (TLS
+ * on, through Quarkus's TLS registry, and no plaintext port) is started with its HTTPS port
+ * ({@code quarkus.http.ssl-port}) on {@link #port()}, and the launcher's own HTTP calls ({@link #awaitReady},
+ * {@link #get}, {@link #metric}) go over https to 127.0.0.1 trusting whatever certificate it presents: they only
+ * read health and metrics from a process this launcher started, on loopback. gRPC clients must verify the
+ * certificate themselves.
  */
 public final class ServiceProcess implements AutoCloseable {
 
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    /** For a TLS-only service's health and metrics on loopback: any certificate, no hostname check. */
+    private static final HttpClient HTTPS_ANY_CERTIFICATE = HttpClient.newBuilder()
+            .connectTimeout(Duration.ofSeconds(2)).sslContext(trustAll()).build();
 
     private final String name;
     private final Path jar;
     private final Map<String, String> properties;
     private final Path log;
     private final int port;
+    private final boolean tls;
     private Process process;
 
     /**
      * @param name       the service's name in messages and the log file's name
      * @param jar        {@code target/quarkus-app/quarkus-run.jar} of the service module
-     * @param port       its HTTP port (gRPC, health and metrics share it)
+     * @param port       its HTTP port (gRPC, health and metrics share it); its HTTPS port if the properties set
+     *                   {@code quarkus.http.insecure-requests=disabled}
      * @param properties its configuration, passed as {@code -Dkey=value}
      * @param logDir     where its standard output and error go, as {@code NAME.log}
      */
@@ -44,6 +64,7 @@ public final class ServiceProcess implements AutoCloseable {
         this.jar = jar;
         this.port = port;
         this.properties = Map.copyOf(properties);
+        this.tls = "disabled".equals(properties.get("quarkus.http.insecure-requests"));
         this.log = logDir.resolve(name + ".log");
     }
 
@@ -76,6 +97,11 @@ public final class ServiceProcess implements AutoCloseable {
         return port;
     }
 
+    /** Whether the service serves TLS only on {@link #port()} ({@code quarkus.http.insecure-requests=disabled}). */
+    public boolean tls() {
+        return tls;
+    }
+
     /** {@code 127.0.0.1:PORT}, the gRPC target. */
     public String address() {
         return "127.0.0.1:" + port;
@@ -98,7 +124,8 @@ public final class ServiceProcess implements AutoCloseable {
         command.add("-Xss4m");
         command.add("-Dai.djl.offline=true");
         command.add("-Dai.djl.pytorch.num_threads=" + System.getProperty("ai.djl.pytorch.num_threads", "1"));
-        command.add("-Dquarkus.http.port=" + port);
+        // TLS only: no plaintext port opens, so PORT is the HTTPS one
+        command.add((tls ? "-Dquarkus.http.ssl-port=" : "-Dquarkus.http.port=") + port);
         command.add("-Dquarkus.http.host=127.0.0.1");
         properties.forEach((k, v) -> command.add("-D" + k + "=" + v));
         command.add("-jar");
@@ -115,9 +142,12 @@ public final class ServiceProcess implements AutoCloseable {
         return this;
     }
 
-    /** Waits until {@code /q/health/ready} answers 200, failing early (with the log's tail) if the process dies. */
+    /**
+     * Waits until {@code /q/health/ready} answers 200 (over https if {@link #tls()}), failing early (with the log's
+     * tail) if the process dies.
+     */
     public ServiceProcess awaitReady(Duration timeout) {
-        HttpRequest ready = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/q/health/ready"))
+        HttpRequest ready = HttpRequest.newBuilder(uri("/q/health/ready"))
                 .timeout(Duration.ofSeconds(5)).GET().build();
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
@@ -126,7 +156,7 @@ public final class ServiceProcess implements AutoCloseable {
                         + "last lines of " + log + ":\n" + tail(30));
             }
             try {
-                if (HTTP.send(ready, HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
+                if (http().send(ready, HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
                     return this;
                 }
             } catch (IOException e) {
@@ -143,7 +173,7 @@ public final class ServiceProcess implements AutoCloseable {
 
     /** "STATUS body" of an HTTP GET on the service's port, e.g. {@code get("/q/health/ready")}. */
     public String get(String path) throws IOException, InterruptedException {
-        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+        HttpResponse<String> r = http().send(HttpRequest.newBuilder(uri(path))
                 .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
         return r.statusCode() + " " + r.body();
     }
@@ -190,6 +220,55 @@ public final class ServiceProcess implements AutoCloseable {
             return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
         } catch (IOException e) {
             return "(no log: " + e.getMessage() + ")";
+        }
+    }
+
+    private URI uri(String path) {
+        return URI.create((tls ? "https" : "http") + "://127.0.0.1:" + port + path);
+    }
+
+    private HttpClient http() {
+        return tls ? HTTPS_ANY_CERTIFICATE : HTTP;
+    }
+
+    private static SSLContext trustAll() {
+        // an extended trust manager, so that the JDK adds no hostname check of its own around it
+        TrustManager any = new X509ExtendedTrustManager() {
+            @Override
+            public void checkClientTrusted(X509Certificate[] chain, String authType) {
+            }
+
+            @Override
+            public void checkServerTrusted(X509Certificate[] chain, String authType) {
+            }
+
+            @Override
+            public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) {
+            }
+
+            @Override
+            public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) {
+            }
+
+            @Override
+            public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {
+            }
+
+            @Override
+            public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {
+            }
+
+            @Override
+            public X509Certificate[] getAcceptedIssuers() {
+                return new X509Certificate[0];
+            }
+        };
+        try {
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, new TrustManager[] {any}, new SecureRandom());
+            return context;
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("no TLS in this JVM: " + e.getMessage(), e);
         }
     }
 

@@ -3,7 +3,11 @@ package steer.judge.client;
 import io.grpc.CallCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -63,6 +67,14 @@ public final class JudgeApiClient implements AutoCloseable {
         }
         if (b.plaintext) {
             channelBuilder.usePlaintext();
+        } else if (b.trustedCertificates != null) {
+            try {
+                channelBuilder.sslContext(
+                        GrpcSslContexts.forClient().trustManager(b.trustedCertificates.toFile()).build());
+            } catch (IOException | IllegalArgumentException e) {
+                throw new IllegalArgumentException("trustCertificate: " + b.trustedCertificates + " is not a PEM "
+                        + "certificate file: " + e.getMessage(), e);
+            }
         }
         this.channel = channelBuilder.build();
         JudgeGrpc.JudgeBlockingStub s = JudgeGrpc.newBlockingStub(channel);
@@ -74,7 +86,8 @@ public final class JudgeApiClient implements AutoCloseable {
      * A builder for a client of the judge at {@code target}.
      *
      * @param target {@code host:port} or any gRPC target ({@code dns:///judge.steer.svc:9000})
-     * @return the builder: plaintext, no key, 30 s deadlines, 4 attempts, backoff from 0.2 s up to 5 s
+     * @return the builder: plaintext (else {@link Builder#useTls()} or {@link Builder#trustCertificate(Path)}), no
+     *         key, 30 s deadlines, 4 attempts, backoff from 0.2 s up to 5 s
      */
     public static Builder builder(String target) {
         return new Builder(target);
@@ -85,6 +98,7 @@ public final class JudgeApiClient implements AutoCloseable {
         private final String target;
         private String apiKey;
         private boolean plaintext = true;
+        private Path trustedCertificates;
         private Duration deadline = Duration.ofSeconds(30);
         private int maxAttempts = 4;
         private Duration initialBackoff = Duration.ofMillis(200);
@@ -106,6 +120,21 @@ public final class JudgeApiClient implements AutoCloseable {
         /** TLS with the JVM's trust store instead of plaintext. */
         public Builder useTls() {
             this.plaintext = false;
+            this.trustedCertificates = null;
+            return this;
+        }
+
+        /**
+         * TLS trusting only the certificates in {@code pem} (one or more X.509 certificates in PEM, e.g. the judge's
+         * self-signed certificate or the CA that signed it) instead of the JVM's trust store. The judge's host name
+         * (or IP address) in the target must be in the certificate's subject alternative names.
+         */
+        public Builder trustCertificate(Path pem) {
+            if (pem == null || !Files.isRegularFile(pem)) {
+                throw new IllegalArgumentException("trustCertificate: " + pem + " is not a file");
+            }
+            this.plaintext = false;
+            this.trustedCertificates = pem;
             return this;
         }
 

@@ -14,6 +14,8 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -21,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import steer.proto.v1.CompareRequest;
 import steer.proto.v1.Comparison;
 import steer.proto.v1.JudgeGrpc;
@@ -170,5 +173,16 @@ class JudgeApiClientTest {
         assertThrows(IllegalArgumentException.class, () -> JudgeApiClient.builder("h:1").deadline(Duration.ZERO));
         assertThrows(IllegalArgumentException.class,
                 () -> JudgeApiClient.builder("h:1").backoff(Duration.ofSeconds(2), Duration.ofSeconds(1)));
+    }
+
+    @Test
+    void aCertificateToTrustMustBeAPemFile(@TempDir Path dir) throws Exception {
+        IllegalArgumentException missing = assertThrows(IllegalArgumentException.class,
+                () -> JudgeApiClient.builder("h:1").trustCertificate(dir.resolve("none.pem")));
+        assertTrue(missing.getMessage().startsWith("trustCertificate: "), missing.getMessage());
+        Path notPem = Files.writeString(dir.resolve("judge.pem"), "not a certificate\n");
+        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
+                () -> JudgeApiClient.builder("h:1").trustCertificate(notPem).build());
+        assertTrue(bad.getMessage().contains("is not a PEM certificate file"), bad.getMessage());
     }
 }
