@@ -214,8 +214,9 @@ record ServiceConfigKeys(String module, Map<String, Boolean> mapping, Map<String
                 addKeys(loader, r, key, keys);  // a nested group of the same service
                 continue;
             }
+            // a map of named groups (judge-svc's callers) is empty when none is configured, never required
             boolean optional = r == Optional.class || r == OptionalInt.class || r == OptionalLong.class
-                    || r == OptionalDouble.class;
+                    || r == OptionalDouble.class || r == Map.class;
             keys.put(key, !optional && m.getAnnotation(withDefault) == null);
         }
     }

@@ -68,7 +68,7 @@ public class CallerAuth implements ServerInterceptor {
         // the caller's limits apply inside its context, in this interceptor rather than a second global one, whose
         // order relative to this one Quarkus does not guarantee
         return Contexts.interceptCall(Context.current().withValue(Callers.CALLER, caller), call, headers,
-                (c, h) -> limits.interceptCall(c, h, next));
+                (c, h) -> limits.limit(c, h, next));
     }
 
     private <Q, R> ServerCall.Listener<Q> reject(ServerCall<Q, R> call, String caller, String reason, Status status,

@@ -8,7 +8,6 @@ import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
-import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
@@ -33,7 +32,7 @@ import steer.proto.v1.RubricScoreBatchRequest;
  * INVALID_ARGUMENT naming the limit. Runs right after {@link CallerAuth}.
  */
 @ApplicationScoped
-public class CallerLimits implements ServerInterceptor {
+public class CallerLimits {
 
     private final MeterRegistry meters;
 
@@ -41,8 +40,11 @@ public class CallerLimits implements ServerInterceptor {
         this.meters = meters;
     }
 
-    @Override
-    public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+    /**
+     * Applies the limits of the call's caller ({@link Callers#CALLER}, set by {@link CallerAuth}, which calls this
+     * inside the caller's context) before the call reaches the service.
+     */
+    <Q, R> ServerCall.Listener<Q> limit(ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
         Caller caller = Callers.CALLER.get();
         if (caller == null) {
             return next.startCall(call, headers);
