@@ -1,11 +1,14 @@
 package steer.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -14,8 +17,18 @@ import java.util.List;
  *
  * <p>Each pair is laid out as prompt + response, right-padded to the longest pair. The logits at position
  * t score token t + 1; only targets that are response tokens count, so prompt tokens never contribute.
+ *
+ * <p>Memory: the vocabulary logits are computed only at response positions, a bounded chunk of positions at a
+ * time, and each log-prob is the target's logit minus the logsumexp over the vocabulary; the full-vocabulary
+ * log-softmax of every position, {@code [B, L-1, V]}, is never built (at Qwen2's V = 151,936 and B × L = 4 × 256
+ * it alone is 620 MB in F32).
  */
 public final class SequenceScorer {
+
+    /** Upper bound on one chunk's logits: {@code chunk · V · 4} bytes. */
+    static final long CHUNK_BYTES = 64L << 20;
+    /** The chunk size that selects the plain path: log-softmax of every position, then a gather. */
+    static final int PLAIN = 0;
 
     private SequenceScorer() {
     }
@@ -25,8 +38,9 @@ public final class SequenceScorer {
      * records gradients (training) and none otherwise.
      *
      * @param tokenLogProbs {@code [B, L-1]}: log π(ids[t+1] | ids[..t]) where ids[t+1] is a response token, else 0
-     * @param mask          {@code [B, L-1]}: 1 where {@code tokenLogProbs} holds a response token; the model's dtype
-     * @param lengths       {@code [B]}: response lengths |y|; the model's dtype
+     * @param mask          {@code [B, L-1]}: 1 where {@code tokenLogProbs} holds a response token; the scoring dtype
+     * @param lengths       {@code [B]}: response lengths |y|; the scoring dtype (F32, or F64 for an
+     *                      F64 model; see {@link #scoringType})
      * @param promptLengths prompt lengths in tokens
      */
     public record Batch(NDArray tokenLogProbs, NDArray mask, NDArray lengths, int[] promptLengths) {
@@ -50,6 +64,18 @@ public final class SequenceScorer {
      * @param responses response token ids, possibly empty
      */
     public static Batch score(Decoder model, NDManager m, List<int[]> prompts, List<int[]> responses) {
+        return score(model, m, prompts, responses, defaultChunk(model.config().vocabSize()));
+    }
+
+    /**
+     * {@link #score(Decoder, NDManager, List, List)} with log-probs computed {@code chunkPositions} response
+     * positions at a time, or by the full-vocabulary log-softmax of every position when it is {@link #PLAIN} (the
+     * reference the chunked path is tested against).
+     */
+    static Batch score(Decoder model, NDManager m, List<int[]> prompts, List<int[]> responses, int chunkPositions) {
+        if (chunkPositions < 1 && chunkPositions != PLAIN) {
+            throw new IllegalArgumentException("chunk of " + chunkPositions + " positions; need at least 1");
+        }
         int B = prompts.size();
         if (B == 0 || responses.size() != B) {
             throw new IllegalArgumentException("need as many responses as prompts, and at least one; got "
@@ -89,11 +115,91 @@ public final class SequenceScorer {
         DataType dtype = model.dtype();
         NDArray bias = Generation.causalBias(m, L).toType(dtype, false).reshape(1, 1, L, L);
         NDArray hidden = model.hidden(m.create(ids, new Shape(B, L)), m.create(positions, new Shape(B, L)), bias, null);
-        NDArray logp = model.logits(hidden.get(":, :-1, :")).logSoftmax(-1);             // [B, L-1, V]
-        NDArray maskArray = m.create(mask, new Shape(B, L - 1)).toType(dtype, false);
-        NDArray picked = logp.gather(m.create(targets, new Shape(B, L - 1, 1)), 2)       // [B, L-1, 1]
-                .reshape(B, L - 1).mul(maskArray);                                          // [B, L-1]
-        return new Batch(picked, maskArray, m.create(lengths).toType(dtype, false), promptLengths);
+        DataType out = scoringType(dtype);
+        NDArray maskArray = m.create(mask, new Shape(B, L - 1)).toType(out, false);
+        NDArray lengthArray = m.create(lengths).toType(out, false);
+        if (chunkPositions == PLAIN) {
+            NDArray logp = model.logits(hidden.get(":, :-1, :")).toType(out, false).logSoftmax(-1); // [B, L-1, V]
+            NDArray picked = logp.gather(m.create(targets, new Shape(B, L - 1, 1)), 2)                // [B, L-1, 1]
+                    .reshape(B, L - 1).mul(maskArray);                                                   // [B, L-1]
+            return new Batch(picked, maskArray, lengthArray, promptLengths);
+        }
+        return new Batch(responseLogProbs(model, m, hidden, targets, mask, L, chunkPositions, out), maskArray,
+                lengthArray, promptLengths);
+    }
+
+    /**
+     * Log-probs at the N response positions only, {@code chunk} positions at a time: log π = z[target] −
+     * logsumexp(z) over the vocabulary, with the max subtracted first (its gradient cancels, so it is detached).
+     * Only one chunk's {@code [n, V]} logits are alive at once outside the autograd graph; under recording, the
+     * graph keeps each chunk's exp(z − max) for the backward pass, N·V in all instead of B·(L−1)·V twice.
+     *
+     * @param hidden  {@code [B, L, C]} final hidden states
+     * @param targets {@code [B·(L-1)]} next-token ids
+     * @param mask    {@code [B·(L-1)]} 1 at response targets
+     * @return {@code [B, L-1]}: the log-prob at response targets, 0 elsewhere, in {@code out}
+     */
+    private static NDArray responseLogProbs(Decoder model, NDManager m, NDArray hidden, long[] targets, float[] mask,
+                                            int L, int chunk, DataType out) {
+        int B = (int) hidden.getShape().get(0);
+        long C = hidden.getShape().get(2);
+        int N = 0;
+        for (float v : mask) {
+            N += v > 0 ? 1 : 0;
+        }
+        // where[b·(L−1) + t]: the index of that target among the N response targets, or N (a zero) when it is none
+        long[] where = new long[B * (L - 1)];
+        long[] rows = new long[N];
+        long[] picked = new long[N];
+        int n = 0;
+        for (int b = 0; b < B; b++) {
+            for (int t = 0; t < L - 1; t++) {
+                int i = b * (L - 1) + t;
+                if (mask[i] > 0) {
+                    rows[n] = (long) b * L + t;          // the hidden state at t scores the token at t + 1
+                    picked[n] = targets[i];
+                    where[i] = n++;
+                } else {
+                    where[i] = N;
+                }
+            }
+        }
+        if (N == 0) {
+            return hidden.get(":, :-1, 0").toType(out, false).mul(0);   // zeros that keep the graph, as before
+        }
+        NDArray flat = hidden.reshape(B * (long) L, C);                                        // [B·L, C]
+        NDList parts = new NDList();
+        for (int from = 0; from < N; from += chunk) {
+            int to = Math.min(N, from + chunk);
+            try (NDManager scope = m.newSubManager()) {
+                NDArray h = Decoder.rows(flat, scope.create(Arrays.copyOfRange(rows, from, to)));  // [n, C]
+                NDArray z = model.logits(h).toType(out, false);                                    // [n, V]
+                NDArray max = z.max(new int[] {1}, true).stopGradient();                           // [n, 1]
+                NDArray lse = z.sub(max).exp().sum(new int[] {1}).log().add(max.reshape(-1));      // [n]
+                NDArray target = z.gather(scope.create(Arrays.copyOfRange(picked, from, to), new Shape(to - from, 1)),
+                        1).reshape(-1);                                                            // [n]
+                NDArray logp = target.sub(lse);
+                logp.attach(m);
+                parts.add(logp);
+            }
+        }
+        parts.add(m.zeros(new Shape(1), out));
+        NDArray all = NDArrays.concat(parts);                  // [N + 1]
+        // a gather (embedding) back into the [B, L-1] grid; its backward scatters each gradient to its position
+        return Decoder.rows(all.reshape(N + 1, 1), m.create(where, new Shape(B, L - 1))).reshape(B, L - 1);
+    }
+
+    /** Log-softmax and log-probs are computed in F32 (F64 for an F64 model), whatever the weights' type. */
+    static DataType scoringType(DataType dtype) {
+        return dtype == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
+    }
+
+    /**
+     * The default chunk: as many positions as keep one chunk's F32 logits under {@value #CHUNK_BYTES} bytes
+     * (110 positions at Qwen2's vocabulary of 151,936), at least one.
+     */
+    static int defaultChunk(int vocabSize) {
+        return (int) Math.max(1, CHUNK_BYTES / (4L * vocabSize));
     }
 
     /** Scores the pairs with gradient recording off and returns plain Java values (serving and evaluation). */
