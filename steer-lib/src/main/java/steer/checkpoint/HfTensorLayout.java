@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The one table of Hugging Face tensor names and shapes of a Llama/Qwen2 decoder, and the check of a
+ * The one table of Hugging Face tensor names and shapes of a Llama/Qwen2/Qwen3 decoder, and the check of a
  * checkpoint against it.
  *
  * <p>Letters: V vocabulary, C hidden size, I intermediate size, H query heads, KV key/value heads, Dh head
@@ -20,6 +20,8 @@ import java.util.Map;
  * self_attn.q_proj.weight                   [H*Dh, C]     (+ bias [H*Dh] if attention bias)
  * self_attn.k_proj.weight                   [KV*Dh, C]    (+ bias [KV*Dh] if attention bias)
  * self_attn.v_proj.weight                   [KV*Dh, C]    (+ bias [KV*Dh] if attention bias)
+ * self_attn.q_norm.weight                   [Dh]          (only Qwen3: RMSNorm of each query head)
+ * self_attn.k_norm.weight                   [Dh]          (only Qwen3: RMSNorm of each key head)
  * self_attn.o_proj.weight                   [C, H*Dh]
  * post_attention_layernorm.weight           [C]
  * mlp.gate_proj.weight                      [I, C]
@@ -55,6 +57,10 @@ public final class HfTensorLayout {
     public static final String V_PROJ = "self_attn.v_proj.weight";
     /** Per-layer suffix: value bias, {@code [KV*Dh]}, only with attention bias. */
     public static final String V_BIAS = "self_attn.v_proj.bias";
+    /** Per-layer suffix: RMSNorm weight of each query head, {@code [Dh]}, only with q/k norm (Qwen3). */
+    public static final String Q_NORM = "self_attn.q_norm.weight";
+    /** Per-layer suffix: RMSNorm weight of each key head, {@code [Dh]}, only with q/k norm (Qwen3). */
+    public static final String K_NORM = "self_attn.k_norm.weight";
     /** Per-layer suffix: attention output projection, {@code [C, H*Dh]}. */
     public static final String O_PROJ = "self_attn.o_proj.weight";
     /** Per-layer suffix: RMSNorm before the MLP, {@code [C]}. */
@@ -105,7 +111,8 @@ public final class HfTensorLayout {
         long v = config.vocabSize();
         long c = config.hiddenSize();
         long i = config.intermediateSize();
-        long q = (long) config.numHeads() * config.headDim();
+        long q = config.qDim();
+        long dh = config.headDim();
         long kv = config.kvDim();
         List<TensorSpec> specs = new ArrayList<>();
         specs.add(new TensorSpec(EMBED_TOKENS, new long[] {v, c}));
@@ -118,6 +125,10 @@ public final class HfTensorLayout {
                 specs.add(new TensorSpec(layer(l, Q_BIAS), new long[] {q}));
                 specs.add(new TensorSpec(layer(l, K_BIAS), new long[] {kv}));
                 specs.add(new TensorSpec(layer(l, V_BIAS), new long[] {kv}));
+            }
+            if (config.qkNorm()) {
+                specs.add(new TensorSpec(layer(l, Q_NORM), new long[] {dh}));
+                specs.add(new TensorSpec(layer(l, K_NORM), new long[] {dh}));
             }
             specs.add(new TensorSpec(layer(l, O_PROJ), new long[] {c, q}));
             specs.add(new TensorSpec(layer(l, POST_ATTENTION_NORM), new long[] {c}));

@@ -1,6 +1,7 @@
 package steer.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -15,9 +16,11 @@ import steer.checkpoint.DecoderConfig;
 import steer.checkpoint.HostTensor;
 
 /**
- * A Llama/Qwen2-family decoder in DJL: token embedding, RMSNorm, rotary position embedding (Hugging Face
- * "rotate half" convention), grouped-query attention with an optional KV cache, SwiGLU MLP, tied or untied
- * output head. Llama and Qwen2 differ only by {@link DecoderConfig#attentionBias()}.
+ * A Llama/Qwen2/Qwen3-family decoder in DJL: token embedding, RMSNorm, rotary position embedding (Hugging Face
+ * "rotate half" convention, optionally with Llama 3's frequency scaling), grouped-query attention with an
+ * optional KV cache, SwiGLU MLP, tied or untied output head. The model types differ only through
+ * {@link DecoderConfig}: Qwen2's q/k/v biases ({@link DecoderConfig#attentionBias()}), Qwen3's per-head RMSNorm
+ * of q and k before RoPE ({@link DecoderConfig#qkNorm()}), a head width Dh that need not be C / H.
  *
  * <p>Dimension letters used in shape comments: B batch, T new positions, S key positions (cache + new),
  * C hidden size, H query heads, KV key/value heads, G = H / KV query heads per key/value head, Dh head
@@ -63,8 +66,9 @@ public final class Decoder implements AutoCloseable {
                                           // operand into a new native tensor, which costs more than the op
 
     /** One decoder layer's weights, fused and transposed. */
-    private record Layer(NDArray attnNorm, NDArray wqkv, NDArray bqkv, NDArray wo, NDArray mlpNorm,
-                         NDArray wGateUp, NDArray wDown) {
+    private record Layer(NDArray attnNorm, NDArray wqkv, NDArray bqkv, NDArray qNorm, NDArray kNorm, NDArray wo,
+                         NDArray mlpNorm, NDArray wGateUp, NDArray wDown) {
+        // bqkv [(H+2KV)*Dh] is null without attention bias; qNorm and kNorm [Dh] are null without q/k norm
     }
 
     private Decoder(DecoderConfig config, NDManager manager, DataType dtype, NDArray embed, Layer[] layers,
@@ -77,7 +81,7 @@ public final class Decoder implements AutoCloseable {
         this.finalNorm = finalNorm;
         this.lmHead = lmHead;
         int dh = config.headDim();
-        float[][] tables = rotaryTables(config.maxPositionEmbeddings(), dh, config.ropeTheta());
+        float[][] tables = rotaryTables(config.maxPositionEmbeddings(), dh, config.ropeTheta(), config.ropeScaling());
         this.cosTable = create(manager, dtype, tables[0], new Shape(config.maxPositionEmbeddings(), dh));
         this.sinTable = create(manager, dtype, tables[1], new Shape(config.maxPositionEmbeddings(), dh));
         float[] r = new float[dh * dh];
@@ -126,7 +130,9 @@ public final class Decoder implements AutoCloseable {
                     p + "self_attn.k_proj.weight", p + "self_attn.v_proj.weight");
             NDArray bqkv = config.attentionBias() ? concatenatedVector(manager, dtype, tensors,
                     p + "self_attn.q_proj.bias", p + "self_attn.k_proj.bias", p + "self_attn.v_proj.bias") : null;
-            layers[i] = new Layer(vector(manager, dtype, tensors, p + "input_layernorm.weight"), wqkv, bqkv,
+            NDArray qNorm = config.qkNorm() ? vector(manager, dtype, tensors, p + "self_attn.q_norm.weight") : null;
+            NDArray kNorm = config.qkNorm() ? vector(manager, dtype, tensors, p + "self_attn.k_norm.weight") : null;
+            layers[i] = new Layer(vector(manager, dtype, tensors, p + "input_layernorm.weight"), wqkv, bqkv, qNorm, kNorm,
                     transposedConcat(manager, dtype, tensors, p + "self_attn.o_proj.weight"),
                     vector(manager, dtype, tensors, p + "post_attention_layernorm.weight"),
                     transposedConcat(manager, dtype, tensors, p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"),
@@ -142,7 +148,7 @@ public final class Decoder implements AutoCloseable {
     /** The weights under their Hugging Face names and layout, copied to Java memory as float32 (for saving). */
     public Map<String, HostTensor> toHostTensors() {
         Map<String, HostTensor> out = new LinkedHashMap<>();
-        int C = config.hiddenSize(), qDim = config.numHeads() * config.headDim(), kvDim = config.kvDim();
+        int C = config.hiddenSize(), qDim = config.qDim(), kvDim = config.kvDim();
         int I = config.intermediateSize();
         put(out, "model.embed_tokens.weight", embed);
         for (int i = 0; i < layers.length; i++) {
@@ -156,6 +162,10 @@ public final class Decoder implements AutoCloseable {
                 out.put(p + "self_attn.q_proj.bias", slice(p + "self_attn.q_proj.bias", b, 0, qDim));
                 out.put(p + "self_attn.k_proj.bias", slice(p + "self_attn.k_proj.bias", b, qDim, kvDim));
                 out.put(p + "self_attn.v_proj.bias", slice(p + "self_attn.v_proj.bias", b, qDim + kvDim, kvDim));
+            }
+            if (l.qNorm != null) {
+                put(out, p + "self_attn.q_norm.weight", l.qNorm);
+                put(out, p + "self_attn.k_norm.weight", l.kNorm);
             }
             splitTransposed(out, l.wo, qDim, new String[] {p + "self_attn.o_proj.weight"}, new int[] {C});
             put(out, p + "post_attention_layernorm.weight", l.mlpNorm);
@@ -184,6 +194,10 @@ public final class Decoder implements AutoCloseable {
             out.add(Map.entry(p + "wqkv", l.wqkv));
             if (l.bqkv != null) {
                 out.add(Map.entry(p + "bqkv", l.bqkv));
+            }
+            if (l.qNorm != null) {
+                out.add(Map.entry(p + "q_norm", l.qNorm));
+                out.add(Map.entry(p + "k_norm", l.kNorm));
             }
             out.add(Map.entry(p + "wo", l.wo));
             out.add(Map.entry(p + "mlp_norm", l.mlpNorm));
@@ -243,6 +257,12 @@ public final class Decoder implements AutoCloseable {
                 qkv = qkv.add(l.bqkv);
             }
             qkv = qkv.reshape(B, T, H + 2L * KV, Dh);                                     // [B, T, H+2KV, Dh]
+            if (l.qNorm != null) {
+                // Qwen3: RMSNorm over each q and k head's Dh values, before RoPE (modeling_qwen3.py)
+                NDList heads = qkv.split(qkvSplit, 2);                                     // [B, T, H|KV|KV, Dh]
+                qkv = NDArrays.concat(new NDList(rmsNorm(heads.get(0), l.qNorm), rmsNorm(heads.get(1), l.kNorm),
+                        heads.get(2)), 2);                                                 // [B, T, H+2KV, Dh]
+            }
             qkv = qkv.mul(rotary[0]).add(qkv.matMul(rotateHalf).mul(rotary[1]));          // rotate-half RoPE
             NDList parts = qkv.split(qkvSplit, 2);                                         // [B, T, H|KV|KV, Dh]
             NDArray q, kT, v;
@@ -328,16 +348,19 @@ public final class Decoder implements AutoCloseable {
         return x.div(x.square().mean(new int[] {-1}, true).add(normEps).sqrt()).mul(w);
     }
 
-    /** cos and sin of position·θ^(−2i/Dh), each frequency written to both halves of the head (HF layout). */
-    static float[][] rotaryTables(int maxPos, int dh, double theta) {
+    /**
+     * cos and sin of position·ω_i, ω_i from {@link #inverseFrequencies}, each frequency written to both halves
+     * of the head (HF layout).
+     */
+    static float[][] rotaryTables(int maxPos, int dh, double theta, DecoderConfig.RopeScaling scaling) {
         float[] cos = new float[maxPos * dh];
         float[] sin = new float[maxPos * dh];
         int half = dh / 2;
+        double[] invFreq = inverseFrequencies(dh, theta, scaling);
         for (int pos = 0; pos < maxPos; pos++) {
             for (int i = 0; i < half; i++) {
                 // float32 inverse frequency as in HF and llama2.c, then the angle in double
-                float invFreq = (float) (1.0 / Math.pow(theta, (2.0 * i) / dh));
-                double angle = pos * (double) invFreq;
+                double angle = pos * (double) (float) invFreq[i];
                 float c = (float) Math.cos(angle), s = (float) Math.sin(angle);
                 cos[pos * dh + i] = c;
                 cos[pos * dh + i + half] = c;
@@ -346,6 +369,42 @@ public final class Decoder implements AutoCloseable {
             }
         }
         return new float[][] {cos, sin};
+    }
+
+    /**
+     * The rotary inverse frequencies ω_i = θ^(−2i/Dh), i = 0 … Dh/2 − 1 (Su et al. 2021), rescaled as Llama 3
+     * does when {@code scaling} is given (Meta's {@code apply_scaling} in llama-models, and
+     * {@code _compute_llama3_parameters} in {@code transformers}' {@code modeling_rope_utils.py}): with
+     * wavelength λ = 2π/ω, L the original context length, and low/high the frequency factors,
+     * <pre>
+     *   λ &lt; L / high                  ω                      (high frequencies kept)
+     *   λ &gt; L / low                   ω / factor             (low frequencies interpolated)
+     *   otherwise                     (1 − s)·ω/factor + s·ω, s = (L/λ − low) / (high − low)
+     * </pre>
+     *
+     * @param dh      head width, even
+     * @param theta   the base θ
+     * @param scaling Llama 3's scaling, or null for none
+     * @return Dh/2 inverse frequencies, in double
+     */
+    public static double[] inverseFrequencies(int dh, double theta, DecoderConfig.RopeScaling scaling) {
+        double[] out = new double[dh / 2];
+        for (int i = 0; i < out.length; i++) {
+            double w = 1.0 / Math.pow(theta, (2.0 * i) / dh);
+            if (scaling != null) {
+                double wavelen = 2 * Math.PI / w;
+                double original = scaling.originalMaxPositionEmbeddings();
+                double low = scaling.lowFreqFactor(), high = scaling.highFreqFactor();
+                if (wavelen > original / low) {
+                    w = w / scaling.factor();
+                } else if (!(wavelen < original / high)) {
+                    double smooth = (original / wavelen - low) / (high - low);
+                    w = (1 - smooth) * w / scaling.factor() + smooth * w;
+                }
+            }
+            out[i] = w;
+        }
+        return out;
     }
 
     /** Makes a request-scoped KV cache for {@code batch} sequences of at most {@code capacity} positions. */

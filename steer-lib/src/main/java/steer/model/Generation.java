@@ -49,6 +49,27 @@ public final class Generation {
      */
     public static List<GeneratedSequence> generate(Decoder model, List<int[]> prompts, SamplingParams params,
                                                    Set<Integer> stopTokenIds, StopCheck stopCheck) {
+        return generate(model, prompts, params, stopTokenIds, stopCheck, model.config().vocabSize());
+    }
+
+    /**
+     * Generates a continuation for each prompt, sampling only ids below {@code sampleableVocab}: the rows of
+     * the embedding beyond the tokenizer's vocabulary (Qwen's checkpoints pad 151,665 tokens to 151,936 rows)
+     * get probability 0, as if their logits were −∞; the others are renormalised among themselves. The
+     * recorded log-probabilities stay those of the full-vocabulary softmax, the ones {@link SequenceScorer}
+     * computes, so scoring a sample reproduces them; the two differ only by the mass on the masked rows.
+     *
+     * @param sampleableVocab ids {@code [0, sampleableVocab)} may be sampled, usually the tokenizer's size;
+     *                        in {@code [1, vocabSize]}
+     * @see #generate(Decoder, List, SamplingParams, Set, StopCheck)
+     */
+    public static List<GeneratedSequence> generate(Decoder model, List<int[]> prompts, SamplingParams params,
+                                                   Set<Integer> stopTokenIds, StopCheck stopCheck,
+                                                   int sampleableVocab) {
+        if (sampleableVocab < 1 || sampleableVocab > model.config().vocabSize()) {
+            throw new IllegalArgumentException("sampleable vocabulary " + sampleableVocab + " outside [1, "
+                    + model.config().vocabSize() + "], the model's vocab_size");
+        }
         if (model.dtype() != DataType.FLOAT32) {
             throw new IllegalArgumentException("generation needs a FLOAT32 decoder, got " + model.dtype()
                     + "; FLOAT64 decoders are for scoring and gradient checks");
@@ -69,13 +90,13 @@ public final class Generation {
         // barely help; splitting a large batch across cores, one Java thread per part, does.
         int parts = Math.min(WORKERS, B / MIN_STREAMS_PER_WORKER);
         if (parts <= 1) {
-            return generatePart(model, prompts, 0, params, stopTokenIds, stopCheck);
+            return generatePart(model, prompts, 0, params, stopTokenIds, stopCheck, sampleableVocab);
         }
         List<Future<List<GeneratedSequence>>> futures = new ArrayList<>();
         for (int i = 0; i < parts; i++) {
             int from = B * i / parts, to = B * (i + 1) / parts;
             futures.add(POOL.submit(() -> generatePart(model, prompts.subList(from, to), from, params, stopTokenIds,
-                    stopCheck)));
+                    stopCheck, sampleableVocab)));
         }
         List<GeneratedSequence> out = new ArrayList<>(B);
         for (Future<List<GeneratedSequence>> f : futures) {
@@ -111,7 +132,7 @@ public final class Generation {
     /** Generates for streams {@code first .. first + prompts.size()} of a batch, on the calling thread. */
     private static List<GeneratedSequence> generatePart(Decoder model, List<int[]> prompts, int first,
                                                         SamplingParams params, Set<Integer> stopTokenIds,
-                                                        StopCheck stopCheck) {
+                                                        StopCheck stopCheck, int sampleableVocab) {
         int B = prompts.size();
         if (B == 0) {
             return List.of();
@@ -158,7 +179,7 @@ public final class Generation {
                     if (finished[b] != null) {
                         continue;
                     }
-                    int token = samplers[b].next(logProbs, b * V, V);
+                    int token = samplers[b].next(logProbs, b * V, sampleableVocab);       // ids beyond: masked
                     out[b][count[b]] = token;
                     tokenLogProbs[b][count[b]] = logProbs[b * V + token];
                     count[b]++;

@@ -90,12 +90,13 @@ public final class LanguageModel implements AutoCloseable {
         List<String> heads = new ArrayList<>();
         for (String p : prompts) {
             ids.add(tokenizer.encode(p));
-            heads.add(tokenizer.decode(ids.get(ids.size() - 1)));
+            heads.add(decode(ids.get(ids.size() - 1)));
         }
         Generation.StopCheck stop = stopStrings.isEmpty() ? Generation.StopCheck.NEVER
                 : (stream, tokens, count) -> indexOfStop(continuation(ids.get(stream), heads.get(stream),
                         Arrays.copyOf(tokens, count)), stopStrings) >= 0;
-        List<GeneratedSequence> out = Generation.generate(decoder, ids, params, Set.of(decoder.config().eosTokenId()), stop);
+        List<GeneratedSequence> out = Generation.generate(decoder, ids, params,
+                Set.copyOf(decoder.config().eosTokenIds()), stop, tokenizer.vocabSize());
         List<TextCompletion> completions = new ArrayList<>(out.size());
         for (int i = 0; i < out.size(); i++) {
             GeneratedSequence g = out.get(i);
@@ -112,16 +113,53 @@ public final class LanguageModel implements AutoCloseable {
      * SentencePiece's leading space, so the prompt is decoded with and without them.
      */
     public String continuation(int[] prompt, int[] generated) {
-        return continuation(prompt, tokenizer.decode(prompt), generated);
+        return continuation(prompt, decode(prompt), generated);
     }
 
     /** {@link #continuation(int[], int[])} with the prompt's decoded text already at hand. */
     private String continuation(int[] prompt, String head, int[] generated) {
         int[] all = Arrays.copyOf(prompt, prompt.length + generated.length);
         System.arraycopy(generated, 0, all, prompt.length, generated.length);
-        String full = tokenizer.decode(all);
-        return full.startsWith(head) ? full.substring(head.length()) : tokenizer.decode(generated);
+        String full = decode(all);
+        return full.startsWith(head) ? full.substring(head.length()) : decode(generated);
     }
+
+    /** Placeholder text for an id the tokenizer cannot decode. */
+    static final String UNDECODABLE = "\uFFFD";
+
+    /**
+     * Decodes ids, putting {@link #UNDECODABLE} in place of each id outside the tokenizer's vocabulary (an
+     * embedding row the tokenizer lacks, which generation never samples but a caller's ids may hold) and
+     * logging a warning that names them, instead of failing.
+     */
+    public String decode(int[] ids) {
+        int n = tokenizer.vocabSize();
+        boolean clean = true;
+        for (int id : ids) {
+            clean &= id >= 0 && id < n;
+        }
+        if (clean) {
+            return tokenizer.decode(ids);
+        }
+        StringBuilder text = new StringBuilder();
+        List<Integer> bad = new ArrayList<>();
+        int start = 0;
+        for (int i = 0; i <= ids.length; i++) {
+            if (i == ids.length || ids[i] < 0 || ids[i] >= n) {
+                text.append(tokenizer.decode(Arrays.copyOfRange(ids, start, i)));
+                if (i < ids.length) {
+                    text.append(UNDECODABLE);
+                    bad.add(ids[i]);
+                }
+                start = i + 1;
+            }
+        }
+        LOG.log(System.Logger.Level.WARNING, "token ids " + bad + " are outside the tokenizer's " + n
+                + " tokens; decoded as " + UNDECODABLE);
+        return text.toString();
+    }
+
+    private static final System.Logger LOG = System.getLogger(LanguageModel.class.getName());
 
     private static int indexOfStop(String text, List<String> stopStrings) {
         int first = -1;

@@ -189,7 +189,7 @@ public final class WorldEvaluation {
     private static int contentLength(TextCompletion c, LanguageModel model) {
         int[] ids = c.tokenIds();
         int n = ids.length;
-        return n > 0 && ids[n - 1] == model.decoder().config().eosTokenId() ? n - 1 : n;
+        return n > 0 && model.decoder().config().eosTokenIds().contains(ids[n - 1]) ? n - 1 : n;
     }
 
     private static double mean(double[] values) {

@@ -26,7 +26,16 @@ class DecoderTest {
     private static final int CONSTANT_ARRAYS = 6;
 
     private static DecoderConfig config(String kind) {
-        return kind.equals("llama") ? TinyDecoders.llama() : TinyDecoders.qwen2();
+        switch (kind) {
+            case "llama":
+                return TinyDecoders.llama();
+            case "qwen2":
+                return TinyDecoders.qwen2();
+            case "qwen3":
+                return TinyDecoders.qwen3();
+            default:
+                throw new IllegalArgumentException(kind);
+        }
     }
 
     /** Full forward over a sequence: logits [T, V] as Java floats. */
@@ -46,7 +55,7 @@ class DecoderTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama", "qwen2"})
+    @ValueSource(strings = {"llama", "qwen2", "qwen3"})
     void kvCacheDecodingEqualsFullRecomputation(String kind) {
         try (Decoder d = TinyDecoders.create(config(kind), 7)) {
             int[] seq = {1, 5, 9, 14, 3, 22, 41, 7, 7, 30, 11, 2};
@@ -83,7 +92,7 @@ class DecoderTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama", "qwen2"})
+    @ValueSource(strings = {"llama", "qwen2", "qwen3"})
     void batchedGenerationEqualsOneAtATime(String kind) {
         try (Decoder d = TinyDecoders.create(config(kind), 11)) {
             List<int[]> prompts = List.of(new int[] {1, 4}, new int[] {1, 8, 9, 10, 11, 12, 13}, new int[] {1},
@@ -143,7 +152,7 @@ class DecoderTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama", "qwen2"})
+    @ValueSource(strings = {"llama", "qwen2", "qwen3"})
     void responseLogProbSumEqualsStepwiseLogSoftmax(String kind) {
         try (Decoder d = TinyDecoders.create(config(kind), 13)) {
             List<int[]> prompts = List.of(new int[] {1, 3, 4}, new int[] {1, 9, 8, 7, 6, 5});
@@ -181,7 +190,7 @@ class DecoderTest {
 
     @Test
     void hostTensorRoundTripIsExact() {
-        for (DecoderConfig c : List.of(TinyDecoders.llama(), TinyDecoders.qwen2())) {
+        for (DecoderConfig c : List.of(TinyDecoders.llama(), TinyDecoders.qwen2(), TinyDecoders.qwen3())) {
             Map<String, HostTensor> in = TinyDecoders.tensors(c, 23);
             try (Decoder d = Decoder.fromHostTensors(c, in, NDManager.newBaseManager())) {
                 Map<String, HostTensor> out = d.toHostTensors();
@@ -195,7 +204,7 @@ class DecoderTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama", "qwen2"})
+    @ValueSource(strings = {"llama", "qwen2", "qwen3"})
     void float64DecoderComputesTheSameFunctionAndSavesFloat32(String kind) {
         DecoderConfig c = config(kind);
         Map<String, HostTensor> in = TinyDecoders.tensors(c, 31);

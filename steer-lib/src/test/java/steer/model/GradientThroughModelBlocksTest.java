@@ -32,10 +32,16 @@ class GradientThroughModelBlocksTest {
         return new DecoderConfig("qwen2", 20, 16, 24, 2, 2, 2, 1e-6, 1_000_000, 32, false, true, 1, 2);
     }
 
+    /** Qwen3-style: per-head q/k RMSNorm, no biases, Dh = 6 against C / H = 8. */
+    static DecoderConfig qwen3() {
+        return new DecoderConfig("qwen3", 20, 16, 24, 2, 2, 1, 6, 1e-6, 1_000_000, null, 32, true, false, 1,
+                java.util.List.of(2));
+    }
+
     @ParameterizedTest
-    @ValueSource(strings = {"llama", "qwen2"})
+    @ValueSource(strings = {"llama", "qwen2", "qwen3"})
     void hiddenStatesThroughNormsAndRotaryAttention(String kind) {
-        DecoderConfig c = kind.equals("llama") ? llama() : qwen2();
+        DecoderConfig c = kind.equals("llama") ? llama() : kind.equals("qwen2") ? qwen2() : qwen3();
         int qDim = c.numHeads() * c.headDim();
         try (Decoder d = GradientCheck.decoder(c, 3)) {
             List<Entry> entries = List.of(
@@ -46,6 +52,11 @@ class GradientThroughModelBlocksTest {
                     new Entry("layers.1.wqkv", 12, qDim - 2),          // q, last head
                     new Entry("layers.0.wqkv", 7, qDim + 4),           // k, first key/value head
                     new Entry("layers.1.wqkv", 0, qDim + 1));          // k
+            if (c.qkNorm()) {
+                entries = new java.util.ArrayList<>(entries);
+                entries.add(new Entry("layers.0.q_norm", 4));
+                entries.add(new Entry("layers.1.k_norm", 1));
+            }
             double[] grads = GradientCheck.check(d, entries, step -> projectedHidden(d, step));
             for (int i = 0; i < grads.length; i++) {
                 assertTrue(Math.abs(grads[i]) > 1e-6, "gradient at " + entries.get(i) + " is " + grads[i]);

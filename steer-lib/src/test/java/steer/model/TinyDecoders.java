@@ -21,6 +21,12 @@ final class TinyDecoders {
         return new DecoderConfig("qwen2", 50, 16, 40, 2, 4, 2, 1e-6, 1_000_000, 64, false, true, 1, 2);
     }
 
+    /** Qwen3's shape in small: q/k norms, no biases, head width 8 against hidden 12 / 2 heads = 6. */
+    static DecoderConfig qwen3() {
+        return new DecoderConfig("qwen3", 50, 12, 40, 2, 2, 1, 8, 1e-6, 1_000_000, null, 64, true, false, 1,
+                java.util.List.of(2, 3));
+    }
+
     static Decoder create(DecoderConfig c, long seed) {
         return Decoder.fromHostTensors(c, tensors(c, seed), NDManager.newBaseManager());
     }
@@ -28,7 +34,7 @@ final class TinyDecoders {
     static Map<String, HostTensor> tensors(DecoderConfig c, long seed) {
         Random r = new Random(seed);
         Map<String, HostTensor> t = new LinkedHashMap<>();
-        int C = c.hiddenSize(), q = c.numHeads() * c.headDim(), kv = c.kvDim(), I = c.intermediateSize();
+        int C = c.hiddenSize(), q = c.qDim(), kv = c.kvDim(), I = c.intermediateSize();
         add(t, r, "model.embed_tokens.weight", 1.0f, c.vocabSize(), C);
         for (int i = 0; i < c.numLayers(); i++) {
             String p = "model.layers." + i + ".";
@@ -40,6 +46,10 @@ final class TinyDecoders {
                 add(t, r, p + "self_attn.q_proj.bias", 0.1f, q);
                 add(t, r, p + "self_attn.k_proj.bias", 0.1f, kv);
                 add(t, r, p + "self_attn.v_proj.bias", 0.1f, kv);
+            }
+            if (c.qkNorm()) {
+                norm(t, r, p + "self_attn.q_norm.weight", c.headDim());
+                norm(t, r, p + "self_attn.k_norm.weight", c.headDim());
             }
             add(t, r, p + "self_attn.o_proj.weight", 0.2f, C, q);
             norm(t, r, p + "post_attention_layernorm.weight", C);
