@@ -18,8 +18,15 @@ final class GenerateCommand implements Runnable {
     @Option(names = "--model", required = true, description = "model directory (Hugging Face layout)")
     Path model;
 
-    @Option(names = "--prompt", required = true, description = "the text to continue")
+    @Option(names = "--prompt", required = true, description = "the text to continue (with --chat: the user's message)")
     String prompt;
+
+    @Option(names = "--chat", description = "render the prompt as a user turn through the model's chat template"
+            + " (tokenizer_config.json) with the generation prompt, and answer as the assistant")
+    boolean chat;
+
+    @Option(names = "--system", description = "with --chat: a system message before the user's")
+    String system;
 
     @Option(names = "--max-new-tokens", defaultValue = "128", description = "default: ${DEFAULT-VALUE}")
     int maxNewTokens;
@@ -46,20 +53,35 @@ final class GenerateCommand implements Runnable {
     public void run() {
         SamplingParams params = new SamplingParams(maxNewTokens, temperature, topP, topK, seed);
         try (LanguageModel lm = LanguageModel.load(model)) {
-            TextCompletion c = lm.complete(List.of(prompt), params, stop).get(0);
+            if (system != null && !chat) {
+                throw new IllegalArgumentException("--system needs --chat");
+            }
+            TextCompletion c;
+            String shown = prompt;
+            if (chat) {
+                List<steer.tokenizer.ChatTemplate.Message> messages = new java.util.ArrayList<>();
+                if (system != null) {
+                    messages.add(steer.tokenizer.ChatTemplate.Message.system(system));
+                }
+                messages.add(steer.tokenizer.ChatTemplate.Message.user(prompt));
+                c = lm.completeChat(List.of(messages), params, stop).get(0);
+                shown = lm.tokenizer().chatTemplate().orElseThrow().render(messages, true);
+            } else {
+                c = lm.complete(List.of(prompt), params, stop).get(0);
+            }
             if (json) {
                 ObjectMapper mapper = new ObjectMapper();
                 ObjectNode o = mapper.createObjectNode();
-                o.put("prompt", prompt);
+                o.put("prompt", shown);
                 o.put("completion", c.text());
-                o.put("text", prompt + c.text());
+                o.put("text", shown + c.text());
                 o.putPOJO("prompt_token_ids", c.promptIds());
                 o.putPOJO("token_ids", c.tokenIds());
                 o.putPOJO("logprobs", c.logProbs());
                 o.put("finish_reason", c.finishReason().name().toLowerCase());
                 System.out.println(o);
             } else {
-                System.out.println(prompt + c.text());
+                System.out.println(shown + c.text());
             }
         }
     }

@@ -87,10 +87,40 @@ public final class LanguageModel implements AutoCloseable {
      */
     public List<TextCompletion> complete(List<String> prompts, SamplingParams params, List<String> stopStrings) {
         List<int[]> ids = new ArrayList<>();
-        List<String> heads = new ArrayList<>();
         for (String p : prompts) {
             ids.add(tokenizer.encode(p));
-            heads.add(decode(ids.get(ids.size() - 1)));
+        }
+        return completeIds(ids, params, stopStrings);
+    }
+
+    /**
+     * Continues each conversation as the assistant: the messages rendered by the tokenizer's chat template
+     * ({@code tokenizer_config.json}'s {@code chat_template}) with the generation prompt, encoded as rendered (the
+     * template writes any BOS itself), so the response starts exactly where the assistant turn does and ends at an
+     * end-of-turn id in {@code eos_token_id}.
+     *
+     * @param conversations each a list of system, user and assistant messages
+     * @param params        sampling parameters
+     * @param stopStrings   the continuation ends before the first of these it contains (may be empty)
+     * @return one completion per conversation, in order; its prompt ids are the rendered conversation's
+     * @throws IllegalArgumentException if the model has no chat template
+     */
+    public List<TextCompletion> completeChat(List<List<steer.tokenizer.ChatTemplate.Message>> conversations,
+                                             SamplingParams params, List<String> stopStrings) {
+        steer.tokenizer.ChatTemplate chat = tokenizer.chatTemplate().orElseThrow(() -> new IllegalArgumentException(
+                tokenizer.file().getParent() + ": no chat_template in " + steer.tokenizer.ChatTemplate.CONFIG_FILE
+                        + "; continue plain text instead"));
+        List<int[]> ids = new ArrayList<>();
+        for (List<steer.tokenizer.ChatTemplate.Message> c : conversations) {
+            ids.add(tokenizer.encodeWithoutSpecialTokens(chat.render(c, true)));
+        }
+        return completeIds(ids, params, stopStrings);
+    }
+
+    private List<TextCompletion> completeIds(List<int[]> ids, SamplingParams params, List<String> stopStrings) {
+        List<String> heads = new ArrayList<>();
+        for (int[] p : ids) {
+            heads.add(decode(p));
         }
         Generation.StopCheck stop = stopStrings.isEmpty() ? Generation.StopCheck.NEVER
                 : (stream, tokens, count) -> indexOfStop(continuation(ids.get(stream), heads.get(stream),
