@@ -281,27 +281,7 @@ public final class OspMethod implements AlignmentMethod {
      */
     static List<List<Double>> scoreAgainstEmpty(RoundContext.Judging judge, List<String> x,
                                                 List<List<String>> samples) {
-        List<String> flatPrompts = new ArrayList<>();
-        List<String> flatResponses = new ArrayList<>();
-        for (int p = 0; p < x.size(); p++) {
-            for (String y : samples.get(p)) {
-                if (!y.isBlank()) {
-                    flatPrompts.add(x.get(p));
-                    flatResponses.add(y);
-                }
-            }
-        }
-        List<Double> flat = flatPrompts.isEmpty() ? List.of() : judge.againstEmpty(flatPrompts, flatResponses);
-        List<List<Double>> out = new ArrayList<>(x.size());
-        int at = 0;
-        for (int p = 0; p < x.size(); p++) {
-            List<Double> scores = new ArrayList<>(samples.get(p).size());
-            for (String y : samples.get(p)) {
-                scores.add(y.isBlank() ? 0.5 : flat.get(at++));
-            }
-            out.add(List.copyOf(scores));
-        }
-        return out;
+        return SampleScores.perPrompt(x, samples, judge::againstEmpty, 0.5);
     }
 
     /** How many judge calls scoring the samples takes: one per non-empty sample. */

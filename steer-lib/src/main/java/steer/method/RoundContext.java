@@ -85,9 +85,7 @@ public record RoundContext(RunSettings settings, int round, int split, List<Task
          * @param responses one non-empty response per prompt
          * @return the expected scores, in order
          */
-        default List<Double> rubric(List<String> prompts, List<String> responses) {
-            throw new UnsupportedOperationException("this judge does not score with a rubric");
-        }
+        List<Double> rubric(List<String> prompts, List<String> responses);
 
         /**
          * p(y ≻ empty | x) for each (x, y): OSP's score for ranking a prompt's samples.

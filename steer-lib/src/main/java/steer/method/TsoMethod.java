@@ -549,27 +549,7 @@ public final class TsoMethod implements AlignmentMethod {
     /** Every non-empty sample's expected rubric score by the evaluator, grouped per prompt; null for empty ones. */
     static List<List<Double>> rubricScores(RoundContext.Judging evaluator, List<String> x,
                                            List<List<String>> samples) {
-        List<String> flatPrompts = new ArrayList<>();
-        List<String> flatResponses = new ArrayList<>();
-        for (int p = 0; p < x.size(); p++) {
-            for (String y : samples.get(p)) {
-                if (!y.isBlank()) {
-                    flatPrompts.add(x.get(p));
-                    flatResponses.add(y);
-                }
-            }
-        }
-        List<Double> flat = flatPrompts.isEmpty() ? List.of() : evaluator.rubric(flatPrompts, flatResponses);
-        List<List<Double>> out = new ArrayList<>(x.size());
-        int at = 0;
-        for (int p = 0; p < x.size(); p++) {
-            List<Double> scores = new ArrayList<>(samples.get(p).size());
-            for (String y : samples.get(p)) {
-                scores.add(y.isBlank() ? null : flat.get(at++));
-            }
-            out.add(scores);
-        }
-        return out;
+        return SampleScores.perPrompt(x, samples, evaluator::rubric, null);
     }
 
     /**

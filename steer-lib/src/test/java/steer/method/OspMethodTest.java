@@ -50,6 +50,11 @@ class OspMethodTest {
             }
 
             @Override
+            public List<Double> rubric(List<String> prompts, List<String> responses) {
+                throw new AssertionError("OSP and Self-Rewarding never ask for a rubric score");
+            }
+
+            @Override
             public List<Double> compare(List<String> prompts, List<String> a, List<String> b) {
                 List<Double> out = new ArrayList<>();
                 for (int i = 0; i < a.size(); i++) {
