@@ -113,6 +113,9 @@ final class CompareCommand implements Callable<Integer> {
                     .maxInboundMessageSize(64 << 20).build();
             try {
                 OrchestratorGrpc.OrchestratorBlockingStub orchestrator = OrchestratorGrpc.newBlockingStub(channel);
+                // the world's other sizes and the committed evaluator, copied once under the allowed root
+                steer.proto.v1.TsoSettings tsoMatrix = methodList.stream().anyMatch(m -> m.startsWith("tso"))
+                        ? TsoMatrix.settings(root, work, null, null, null).build() : null;
                 int k = 0;
                 for (String method : methodList) {
                     for (long seed : seedList) {
@@ -122,8 +125,7 @@ final class CompareCommand implements Callable<Integer> {
                                 .setAlgorithm(method).setSeed(seed).setIterations(iterations)
                                 .setPromptsPerIteration(prompts).setEvaluationSplit(evaluationSplit);
                         if (method.startsWith("tso")) {
-                            // the world's other sizes and the committed evaluator, under the allowed root
-                            b.setTso(TsoMatrix.settings(root, work, null, null, null));
+                            b.setTso(tsoMatrix);
                         }
                         RunConfig config = RunConfigOverrides.apply(b.build(), settings, method);
                         System.out.printf(Locale.ROOT, "  %5.1f min  [%d/%d] %-16s seed %-3d ", minutes(start), k, total,
