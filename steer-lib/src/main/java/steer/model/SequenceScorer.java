@@ -171,13 +171,16 @@ public final class SequenceScorer {
         NDList parts = new NDList();
         for (int from = 0; from < N; from += chunk) {
             int to = Math.min(N, from + chunk);
+            // the index arrays belong to m, not to the chunk's scope: gather's backward reads them after the scope
+            // closes, and a freed index array's memory gives it garbage indices
+            NDArray rowIds = m.create(Arrays.copyOfRange(rows, from, to));
+            NDArray targetIds = m.create(Arrays.copyOfRange(picked, from, to), new Shape(to - from, 1));
             try (NDManager scope = m.newSubManager()) {
-                NDArray h = Decoder.rows(flat, scope.create(Arrays.copyOfRange(rows, from, to)));  // [n, C]
+                NDArray h = Decoder.rows(flat, rowIds);                                            // [n, C]
                 NDArray z = model.logits(h).toType(out, false);                                    // [n, V]
                 NDArray max = z.max(new int[] {1}, true).stopGradient();                           // [n, 1]
                 NDArray lse = z.sub(max).exp().sum(new int[] {1}).log().add(max.reshape(-1));      // [n]
-                NDArray target = z.gather(scope.create(Arrays.copyOfRange(picked, from, to), new Shape(to - from, 1)),
-                        1).reshape(-1);                                                            // [n]
+                NDArray target = z.gather(targetIds, 1).reshape(-1);                              // [n]
                 NDArray logp = target.sub(lse);
                 logp.attach(m);
                 parts.add(logp);
