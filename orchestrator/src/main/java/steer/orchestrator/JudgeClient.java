@@ -8,7 +8,9 @@ import io.opentelemetry.api.OpenTelemetry;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import steer.proto.v1.CompareBatchRequest;
@@ -30,6 +32,9 @@ import steer.proto.v1.RubricScoreResponse;
  * asking them for preference strengths in batches spread over the replicas. Every answer must come from the model
  * and version asked for; one from another version (a reloaded pinned judge, a policy-following judge behind) fails
  * the run.
+ *
+ * <p>Calls are retried through {@link CallRetry} as {@link PolicyClient}'s are: a judging chunk moves to the next
+ * replica, which is first made to serve the model the run ensured (a restarted judge is back at its configured model).
  */
 final class JudgeClient implements AutoCloseable {
 
@@ -41,9 +46,16 @@ final class JudgeClient implements AutoCloseable {
     private final ReplicaCalls fanOut = new ReplicaCalls("judge-fan-out");
     /** Sends {@code steer.orchestrator.judge-api-key} on every judge call; null = no key. */
     private final ClientInterceptor key;
+    private final CallRetry retry;
+    /** Per model name, what the run last made every replica serve: what a restarted replica is given back. */
+    private final Map<String, Ensured> ensured = new ConcurrentHashMap<>();
+
+    private record Ensured(long version, String location, boolean pinned) {
+    }
 
     JudgeClient(OrchestratorConfig config, OpenTelemetry otel) {
         this.config = config;
+        this.retry = new CallRetry(config.callRetryWindow());
         TracingClientInterceptor tracing = new TracingClientInterceptor(otel);
         judges = config.judgeAddress().map(address -> ServiceReplicas.traced("judge",
                 "steer.orchestrator.judge-address", address, tracing)).orElse(null);
@@ -80,37 +92,47 @@ final class JudgeClient implements AutoCloseable {
      */
     void ensure(String name, long version, String location, boolean pinned) {
         for (ServiceReplicas.Replica r : replicas()) {
-            ModelInfo served = served(r, name);
-            if (served != null && served.getVersion() == version && sameDir(served.getLocation(), location)) {
-                continue;
+            retry.call("making the judge at " + r.address() + " serve '" + name + "' version " + version, attempt -> {
+                ensureOn(r, name, version, location, pinned);
+                return null;
+            });
+        }
+        ensured.put(name, new Ensured(version, location, pinned));
+    }
+
+    private void ensureOn(ServiceReplicas.Replica r, String name, long version, String location, boolean pinned) {
+        ModelInfo served = served(r, name);
+        if (served != null && served.getVersion() == version && sameDir(served.getLocation(), location)) {
+            return;
+        }
+        if (served != null && pinned) {
+            throw new RunFailure("the judge at " + r.address() + " serves '" + name + "' version "
+                    + served.getVersion() + " from " + served.getLocation() + ", but this run pins it at version "
+                    + version + " from " + location + "; give the run's judge another model name");
+        }
+        try {
+            ModelInfo loaded = judgeAt(r, config.loadDeadline().toMillis()).loadModel(LoadModelRequest.newBuilder()
+                    .setName(name).setVersion(version).setLocation(location).build()).getModel();
+            if (loaded.getVersion() != version) {
+                throw new RunFailure("the judge at " + r.address() + " loaded " + location + " as version "
+                        + loaded.getVersion() + ", expected " + version);
             }
-            if (served != null && pinned) {
-                throw new RunFailure("the judge at " + r.address() + " serves '" + name + "' version "
-                        + served.getVersion() + " from " + served.getLocation() + ", but this run pins it at version "
-                        + version + " from " + location + "; give the run's judge another model name");
-            }
-            try {
-                ModelInfo loaded = judgeAt(r, config.loadDeadline().toMillis()).loadModel(LoadModelRequest.newBuilder()
-                        .setName(name).setVersion(version).setLocation(location).build()).getModel();
-                if (loaded.getVersion() != version) {
-                    throw new RunFailure("the judge at " + r.address() + " loaded " + location + " as version "
-                            + loaded.getVersion() + ", expected " + version);
-                }
-            } catch (StatusRuntimeException e) {
-                throw PolicyClient.failure("judge", r.address(), "LoadModel '" + name + "' from " + location, e);
-            }
+        } catch (StatusRuntimeException e) {
+            throw PolicyClient.failure("judge", r.address(), "LoadModel '" + name + "' from " + location, e);
         }
     }
 
     /** The model names the first judge replica serves. */
     List<String> servedNames() {
         ServiceReplicas.Replica r = replicas().get(0);
-        try {
-            return judgeAt(r, config.loadDeadline().toMillis()).listModels(ListModelsRequest.getDefaultInstance())
-                    .getModelsList().stream().map(ModelInfo::getName).toList();
-        } catch (StatusRuntimeException e) {
-            throw PolicyClient.failure("judge", r.address(), "ListModels", e);
-        }
+        return retry.call("listing the models of the judge at " + r.address(), attempt -> {
+            try {
+                return judgeAt(r, config.loadDeadline().toMillis()).listModels(ListModelsRequest.getDefaultInstance())
+                        .getModelsList().stream().map(ModelInfo::getName).toList();
+            } catch (StatusRuntimeException e) {
+                throw PolicyClient.failure("judge", r.address(), "ListModels", e);
+            }
+        });
     }
 
     private ModelInfo served(ServiceReplicas.Replica r, String name) {
@@ -198,36 +220,58 @@ final class JudgeClient implements AutoCloseable {
             for (int chunk = first; chunk < Math.min(chunks, first + replicas.size()); chunk++) {
                 int from = chunk * CHUNK;
                 int to = Math.min(n, from + CHUNK);
-                ServiceReplicas.Replica r = replicas.get(chunk % replicas.size());
+                int home = chunk;
                 Function<JudgeGrpc.JudgeBlockingStub, List<Judged>> c = call.of(from, to);
-                round.add(() -> {
-                    List<Judged> response;
-                    try {
-                        response = c.apply(judgeAt(r, config.generateDeadline().toMillis()));
-                    } catch (StatusRuntimeException e) {
-                        throw PolicyClient.failure("judge", r.address(), "judging with '" + model + "'", e);
-                    }
-                    if (response.size() != to - from) {
-                        throw new RunFailure("the judge at " + r.address() + " answered " + response.size()
-                                + " items for " + (to - from));
-                    }
-                    List<Double> p = new ArrayList<>(to - from);
-                    for (Judged j : response) {
-                        if (!j.model().equals(model) || j.version() != version) {
-                            throw new RunFailure("the judge at " + r.address() + " judged with '" + j.model()
-                                    + "' version " + j.version() + "; this round's judge is '" + model
-                                    + "' version " + version);
-                        }
-                        p.add(j.value());
-                    }
-                    return p;
-                });
+                round.add(() -> retry.call("judging items " + from + "-" + to + " with '" + model + "' version "
+                        + version, attempt -> {
+                            ServiceReplicas.Replica r = replicas.get((home + attempt) % replicas.size());
+                            if (attempt > 0) {
+                                restore(r, model, version);
+                            }
+                            return judgeChunk(r, c, to - from, model, version);
+                        }));
             }
             for (List<Double> part : fanOut.all(round)) {
                 out.addAll(part);
             }
         }
         return out;
+    }
+
+    /** Before a retry: the replica serves what the run ensured under {@code model}, if that is {@code version}. */
+    private void restore(ServiceReplicas.Replica r, String model, long version) {
+        Ensured e = ensured.get(model);
+        if (e != null && e.version() == version) {
+            ensureOn(r, model, version, e.location(), e.pinned());
+        }
+    }
+
+    private List<Double> judgeChunk(ServiceReplicas.Replica r, Function<JudgeGrpc.JudgeBlockingStub, List<Judged>> c,
+                                    int items, String model, long version) {
+        List<Judged> response;
+        try {
+            response = c.apply(judgeAt(r, config.generateDeadline().toMillis()));
+        } catch (StatusRuntimeException e) {
+            if (e.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND && ensured.containsKey(model)) {
+                // the run made it serve this model: it restarted since and lost it
+                throw new CallRetry.ReplicaBehind("the judge at " + r.address() + " no longer serves '" + model
+                        + "': " + e.getStatus().getDescription());
+            }
+            throw PolicyClient.failure("judge", r.address(), "judging with '" + model + "'", e);
+        }
+        if (response.size() != items) {
+            throw new RunFailure("the judge at " + r.address() + " answered " + response.size() + " items for "
+                    + items);
+        }
+        List<Double> p = new ArrayList<>(items);
+        for (Judged j : response) {
+            if (!j.model().equals(model) || j.version() != version) {
+                throw new CallRetry.ReplicaBehind("the judge at " + r.address() + " judged with '" + j.model()
+                        + "' version " + j.version() + "; this round's judge is '" + model + "' version " + version);
+            }
+            p.add(j.value());
+        }
+        return p;
     }
 
     @Override

@@ -78,6 +78,13 @@ public interface OrchestratorConfig {
     @WithDefault("PT2M")
     Duration loadDeadline();
 
+    /**
+     * How long a call to a generator or judge replica is retried after it first fails as a restarting replica fails
+     * (unavailable, overloaded, or back at another model version); then the run fails with the last error.
+     */
+    @WithDefault("PT3M")
+    Duration callRetryWindow();
+
     /** Prompts per Generate call. */
     @WithDefault("64")
     int generateChunk();

@@ -4,7 +4,9 @@ import io.grpc.StatusRuntimeException;
 import io.opentelemetry.api.OpenTelemetry;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntConsumer;
@@ -24,6 +26,11 @@ import steer.proto.v1.SamplingParams;
  * The orchestrator's view of the generator service: sampling from the policy on the generator replicas, and loading
  * a checkpoint as the policy on every replica (see {@link ServiceReplicas}; the judge is {@link JudgeClient}). Every call carries a deadline from {@link OrchestratorConfig}; failures surface as
  * {@link RunFailure} with the replica's address and status.
+ *
+ * <p>A replica that restarts (a killed pod) fails calls for a while and then comes back serving its configured
+ * model at version 0. Every call here is retried through {@link CallRetry}: a sampling chunk moves to the next
+ * replica, and any replica is first made to serve the model and version the run loaded on it before it is asked
+ * again. The chunk's seed is in the request, so the retried chunk samples the same texts.
  */
 final class PolicyClient implements AutoCloseable {
 
@@ -31,9 +38,16 @@ final class PolicyClient implements AutoCloseable {
     private final ServiceReplicas generators;
     /** Runs one chunk per generator replica at a time when there are several. */
     private final ReplicaCalls fanOut = new ReplicaCalls("generator-fan-out");
+    private final CallRetry retry;
+    /** Per model name, the version and location the run last made every replica serve: what a restarted replica is given back. */
+    private final Map<String, Served> served = new ConcurrentHashMap<>();
+
+    private record Served(long version, String location) {
+    }
 
     PolicyClient(OrchestratorConfig config, OpenTelemetry otel) {
         this.config = config;
+        this.retry = new CallRetry(config.callRetryWindow());
         generators = ServiceReplicas.traced("generator", "steer.orchestrator.generator-address",
                 config.generatorAddress(), new TracingClientInterceptor(otel));
     }
@@ -58,18 +72,30 @@ final class PolicyClient implements AutoCloseable {
      */
     void ensureModel(String name, long version, String location) {
         for (ServiceReplicas.Replica r : generators.current()) {
-            ModelInfo current = generatorModel(r, name);
-            if (current != null && current.getVersion() == version) {
-                continue;
-            }
-            if (location == null || location.isEmpty()) {
-                throw new RunFailure("the generator at " + r.address() + " serves "
-                        + (current == null ? "no model named '" + name + "'"
-                        : "'" + name + "' at version " + current.getVersion())
-                        + ", the run needs version " + version + " and steer.orchestrator.base-model is not set to load it");
-            }
-            loadOn(r, name, version, location);
+            retry.call("making the generator at " + r.address() + " serve '" + name + "' version " + version,
+                    attempt -> {
+                        ensureOn(r, name, version, location);
+                        return null;
+                    });
         }
+        if (location != null && !location.isEmpty()) {
+            served.put(name, new Served(version, location));
+        }
+    }
+
+    /** One replica: loads {@code location} as {@code version} unless it serves that version already. */
+    private void ensureOn(ServiceReplicas.Replica r, String name, long version, String location) {
+        ModelInfo current = generatorModel(r, name);
+        if (current != null && current.getVersion() == version) {
+            return;
+        }
+        if (location == null || location.isEmpty()) {
+            throw new RunFailure("the generator at " + r.address() + " serves "
+                    + (current == null ? "no model named '" + name + "'"
+                    : "'" + name + "' at version " + current.getVersion())
+                    + ", the run needs version " + version + " and steer.orchestrator.base-model is not set to load it");
+        }
+        loadOn(r, name, version, location);
     }
 
     private ModelInfo generatorModel(ServiceReplicas.Replica r, String name) {
@@ -90,8 +116,12 @@ final class PolicyClient implements AutoCloseable {
     int loadOnGenerator(long version, String location) {
         List<ServiceReplicas.Replica> replicas = generators.current();
         for (ServiceReplicas.Replica r : replicas) {
-            loadOn(r, config.policyModel(), version, location);
+            retry.call("loading version " + version + " on the generator at " + r.address(), attempt -> {
+                loadOn(r, config.policyModel(), version, location);
+                return null;
+            });
         }
+        served.put(config.policyModel(), new Served(version, location));
         return replicas.size();
     }
 
@@ -141,9 +171,17 @@ final class PolicyClient implements AutoCloseable {
             for (int chunk = first; chunk < Math.min(chunks, first + replicas.size()); chunk++) {
                 int from = chunk * chunkSize;
                 List<String> part = prompts.subList(from, Math.min(prompts.size(), from + chunkSize));
-                ServiceReplicas.Replica replica = replicas.get(chunk % replicas.size());
+                int home = chunk;
                 long seed = seedOf.applyAsLong(chunk);
-                round.add(() -> sampleChunk(replica, model, part, n, from, sampling, seed, expectedVersion));
+                round.add(() -> retry.call("sampling chunk " + home + " (" + part.size() + " prompts) from '" + model
+                        + "' version " + expectedVersion, attempt -> {
+                            // the chunk's own replica first; after a failure, the next one (the same when there is one)
+                            ServiceReplicas.Replica replica = replicas.get((home + attempt) % replicas.size());
+                            if (attempt > 0) {
+                                restore(replica, model, expectedVersion);
+                            }
+                            return sampleChunk(replica, model, part, n, from, sampling, seed, expectedVersion);
+                        }));
             }
             for (List<List<String>> chunkTexts : fanOut.all(round)) {
                 texts.addAll(chunkTexts);
@@ -151,6 +189,14 @@ final class PolicyClient implements AutoCloseable {
             progress.accept(texts.size());
         }
         return texts;
+    }
+
+    /** Before a retry: the replica serves what the run last loaded under {@code model}, if that is {@code version}. */
+    private void restore(ServiceReplicas.Replica replica, String model, long version) {
+        Served s = served.get(model);
+        if (s != null && s.version() == version) {
+            ensureOn(replica, model, version, s.location());
+        }
     }
 
     private List<List<String>> sampleChunk(ServiceReplicas.Replica replica, String model, List<String> part, int n,
@@ -165,12 +211,17 @@ final class PolicyClient implements AutoCloseable {
             response = generator(replica).withDeadlineAfter(config.generateDeadline().toMillis(), TimeUnit.MILLISECONDS)
                     .generate(request);
         } catch (StatusRuntimeException e) {
+            if (e.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND && served.containsKey(model)) {
+                // the run loaded this model there: the replica restarted since and lost it
+                throw new CallRetry.ReplicaBehind("the generator at " + replica.address() + " no longer serves '"
+                        + model + "': " + e.getStatus().getDescription());
+            }
             throw failure("generator", replica.address(), "Generate", e);
         }
         String[][] byPrompt = new String[part.size()][n];
         for (Sample s : response.getSamplesList()) {
             if (s.getModelVersion() != expectedVersion) {
-                throw new RunFailure("the generator at " + replica.address() + " sampled with '" + s.getModel()
+                throw new CallRetry.ReplicaBehind("the generator at " + replica.address() + " sampled with '" + s.getModel()
                         + "' version " + s.getModelVersion() + " but this round needs '" + model + "' version "
                         + expectedVersion + " (was the last checkpoint loaded?)");
             }

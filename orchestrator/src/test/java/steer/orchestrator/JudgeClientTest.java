@@ -34,6 +34,7 @@ class JudgeClientTest {
                     case "judgeAddress" -> Optional.of("localhost:" + port);
                     case "judgeApiKey" -> key;
                     case "loadDeadline" -> Duration.ofSeconds(30);
+                    case "callRetryWindow" -> Duration.ZERO;
                     default -> throw new UnsupportedOperationException(method.getName());
                 });
     }
