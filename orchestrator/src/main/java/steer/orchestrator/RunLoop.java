@@ -15,6 +15,8 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.function.Consumer;
 import org.jboss.logging.Logger;
 import org.jboss.logging.MDC;
@@ -55,6 +57,13 @@ import steer.world.Task;
 final class RunLoop implements Runnable {
 
     private static final Logger LOG = Logger.getLogger(RunLoop.class);
+    /** Threads of evaluations that overlap the next round's sampling; daemons, so they never hold the JVM up. */
+    private static final java.util.concurrent.ExecutorService EVALUATIONS =
+            java.util.concurrent.Executors.newCachedThreadPool(r -> {
+                Thread t = new Thread(r, "run-evaluation");
+                t.setDaemon(true);
+                return t;
+            });
 
     /** Services a loop uses, shared by all runs. */
     record Services(OrchestratorConfig config, RunStateStore store, PolicyClient policy, JudgeClient judge,
@@ -70,6 +79,8 @@ final class RunLoop implements Runnable {
     private final AlignmentMethod method;
     /** Open round spans, by round: a round's actions interleave with the next round's when sampling runs ahead. */
     private final Map<Integer, Span> roundSpans = new HashMap<>();
+    /** A round's evaluation running beside the next round's sampling (see {@link #evaluateWhileSamplingAhead}). */
+    private final Map<Integer, CompletableFuture<Map<String, Double>>> evaluations = new HashMap<>();
     private volatile RunRecord run;
     private volatile boolean stopRequested;
     private volatile boolean abandoned;
@@ -120,7 +131,8 @@ final class RunLoop implements Runnable {
                 }
                 RunProgress.Step step = RunProgress.next(run);
                 switch (step.action()) {
-                    case EVALUATE_BASELINE -> baseline();
+                    case EVALUATE_BASELINE -> baselineWhileSamplingAhead();
+                    case EVALUATE -> evaluateWhileSamplingAhead(step);
                     case FINISH -> {
                         finish(RunStatus.SUCCEEDED, "");
                         return;
@@ -142,6 +154,8 @@ final class RunLoop implements Runnable {
             LOG.errorf(e, "run %s failed on an internal error", run.runId());
             finish(RunStatus.FAILED, "internal error: " + e);
         } finally {
+            evaluations.values().forEach(f -> f.cancel(true));
+            evaluations.clear();
             roundSpans.values().forEach(Span::end);
             roundSpans.clear();
             s.metrics().phase(Phase.IDLE);
@@ -159,14 +173,91 @@ final class RunLoop implements Runnable {
         event(-1, status.name().toLowerCase(), error, 1, true);
     }
 
-    private void baseline() {
-        s.metrics().phase(Phase.EVALUATING);
+    /**
+     * Evaluates round {@code step.iteration()}'s checkpoint while the next round samples from it, when the next round
+     * samples from that version (it is loaded on the generators already) and has not begun: the evaluation runs in
+     * this process on its own thread, the sampling on the generators, so neither waits for the other. Both are
+     * seeded, so their results are those of the two in sequence; the sampled round is saved first, and a restart
+     * that finds it evaluates again (seeded) and goes on to publish.
+     */
+    private void evaluateWhileSamplingAhead(RunProgress.Step step) {
+        int r = step.iteration();
         RunSettings st = run.settings();
+        int next = r + 1;
+        boolean ahead = next < st.totalRounds() && run.iteration(next).isEmpty()
+                && method.samplingVersion(st, next) == RunProgress.checkpointVersion(r) && !stopping();
+        if (ahead) {
+            IterationRecord it = run.iteration(r).orElseThrow();
+            Span round = roundSpans.computeIfAbsent(r, k -> tracer.spanBuilder("orchestrator.iteration")
+                    .setAttribute("steer.run_id", run.runId()).setAttribute("steer.iteration", k).startSpan());
+            Context parent = Context.current().with(round);
+            String runId = run.runId();
+            evaluations.put(r, CompletableFuture.supplyAsync(parent.wrapSupplier(() -> {
+                Span span = tracer.spanBuilder("orchestrator.evaluation").setAttribute("steer.run_id", runId)
+                        .setAttribute("steer.iteration", r).setAttribute("steer.overlapped", true).startSpan();
+                try (Scope ignored = span.makeCurrent()) {
+                    return evaluationMetrics(it);
+                } finally {
+                    span.end();
+                }
+            }), EVALUATIONS));
+            event(r, "evaluating", "evaluating version " + it.checkpointVersion() + " on " + st.evalQueries() + " "
+                    + st.evaluationSplit() + " queries, beside " + roundName(next) + "'s sampling", 0, false);
+            try {
+                roundStep(new RunProgress.Step(RunProgress.Action.SAMPLE, next));
+            } catch (RunStopped stopped) {
+                // a stop during the sampling ahead keeps the evaluation: the round ends evaluated
+                roundStep(step);
+                throw stopped;
+            }
+        }
+        roundStep(step);
+    }
+
+    /**
+     * Evaluates the SFT model as the baseline while the first round samples from it (version 0, which the
+     * generators serve from the start), as {@link #evaluateWhileSamplingAhead} does for a checkpoint.
+     */
+    private void baselineWhileSamplingAhead() {
+        RunSettings st = run.settings();
+        s.metrics().phase(Phase.EVALUATING);
         event(-1, "evaluating", "evaluating the SFT model as the baseline on " + st.evalQueries() + " "
                 + st.evaluationSplit() + " queries", 0, false);
-        Map<String, Double> m = s.evaluator().evaluateBaseline(world.evaluationTasks(st), st.seed());
+        Map<String, Double> m;
+        RunStopped stopped = null;
+        if (run.iteration(0).isEmpty() && method.samplingVersion(st, 0) == 0 && !stopping()) {
+            Context parent = Context.current();
+            String runId = run.runId();
+            CompletableFuture<Map<String, Double>> baseline = CompletableFuture.supplyAsync(parent.wrapSupplier(() -> {
+                Span span = tracer.spanBuilder("orchestrator.evaluation").setAttribute("steer.run_id", runId)
+                        .setAttribute("steer.iteration", -1).setAttribute("steer.overlapped", true).startSpan();
+                try (Scope ignored = span.makeCurrent()) {
+                    return s.evaluator().evaluateBaseline(world.evaluationTasks(st), st.seed());
+                } finally {
+                    span.end();
+                }
+            }), EVALUATIONS);
+            evaluations.put(-1, baseline);
+            try {
+                roundStep(new RunProgress.Step(RunProgress.Action.SAMPLE, 0));
+            } catch (RunStopped e) {
+                stopped = e; // the baseline is still saved
+            }
+            try {
+                m = baseline.join();
+            } catch (CompletionException e) {
+                throw e.getCause() instanceof RuntimeException cause ? cause : e;
+            } finally {
+                evaluations.remove(-1);
+            }
+        } else {
+            m = s.evaluator().evaluateBaseline(world.evaluationTasks(st), st.seed());
+        }
         save(run.withBaseline(m, System.currentTimeMillis()));
         event(-1, "evaluating", "baseline mean_score " + m.get("mean_score"), 1, true);
+        if (stopped != null) {
+            throw stopped;
+        }
     }
 
     /** One action of a round, in the round's span and a child span of its own. */
@@ -417,14 +508,34 @@ final class RunLoop implements Runnable {
         s.metrics().phase(Phase.EVALUATING);
         RunSettings st = run.settings();
         IterationRecord it = run.iteration(r).orElseThrow();
-        event(r, "evaluating", "evaluating version " + it.checkpointVersion() + " on " + st.evalQueries() + " "
-                + st.evaluationSplit() + " queries", 0, false);
+        CompletableFuture<Map<String, Double>> started = evaluations.remove(r);
+        if (started == null) {
+            event(r, "evaluating", "evaluating version " + it.checkpointVersion() + " on " + st.evalQueries() + " "
+                    + st.evaluationSplit() + " queries", 0, false);
+        }
+        Map<String, Double> m;
+        if (started == null) {
+            m = evaluationMetrics(it);
+        } else {
+            try {
+                m = started.join();
+            } catch (CompletionException e) {
+                throw e.getCause() instanceof RuntimeException cause ? cause : e;
+            }
+        }
+        // the round's seconds count only what it waited here: an overlapped evaluation's time is the next round's
+        save(run.with(it.evaluated(m).plusSeconds(seconds(mark)), System.currentTimeMillis()));
+        event(r, "evaluating", "mean_score " + m.get("mean_score") + ", win_rate " + m.get("win_rate"), 1, false);
+    }
+
+    /** A checkpoint's figures in the oracle world, with the accuracy of the judge the method uses. */
+    private Map<String, Double> evaluationMetrics(IterationRecord it) {
+        RunSettings st = run.settings();
         List<Task> queries = world.evaluationTasks(st);
         Map<String, Double> m = new LinkedHashMap<>(s.evaluator().evaluate(it.checkpointLocation(), queries,
                 st.seed()));
         usedJudgeAccuracy(m, queries).ifPresent(a -> m.put("used_judge_accuracy", a));
-        save(run.with(it.evaluated(m).plusSeconds(seconds(mark)), System.currentTimeMillis()));
-        event(r, "evaluating", "mean_score " + m.get("mean_score") + ", win_rate " + m.get("win_rate"), 1, false);
+        return m;
     }
 
     /**

@@ -155,7 +155,10 @@ class OrchestratorServiceIT {
                 e.getStatus().getDescription());
     }
 
-    /** The generator's address has no listener: the run fails on its first call, says why, and can be resumed. */
+    /**
+     * The generator's address has no listener: the run's first call is retried for the retry window (3 s here), then
+     * the run fails, says why, and can be resumed.
+     */
     @Test
     void aRunWhoseGeneratorIsDownFailsWithTheReasonAndResumesOnRestart() throws Exception {
         String deadPort = System.getProperty(OrchestratorTestEnvironment.DEAD_GENERATOR_PORT_PROPERTY);

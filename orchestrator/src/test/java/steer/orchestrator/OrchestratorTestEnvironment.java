@@ -27,6 +27,8 @@ public class OrchestratorTestEnvironment implements QuarkusTestResourceLifecycle
                     "steer.orchestrator.state-dir", state.toString(),
                     "steer.orchestrator.generator-address", "localhost:" + deadPort,
                     "steer.orchestrator.load-deadline", "PT10S",
+                    // a generator that never comes back: retried for 3 s (0.5 + 1 + 2), then the run fails
+                    "steer.orchestrator.call-retry-window", "PT3S",
                     "kafka.bootstrap.servers", "localhost:" + freePort(),
                     "quarkus.otel.sdk.disabled", "true");
         } catch (IOException e) {

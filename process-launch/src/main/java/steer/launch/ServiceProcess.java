@@ -49,7 +49,7 @@ public final class ServiceProcess implements AutoCloseable {
     private final Path log;
     private final int port;
     private final boolean tls;
-    private Process process;
+    private volatile Process process;
 
     /**
      * @param name       the service's name in messages and the log file's name
@@ -112,7 +112,7 @@ public final class ServiceProcess implements AutoCloseable {
     }
 
     /** Starts the process (appending to its log, so a restart keeps the earlier run's lines). */
-    public ServiceProcess start() {
+    public synchronized ServiceProcess start() {
         if (process != null && process.isAlive()) {
             throw new IllegalStateException(name + " is already running");
         }
@@ -188,12 +188,38 @@ public final class ServiceProcess implements AutoCloseable {
         return 0;
     }
 
-    public boolean isAlive() {
+    public synchronized boolean isAlive() {
         return process != null && process.isAlive();
     }
 
+    /**
+     * The exit code if the process was started and has exited; empty while it runs or before it started. A process
+     * killed by SIGKILL exits with 137.
+     */
+    public synchronized java.util.OptionalInt exitCode() {
+        return process == null || process.isAlive() ? java.util.OptionalInt.empty()
+                : java.util.OptionalInt.of(process.exitValue());
+    }
+
+    /** Starts the process again if it was started and has exited since; returns whether it did. */
+    public synchronized boolean restartIfExited() {
+        if (process == null || process.isAlive()) {
+            return false;
+        }
+        start();
+        return true;
+    }
+
+    /** The operating system's id of the running process, for sending it signals. */
+    public synchronized long pid() {
+        if (process == null || !process.isAlive()) {
+            throw new IllegalStateException(name + " is not running");
+        }
+        return process.pid();
+    }
+
     /** Kills the process at once (SIGKILL), as a crash would: for fault tests. */
-    public void kill() {
+    public synchronized void kill() {
         if (process != null) {
             process.destroyForcibly();
             waitFor(Duration.ofSeconds(30));
@@ -202,7 +228,7 @@ public final class ServiceProcess implements AutoCloseable {
 
     /** SIGTERM, then SIGKILL if it has not stopped within 20 seconds. */
     @Override
-    public void close() {
+    public synchronized void close() {
         if (process == null || !process.isAlive()) {
             return;
         }

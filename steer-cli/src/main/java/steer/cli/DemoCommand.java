@@ -114,14 +114,16 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
                 onlineSettings(config, stack);
                 tsoSettings(config, stack, root);
                 Run started = orchestrator.startRun(StartRunRequest.newBuilder().setConfig(config).build());
-                watch(orchestrator, runId, start, DemoReport.roundsPerSplit(started.getConfig()));
-                Run run = orchestrator.getRun(GetRunRequest.newBuilder().setRunId(runId).build());
+                Run run = watch(orchestrator, runId, start, DemoReport.roundsPerSplit(started.getConfig()));
                 DemoReport report = DemoReport.of(run);
                 System.out.println();
                 System.out.print(report.table());
                 Path html = report.write(work);
                 System.out.printf(Locale.ROOT, "%nreport: %s%ntraces: %s (%d spans)%nlogs: %s%n", html, stack.traces().file(),
                         stack.traces().spans().size(), work.resolve("logs"));
+                // the trainer's last spans reach the collector within its export delay (200 ms)
+                Thread.sleep(1000);
+                System.out.print(steer.cli.demo.PhaseShares.table(steer.cli.demo.PhaseShares.of(stack.traces().spans())));
                 if (run.getState() != RunState.RUN_STATE_SUCCEEDED) {
                     System.err.println("steer demo: the run ended " + run.getState() + ": " + run.getError());
                     return 1;
@@ -193,32 +195,66 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
         }
     }
 
-    /** Prints the run's progress: every phase change, and each further quarter of a phase. */
-    private void watch(OrchestratorGrpc.OrchestratorBlockingStub orchestrator, String runId, long start,
-                       int roundsPerSplit) {
-        Iterator<RunEvent> events = orchestrator.watchRun(WatchRunRequest.newBuilder().setRunId(runId).build());
-        String lastPhase = "";
-        double lastFraction = -1;
-        while (events.hasNext()) {
-            RunEvent e = events.next();
-            String phase = e.getIteration() + "/" + e.getPhase();
-            boolean quiet = roundsPerSplit > 1 && e.getIteration() >= 0 && !e.getPhase().equals("done")
-                    && !e.getPhase().equals("evaluating");
-            if (!quiet && (!phase.equals(lastPhase) || e.getFraction() >= lastFraction + 0.25 || e.getFraction() >= 1 && lastFraction < 1)) {
-                // iteration -1 is the SFT baseline; the opening "current state" and the final state carry no iteration
-                boolean wholeRun = switch (e.getPhase()) {
-                    case "running", "succeeded", "failed", "stopped" -> true;
-                    default -> false;
-                };
-                String where = wholeRun ? "run" : e.getIteration() < 0 ? "SFT model"
-                        : roundsPerSplit == 1 ? "iteration " + (e.getIteration() + 1) + "/" + iterations
-                        : "it " + (e.getIteration() / roundsPerSplit + 1) + "/" + iterations + " round "
-                        + (e.getIteration() % roundsPerSplit + 1) + "/" + roundsPerSplit;
-                System.out.printf(Locale.ROOT, "  %5.1f min  %-15s %-11s %s%n", (System.nanoTime() - start) / 6e10, where,
-                        e.getPhase(), e.getMessage());
-                lastPhase = phase;
-                lastFraction = e.getFraction();
+    /** How long the demo waits for a restarted orchestrator before it gives up on the run. */
+    private static final long ORCHESTRATOR_AWAY_MS = java.time.Duration.ofMinutes(5).toMillis();
+
+    /**
+     * Prints the run's progress (every phase change, and each further quarter of a phase) until it ends, and returns
+     * the ended run. When the orchestrator goes away (it crashed; the supervisor restarts it and it resumes the run),
+     * waits for it and watches again.
+     */
+    private Run watch(OrchestratorGrpc.OrchestratorBlockingStub orchestrator, String runId, long start,
+                      int roundsPerSplit) throws InterruptedException {
+        String[] last = {"", "-1"};
+        long awaySince = 0;
+        while (true) {
+            try {
+                Iterator<RunEvent> events = orchestrator.watchRun(WatchRunRequest.newBuilder().setRunId(runId).build());
+                while (events.hasNext()) {
+                    print(events.next(), start, roundsPerSplit, last);
+                }
+                Run run = orchestrator.getRun(GetRunRequest.newBuilder().setRunId(runId).build());
+                awaySince = 0;
+                if (run.getState() != RunState.RUN_STATE_RUNNING) {
+                    return run;
+                }
+            } catch (io.grpc.StatusRuntimeException e) {
+                if (e.getStatus().getCode() != io.grpc.Status.Code.UNAVAILABLE) {
+                    throw e;
+                }
+                long now = System.currentTimeMillis();
+                if (awaySince == 0) {
+                    awaySince = now;
+                    System.out.printf(Locale.ROOT, "  %5.1f min  the orchestrator is unavailable (%s); waiting for it"
+                            + " to come back%n", (System.nanoTime() - start) / 6e10, e.getStatus().getDescription());
+                } else if (now - awaySince > ORCHESTRATOR_AWAY_MS) {
+                    throw e;
+                }
+                Thread.sleep(500);
             }
+        }
+    }
+
+    private void print(RunEvent e, long start, int roundsPerSplit, String[] last) {
+        String phase = e.getIteration() + "/" + e.getPhase();
+        double lastFraction = Double.parseDouble(last[1]);
+        boolean quiet = roundsPerSplit > 1 && e.getIteration() >= 0 && !e.getPhase().equals("done")
+                && !e.getPhase().equals("evaluating");
+        if (!quiet && (!phase.equals(last[0]) || e.getFraction() >= lastFraction + 0.25
+                || e.getFraction() >= 1 && lastFraction < 1)) {
+            // iteration -1 is the SFT baseline; the opening "current state" and the final state carry no iteration
+            boolean wholeRun = switch (e.getPhase()) {
+                case "running", "succeeded", "failed", "stopped" -> true;
+                default -> false;
+            };
+            String where = wholeRun ? "run" : e.getIteration() < 0 ? "SFT model"
+                    : roundsPerSplit == 1 ? "iteration " + (e.getIteration() + 1) + "/" + iterations
+                    : "it " + (e.getIteration() / roundsPerSplit + 1) + "/" + iterations + " round "
+                    + (e.getIteration() % roundsPerSplit + 1) + "/" + roundsPerSplit;
+            System.out.printf(Locale.ROOT, "  %5.1f min  %-15s %-11s %s%n", (System.nanoTime() - start) / 6e10, where,
+                    e.getPhase(), e.getMessage());
+            last[0] = phase;
+            last[1] = Double.toString(e.getFraction());
         }
     }
 }

@@ -11,10 +11,14 @@ import java.util.function.Consumer;
 import steer.broker.EmbeddedKafkaBroker;
 import steer.launch.FreePorts;
 import steer.launch.ServiceProcess;
+import steer.launch.Supervisor;
 
 /**
  * The embedded default: a real Kafka broker (KRaft) and the four services, each its own process on loopback,
  * plus a trace collector. {@link #close()} stops everything it started, newest first.
+ *
+ * <p>A {@link Supervisor} watches the four services as Kubernetes would: one that dies is started again on its port,
+ * its log and the progress say so, and the run goes on (each service resumes from its durable state).
  */
 public final class LocalStack implements AutoCloseable {
 
@@ -49,6 +53,8 @@ public final class LocalStack implements AutoCloseable {
     private static final Duration READY = Duration.ofMinutes(3);
 
     private final Options options;
+    /** A broker started elsewhere (a Testcontainers broker image), or null to start the embedded one. */
+    private final String externalKafka;
     private final List<AutoCloseable> started = new ArrayList<>();
     private TraceCollector traces;
     private EmbeddedKafkaBroker broker;
@@ -56,14 +62,24 @@ public final class LocalStack implements AutoCloseable {
     private ServiceProcess judge;
     private ServiceProcess trainer;
     private ServiceProcess orchestrator;
+    private Supervisor supervisor;
 
-    private LocalStack(Options options) {
+    private LocalStack(Options options, String externalKafka) {
         this.options = options;
+        this.externalKafka = externalKafka;
     }
 
     /** Starts the collector, the broker and the services, reporting each step to {@code progress}. */
     public static LocalStack start(Options options, Consumer<String> progress) {
-        LocalStack stack = new LocalStack(options);
+        return start(options, progress, null);
+    }
+
+    /**
+     * Starts the collector and the services against the Kafka broker at {@code kafkaBootstrap} (a broker image
+     * started by Testcontainers, say) instead of the embedded one; null starts the embedded broker.
+     */
+    public static LocalStack start(Options options, Consumer<String> progress, String kafkaBootstrap) {
+        LocalStack stack = new LocalStack(options, kafkaBootstrap);
         try {
             stack.startAll(progress);
             return stack;
@@ -80,9 +96,11 @@ public final class LocalStack implements AutoCloseable {
                     options.repoRoot().resolve("kafka-broker/target/broker-lib").toString());
         }
         traces = track(new TraceCollector(options.workDir().resolve("traces.jsonl")));
-        progress.accept("starting Kafka (KRaft) ...");
-        broker = track(EmbeddedKafkaBroker.start(options.workDir().resolve("kafka"), 0, false));
-        progress.accept("Kafka at " + broker.bootstrapServers() + "; starting generator, judge and trainer ...");
+        if (externalKafka == null) {
+            progress.accept("starting Kafka (KRaft) ...");
+            broker = track(EmbeddedKafkaBroker.start(options.workDir().resolve("kafka"), 0, false));
+        }
+        progress.accept("Kafka at " + bootstrapServers() + "; starting generator, judge and trainer ...");
         for (int g = 0; g < options.generators(); g++) {
             String name = options.generators() == 1 ? "generator" : "generator-" + g;
             generators.add(track(new ServiceProcess(name, app("generator-svc"), FreePorts.next(), generatorConfig(), logs))
@@ -99,6 +117,17 @@ public final class LocalStack implements AutoCloseable {
                 logs)).start();
         orchestrator.awaitReady(READY);
         progress.accept("orchestrator " + orchestrator.address() + " ready");
+        // tracked last, so it stops first: the services closed after it stay down
+        supervisor = track(new Supervisor(progress));
+        generators.forEach(supervisor::watch);
+        supervisor.watch(judge);
+        supervisor.watch(trainer);
+        supervisor.watch(orchestrator);
+    }
+
+    /** Restarts by the supervisor so far of {@code service}. */
+    public int restarts(ServiceProcess service) {
+        return supervisor.restarts(service);
     }
 
     private Path app(String module) {
@@ -110,7 +139,7 @@ public final class LocalStack implements AutoCloseable {
         c.put("quarkus.otel.exporter.otlp.traces.endpoint", traces.endpoint());
         c.put("quarkus.otel.exporter.otlp.traces.protocol", "http/protobuf");
         c.put("quarkus.otel.bsp.schedule.delay", "200ms");
-        c.put("kafka.bootstrap.servers", broker.bootstrapServers());
+        c.put("kafka.bootstrap.servers", bootstrapServers());
         return c;
     }
 
@@ -155,8 +184,14 @@ public final class LocalStack implements AutoCloseable {
         return options.workDir().resolve("checkpoints");
     }
 
+    /** The embedded broker; null when the stack runs against an external one. */
     public EmbeddedKafkaBroker broker() {
         return broker;
+    }
+
+    /** The Kafka bootstrap servers every service uses. */
+    public String bootstrapServers() {
+        return externalKafka != null ? externalKafka : broker.bootstrapServers();
     }
 
     public TraceCollector traces() {
@@ -191,14 +226,22 @@ public final class LocalStack implements AutoCloseable {
 
     /** Kills the trainer as a crash would and starts it again on the same state; returns when it is ready. */
     public void crashAndRestartTrainer() {
-        trainer.kill();
-        trainer.start().awaitReady(READY);
+        crashAndRestart(trainer);
+    }
+
+    /**
+     * Kills {@code service} with SIGKILL and returns when it is ready again (started here, or by the supervisor if
+     * it came first).
+     */
+    public void crashAndRestart(ServiceProcess service) {
+        service.kill();
+        service.restartIfExited();
+        service.awaitReady(READY);
     }
 
     /** Kills the orchestrator as a crash would and starts it again on the same state; returns when it is ready. */
     public void crashAndRestartOrchestrator() {
-        orchestrator.kill();
-        orchestrator.start().awaitReady(READY);
+        crashAndRestart(orchestrator);
     }
 
     private <T extends AutoCloseable> T track(T resource) {

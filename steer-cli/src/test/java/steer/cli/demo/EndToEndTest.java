@@ -524,7 +524,7 @@ class EndToEndTest {
     /** Every pair batch of the run committed to the topic, read as the trainer reads it (read_committed). */
     private List<PairBatch> publishedBatches(String runId) throws IOException {
         Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.broker().bootstrapServers());
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, stack.bootstrapServers());
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         List<PairBatch> batches = new ArrayList<>();

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -86,8 +85,7 @@ class GeneratorReplicasTest {
 
         // the second replica crashes and comes back on the SFT model (version 0)
         ServiceProcess second = generators.get(1);
-        second.kill();
-        second.start().awaitReady(Duration.ofMinutes(3));
+        stack.crashAndRestart(second);
         assertEquals(0, policyVersion(second));
 
         // resumed: iteration 2 must bring it to version 1 before sampling (else its samples fail the run)
