@@ -289,7 +289,7 @@ public final class CheckpointStore {
             for (Path p : s.toList()) {
                 Matcher m = TEMP_DIR.matcher(p.getFileName().toString());
                 // a live writer's directory is its own business; its pid tells us whether it still runs
-                if (m.matches() && ProcessHandle.of(Long.parseLong(m.group(1))).map(h -> !h.isAlive()).orElse(true)) {
+                if (m.matches() && !writerRuns(Long.parseLong(m.group(1)), p)) {
                     deleteRecursively(p);
                     deleted++;
                 }
@@ -298,6 +298,20 @@ public final class CheckpointStore {
             throw new UncheckedIOException("cleaning " + dir + ": " + e.getMessage(), e);
         }
         return deleted;
+    }
+
+    /**
+     * Whether the process that made a temporary directory still runs: its pid is alive and started before the
+     * directory was last modified. A pid started later is a reuse, as a restarted container's pid 1 always is.
+     */
+    private static boolean writerRuns(long pid, Path dir) throws IOException {
+        Optional<ProcessHandle> h = ProcessHandle.of(pid).filter(ProcessHandle::isAlive);
+        if (h.isEmpty()) {
+            return false;
+        }
+        Optional<Instant> started = h.get().info().startInstant();
+        // start times are kept to the clock tick: a second of slack never takes a live writer for a reuse
+        return started.isEmpty() || !started.get().minusSeconds(1).isAfter(Files.getLastModifiedTime(dir).toInstant());
     }
 
     private static ObjectNode toJson(StoredCheckpoint c) {

@@ -109,8 +109,15 @@ class CheckpointStoreTest {
         assertEquals(Optional.of(1L), store.latest("r"));
         assertFalse(store.exists("r", 2));
 
+        // and one under this JVM's pid made before this JVM started: a restarted container's pid 1 reused
+        Path reused = root.resolve("r").resolve(".v000002.tmp-" + ProcessHandle.current().pid()
+                + "-0b6e5a3c-1111-4222-8333-444455556668");
+        Files.createDirectories(reused);
+        Files.setLastModifiedTime(reused, java.nio.file.attribute.FileTime.fromMillis(0));
+
         StoredCheckpoint v2 = store.write("r", 2, 1, 4, Map.of("loss", 1.0), model, base);
         assertFalse(Files.exists(debris), "the dead writer's directory is cleaned on the next write");
+        assertFalse(Files.exists(reused), "so is one whose pid was reused by a later process");
         assertTrue(Files.exists(live), "a live writer's directory is left alone");
         assertEquals(List.of(1L, 2L), store.versions("r"));
         assertEquals(model.config(), HfCheckpoint.load(v2.location()).config());
