@@ -51,6 +51,7 @@ public final class CheckpointStore {
     private static final Pattern RUN_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
     private static final Pattern VERSION_DIR = Pattern.compile("v(\\d{6,})");
     private static final Pattern TEMP_DIR = Pattern.compile("\\.v\\d{6,}\\.tmp-(\\d+)-[0-9a-f-]+");
+    private static final Pattern SNAPSHOT_TEMP_DIR = Pattern.compile("\\.step-\\d{8}\\.tmp-(\\d+)-[0-9a-f-]+");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** The directory of a run's snapshots, beside its versions. */
@@ -155,6 +156,7 @@ public final class CheckpointStore {
         Path target = root.resolve(runId).resolve(SNAPSHOTS).resolve(String.format("step-%08d", step));
         Path info = target.resolve(SNAPSHOT_FILE);
         try {
+            cleanLeftovers(target.getParent(), SNAPSHOT_TEMP_DIR);
             if (Files.isRegularFile(info)) {
                 JsonNode json = JSON.readTree(info.toFile());
                 return new StoredSnapshot(runId, json.path("iteration").asInt(), step,
@@ -280,14 +282,17 @@ public final class CheckpointStore {
      */
     public int cleanLeftovers(String runId) {
         requireRunId(runId);
-        Path dir = root.resolve(runId);
+        return cleanLeftovers(root.resolve(runId), TEMP_DIR);
+    }
+
+    private static int cleanLeftovers(Path dir, Pattern temporary) {
         if (!Files.isDirectory(dir)) {
             return 0;
         }
         int deleted = 0;
         try (Stream<Path> s = Files.list(dir)) {
             for (Path p : s.toList()) {
-                Matcher m = TEMP_DIR.matcher(p.getFileName().toString());
+                Matcher m = temporary.matcher(p.getFileName().toString());
                 // a live writer's directory is its own business; its pid tells us whether it still runs
                 if (m.matches() && !writerRuns(Long.parseLong(m.group(1)), p)) {
                     deleteRecursively(p);

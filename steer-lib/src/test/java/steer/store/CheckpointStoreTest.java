@@ -123,6 +123,22 @@ class CheckpointStoreTest {
         assertEquals(model.config(), HfCheckpoint.load(v2.location()).config());
     }
 
+    @Test
+    void aSnapshotIsNoVersionAndTheSameStepGivesTheSameOne(@TempDir Path root) throws Exception {
+        CheckpointStore store = new CheckpointStore(root);
+        store.write("r", 1, 0, 3, Map.of(), List.of("b2", "b0", "b1"), model, base);
+        StoredSnapshot s = store.writeSnapshot("r", 1, 4, 1, Map.of("loss", 0.5), model, base);
+        assertEquals(List.of(1L), store.versions("r"), "a snapshot is outside the version sequence");
+        assertEquals(root.resolve("r").resolve(CheckpointStore.SNAPSHOTS).resolve("step-00000004"), s.location());
+        assertEquals(model.config(), HfCheckpoint.load(s.location()).config());
+        StoredSnapshot again = store.writeSnapshot("r", 1, 4, 1, Map.of(), model, base);
+        assertEquals(s, again, "the one already there");
+        assertEquals(List.of("b0", "b1", "b2"), store.read("r", 1).batchIds());
+        assertTrue(store.read("r", 1).writtenBy(3, 0, List.of("b1", "b2", "b0")));
+        assertFalse(store.read("r", 1).writtenBy(3, 0, List.of("b1", "b2", "other")));
+        assertFalse(store.read("r", 1).writtenBy(4, 0, List.of("b1", "b2", "b0")));
+    }
+
     /** The pid of a process that has exited. */
     private static long deadPid() throws IOException, InterruptedException {
         Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-version")
