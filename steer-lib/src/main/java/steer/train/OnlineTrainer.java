@@ -76,10 +76,9 @@ import steer.store.VersionConflictException;
  *
  * <p>State directory: {@code lock} (one trainer per directory, held while open), {@code position.json} (the input
  * position of a save that had no run to save, e.g. after dead-lettered records only) and, per run,
- * {@code runs/<run id>/states/step-NNNNNNNN/} in {@link TrainerCheckpoint}'s layout, numbered by save rather than
- * by step (a requested checkpoint saves without a step), the newest two kept. A state directory of the
- * single-run layout ({@code states/} at the top) is moved under its run on open. Not thread-safe: one thread
- * trains; {@link #status} and {@link #runs} may be read from any thread.
+ * {@code runs/<run id>/states/step-NNNNNNNN/} in {@link TrainerCheckpoint}'s layout, numbered by save, the newest
+ * two kept. A state directory of the single-run layout ({@code states/} at the top) is moved under its run on open.
+ * Not thread-safe: one thread trains; {@link #status} and {@link #runs} may be read from any thread.
  */
 public final class OnlineTrainer implements AutoCloseable {
 
