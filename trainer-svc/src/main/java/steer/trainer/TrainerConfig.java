@@ -98,9 +98,10 @@ public interface TrainerConfig {
      * Save the trainer state (weights, AdamW moments, trained batch ids and the consumed offsets, together) after
      * this many optimizer steps, ≥ 1; an iteration's end always saves. Between saves a crash replays the unsaved
      * steps from the saved offsets, so this trades saving time against replay time. 4: on the world's large model
-     * (3.6 M parameters, 16 SSO examples a step, two CPU cores) a step takes about 0.8 s and a save 0.09 s (44 MB,
-     * forced to disk), 12% of a step; every 4 steps that is 3%, and a crash replays at most 3 steps (about 2.4 s).
-     * Measured by steer-lib's DurabilityBenchmark. A full 7B state is about 84 GB: save far less often there.
+     * (3.6 M parameters, 16 SSO examples a step, two CPU cores) a save (44 MB: weights, moments, forced to disk)
+     * costs 8-12% of a step (0.09 s of 0.8 s on a quiet machine, 0.21 s of 2.7 s on a busy one; 4% at 32 examples);
+     * every 4 steps that is 2-3%, and a crash replays at most 3 steps (2.4-8 s). Measured by steer-lib's
+     * DurabilityBenchmark. A full 7B state is about 84 GB: save far less often there.
      */
     @WithDefault("4")
     int saveEverySteps();
