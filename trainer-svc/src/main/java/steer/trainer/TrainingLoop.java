@@ -20,6 +20,7 @@ import io.smallrye.common.annotation.Identifier;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -51,6 +52,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.jboss.logging.Logger;
+import steer.checkpoint.CheckpointException;
 import steer.checkpoint.HfConfigJson;
 import steer.proto.v1.CheckpointEvent;
 import steer.proto.v1.PairBatch;
@@ -84,8 +86,9 @@ import steer.train.OnlineTrainer;
  *
  * <p>Failures: a batch whose training throws resets the trainer to its saved state (the failed step may have
  * changed weights half-way) and replays from the saved offsets; after {@code max-train-attempts} failures it is
- * dead-lettered with the exception in its reason header and the loop goes on. Anything else stops the loop, which
- * turns liveness DOWN so that Kubernetes restarts the pod, and the restart resumes from the saved state.
+ * dead-lettered with the exception in its reason header and the loop goes on. Storage failures (reading or writing
+ * state and versions, a version conflict) are no batch's fault and, like anything else outside training, stop the
+ * loop, which turns liveness DOWN so that Kubernetes restarts the pod, and the restart resumes from the saved state.
  *
  * <p>Partitions: the pair-batch topic must have exactly one partition (one trainer, batches in publishing order,
  * an iteration's last batch after its others); the loop refuses to start on any other, with the count in the
@@ -501,8 +504,10 @@ public class TrainingLoop {
             OnlineTrainer.Outcome outcome;
             try {
                 outcome = train(batch);
-            } catch (VersionConflictException e) {
-                throw e; // the store and the state disagree: no retry can help
+            } catch (VersionConflictException | CheckpointException | UncheckedIOException e) {
+                // the store and the state disagree, or the disk fails: not this batch's fault, and dead-lettering
+                // batch after batch would drain the topic; stop, so the pod restarts and someone looks
+                throw e;
             } catch (RuntimeException e) {
                 failures.merge(key, 1, Integer::sum);
                 lastFailure.put(key, e.toString());
