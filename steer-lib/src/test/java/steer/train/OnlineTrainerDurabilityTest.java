@@ -72,6 +72,54 @@ class OnlineTrainerDurabilityTest {
     }
 
     @Test
+    void interleavedRunsSavedEveryThreeRecordsAndCrashedBetweenSavesReplayToTheSameWeights(@TempDir Path alone,
+            @TempDir Path one, @TempDir Path two) throws Exception {
+        try (OnlineTrainer t = OnlineTrainer.open(OnlineTrainerTest.settings(alone))) {
+            for (OnlineTrainer.Batch batch : batches) {
+                t.train(batch);
+            }
+            t.saveState();
+        }
+        List<OnlineTrainer.Batch> b = OnlineTrainerTest.relabel(batches, "run-b");
+        List<OnlineTrainer.Batch> interleaved = new java.util.ArrayList<>();
+        for (int i = 0; i < batches.size(); i++) {
+            interleaved.add(batches.get(i));
+            interleaved.add(b.get(i));
+        }
+        // with one live model every record unloads (and saves) the other run at the previous position: a crash
+        // after record 8 must still resume from the last full save, at 6
+        for (Path root : List.of(one, two)) {
+            int live = root == one ? 1 : 2;
+            OnlineTrainer t = OnlineTrainer.open(OnlineTrainerTest.settings(root, null, live));
+            for (int i = 0; i < 8; i++) {
+                t.train(interleaved.get(i));
+                if ((i + 1) % 3 == 0) {
+                    t.saveState(at(i + 1));
+                }
+            }
+            t.close();
+            t = OnlineTrainer.open(OnlineTrainerTest.settings(root, null, live));
+            assertEquals(at(6), t.position(), live + " live");
+            for (int i = 6; i < interleaved.size(); i++) {
+                t.train(interleaved.get(i));
+            }
+            t.saveState(at(interleaved.size()));
+            assertEquals(batches.stream().map(OnlineTrainer.Batch::batchId).toList(), t.trainedBatchIds("run-a"));
+            assertEquals(b.stream().map(OnlineTrainer.Batch::batchId).toList(), t.trainedBatchIds("run-b"));
+            assertEquals(2 * batches.size(), t.runs().stream().mapToLong(OnlineTrainer.Status::step).sum());
+            t.close();
+            for (String run : List.of("run-a", "run-b")) {
+                for (long v = 1; v <= 2; v++) {
+                    assertArrayEquals(Files.readAllBytes(new CheckpointStore(alone.resolve("store"))
+                                    .location("run-a", v).resolve("model.safetensors")),
+                            Files.readAllBytes(new CheckpointStore(root.resolve("store")).location(run, v)
+                                    .resolve("model.safetensors")), live + " live, " + run + " version " + v);
+                }
+            }
+        }
+    }
+
+    @Test
     void aSaveWithNothingTrainedStillMovesThePosition(@TempDir Path root) {
         try (OnlineTrainer t = OnlineTrainer.open(OnlineTrainerTest.settings(root))) {
             t.train(batches.get(0));

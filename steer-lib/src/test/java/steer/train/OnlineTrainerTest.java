@@ -346,7 +346,7 @@ class OnlineTrainerTest {
     }
 
     /** The same batches for another run (same ids, examples and positions). */
-    private static List<OnlineTrainer.Batch> relabel(List<OnlineTrainer.Batch> list, String run) {
+    static List<OnlineTrainer.Batch> relabel(List<OnlineTrainer.Batch> list, String run) {
         return list.stream().map(b -> new OnlineTrainer.Batch(run, b.iteration(), b.batchId(), b.policyVersion(),
                 b.objective(), b.batchIndex(), b.batchesInIteration(), b.learningRate(), b.totalSteps(),
                 b.examples())).toList();
