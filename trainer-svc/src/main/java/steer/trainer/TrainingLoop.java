@@ -35,6 +35,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.StreamSupport;
+import org.apache.kafka.clients.consumer.CommitFailedException;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
@@ -44,6 +45,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RebalanceInProgressException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.Headers;
@@ -421,11 +423,21 @@ public class TrainingLoop {
         lastSaveNanos = System.nanoTime();
     }
 
+    /**
+     * Commits the saved offsets to the group. Only a hint (the state holds the offsets a restart seeks to), so a
+     * commit the group refuses (a rebalance, a member dropped after max.poll.interval.ms) is logged, not fatal.
+     */
     private void commit(KafkaConsumer<String, byte[]> c) {
         Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
         position.forEach((tp, offset) -> offsets.put(tp, new OffsetAndMetadata(offset)));
-        if (!offsets.isEmpty()) {
+        if (offsets.isEmpty()) {
+            return;
+        }
+        try {
             c.commitSync(offsets);
+        } catch (CommitFailedException | RebalanceInProgressException e) {
+            LOG.warnf("committing %s to the group failed (%s); the saved state holds them, so nothing is lost",
+                    offsets, e.toString());
         }
     }
 
