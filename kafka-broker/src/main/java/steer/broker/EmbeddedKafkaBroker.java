@@ -234,6 +234,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                 "inter.broker.listener.name=PLAINTEXT",
                 "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
                 "log.dirs=" + data.toAbsolutePath(),
+                // auto-created topics get one partition: the trainer refuses a pair-batch topic with more, and the
+                // Strimzi topics of k8s/optional/strimzi-topics.yaml have one too
                 "num.partitions=1",
                 "default.replication.factor=1",
                 // one node: every internal topic with one replica, or creating it would wait forever

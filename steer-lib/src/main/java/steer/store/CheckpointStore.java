@@ -51,18 +51,53 @@ public final class CheckpointStore {
     private static final Pattern RUN_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
     private static final Pattern VERSION_DIR = Pattern.compile("v(\\d{6,})");
     private static final Pattern TEMP_DIR = Pattern.compile("\\.v\\d{6,}\\.tmp-(\\d+)-[0-9a-f-]+");
+    private static final Pattern SNAPSHOT_TEMP_DIR = Pattern.compile("\\.step-\\d{8}\\.tmp-(\\d+)-[0-9a-f-]+");
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    /** The directory of a run's snapshots, beside its versions. */
+    public static final String SNAPSHOTS = "snapshots";
+    /** The metadata file of each snapshot. */
+    public static final String SNAPSHOT_FILE = "snapshot.json";
+
+    /**
+     * Called inside {@link #write} once every file of a version is on disk, before its rename: the one moment a
+     * crash leaves a whole version under its temporary name. For fault-injection tests; production passes none.
+     */
+    @FunctionalInterface
+    public interface WriteProbe {
+        /** No probe. */
+        WriteProbe NONE = (runId, version, step) -> { };
+
+        void filesWritten(String runId, long version, long step);
+    }
+
     private final Path root;
+    private final WriteProbe probe;
 
     /** A store under {@code root}, created on the first write. */
     public CheckpointStore(Path root) {
+        this(root, WriteProbe.NONE);
+    }
+
+    /** A store under {@code root} that calls {@code probe} inside every version write. */
+    public CheckpointStore(Path root, WriteProbe probe) {
         this.root = root.toAbsolutePath().normalize();
+        this.probe = probe;
     }
 
     /** The store's root directory. */
     public Path root() {
         return root;
+    }
+
+    /**
+     * Writes a version, recording no batch ids.
+     *
+     * @see #write(String, long, int, long, Map, List, HfCheckpoint, Path)
+     */
+    public StoredCheckpoint write(String runId, long version, int iteration, long step, Map<String, Double> metrics,
+                                  HfCheckpoint model, Path tokenizerDir) {
+        return write(runId, version, iteration, step, metrics, List.of(), model, tokenizerDir);
     }
 
     /**
@@ -73,6 +108,8 @@ public final class CheckpointStore {
      * @param iteration      the iteration that produced it
      * @param step           optimizer steps so far in the run
      * @param metrics        the iteration's mean metrics
+     * @param batchIds       the ids of the iteration's batches (stored sorted), so that a replayed step can tell its
+     *                       own version from another writer's
      * @param model          the weights and configuration
      * @param tokenizerDir   a directory holding the model's {@code tokenizer.json}, copied beside the weights
      * @return the stored version, with its location
@@ -80,7 +117,7 @@ public final class CheckpointStore {
      * @throws CheckpointException      if the version already exists or a file cannot be written
      */
     public StoredCheckpoint write(String runId, long version, int iteration, long step, Map<String, Double> metrics,
-                                  HfCheckpoint model, Path tokenizerDir) {
+                                  List<String> batchIds, HfCheckpoint model, Path tokenizerDir) {
         requireRunId(runId);
         if (version < 1) {
             throw new IllegalArgumentException("stored versions start at 1 (version 0 is the base model), got "
@@ -91,22 +128,75 @@ public final class CheckpointStore {
             throw new CheckpointException(target, "version " + version + " of run " + runId + " already exists");
         }
         cleanLeftovers(runId);
-        Path temp = target.resolveSibling("." + target.getFileName() + ".tmp-" + ProcessHandle.current().pid() + "-"
-                + UUID.randomUUID());
         StoredCheckpoint stored = new StoredCheckpoint(runId, version, iteration, step, metrics,
-                System.currentTimeMillis(), target);
+                System.currentTimeMillis(), target, batchIds.stream().sorted().toList());
         try {
-            Files.createDirectories(temp);
-            HfCheckpoint.save(temp, model.config(), model.tensors());
-            copyDurably(tokenizerDir.resolve(Tokenizer.FILE_NAME), temp.resolve(Tokenizer.FILE_NAME));
-            writeDurably(temp.resolve(INFO_FILE), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(toJson(stored)));
-            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
-            forceDirectory(target.getParent());
+            writeDirectory(target, model, tokenizerDir, INFO_FILE, JSON.writerWithDefaultPrettyPrinter()
+                    .writeValueAsBytes(toJson(stored)), () -> probe.filesWritten(runId, version, step));
         } catch (FileAlreadyExistsException e) {
             throw new CheckpointException(target, "version " + version + " of run " + runId
                     + " was written by someone else meanwhile", e);
         } catch (IOException e) {
             throw new CheckpointException(target, "could not write: " + e, e);
+        }
+        return stored;
+    }
+
+    /**
+     * Writes a snapshot of a run's policy: the same layout as a version, under {@code ROOT/<run id>/snapshots/},
+     * outside the run's version sequence ({@link #versions} never lists it), so that asking for the weights of a
+     * run mid-iteration never makes a version the run's iterations count on. A snapshot at a step that has one
+     * already is that one (the same step has the same weights).
+     *
+     * @param basedOnVersion the run's newest version when the snapshot was taken
+     */
+    public StoredSnapshot writeSnapshot(String runId, int iteration, long step, long basedOnVersion,
+                                        Map<String, Double> metrics, HfCheckpoint model, Path tokenizerDir) {
+        requireRunId(runId);
+        Path target = root.resolve(runId).resolve(SNAPSHOTS).resolve(String.format("step-%08d", step));
+        Path info = target.resolve(SNAPSHOT_FILE);
+        try {
+            cleanLeftovers(target.getParent(), SNAPSHOT_TEMP_DIR);
+            if (Files.isRegularFile(info)) {
+                JsonNode json = JSON.readTree(info.toFile());
+                return new StoredSnapshot(runId, json.path("iteration").asInt(), step,
+                        json.path("based_on_version").asLong(), json.path("created_unix_ms").asLong(), target);
+            }
+            StoredSnapshot s = new StoredSnapshot(runId, iteration, step, basedOnVersion, System.currentTimeMillis(),
+                    target);
+            ObjectNode o = JSON.createObjectNode();
+            o.put("run_id", runId);
+            o.put("kind", "snapshot");
+            o.put("iteration", iteration);
+            o.put("step", step);
+            o.put("based_on_version", basedOnVersion);
+            ObjectNode m = o.putObject("metrics");
+            metrics.forEach(m::put);
+            o.put("created_unix_ms", s.createdUnixMs());
+            writeDirectory(target, model, tokenizerDir, SNAPSHOT_FILE, JSON.writerWithDefaultPrettyPrinter()
+                    .writeValueAsBytes(o), () -> { });
+            return s;
+        } catch (IOException e) {
+            throw new CheckpointException(target, "could not write the snapshot: " + e, e);
+        }
+    }
+
+    /**
+     * Writes weights, tokenizer and an info file into a hidden temporary directory beside {@code target}, forces
+     * them, runs {@code beforeRename}, renames the directory to {@code target} and forces the parent.
+     */
+    private static void writeDirectory(Path target, HfCheckpoint model, Path tokenizerDir, String infoName,
+                                       byte[] info, Runnable beforeRename) throws IOException {
+        Path temp = target.resolveSibling("." + target.getFileName() + ".tmp-" + ProcessHandle.current().pid() + "-"
+                + UUID.randomUUID());
+        try {
+            Files.createDirectories(temp);
+            HfCheckpoint.save(temp, model.config(), model.tensors());
+            copyDurably(tokenizerDir.resolve(Tokenizer.FILE_NAME), temp.resolve(Tokenizer.FILE_NAME));
+            writeDurably(temp.resolve(infoName), info);
+            beforeRename.run();
+            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
+            forceDirectory(target.getParent());
         } finally {
             try {
                 deleteRecursively(temp);
@@ -114,7 +204,6 @@ public final class CheckpointStore {
                 // the rename succeeded or the write failed; cleanLeftovers removes what remains later
             }
         }
-        return stored;
     }
 
     /** The stored versions of a run, ascending; empty if the run has none. */
@@ -176,9 +265,11 @@ public final class CheckpointStore {
             JsonNode json = JSON.readTree(file.toFile());
             Map<String, Double> metrics = new LinkedHashMap<>();
             json.path("metrics").fields().forEachRemaining(e -> metrics.put(e.getKey(), e.getValue().asDouble()));
+            List<String> batchIds = new ArrayList<>();
+            json.path("batch_ids").forEach(id -> batchIds.add(id.asText()));
             return new StoredCheckpoint(json.path("run_id").asText(), json.path("version").asLong(),
                     json.path("iteration").asInt(), json.path("step").asLong(), metrics,
-                    json.path("created_unix_ms").asLong(), dir);
+                    json.path("created_unix_ms").asLong(), dir, batchIds);
         } catch (IOException e) {
             throw new CheckpointException(file, "cannot read: " + e.getMessage(), e);
         }
@@ -191,16 +282,19 @@ public final class CheckpointStore {
      */
     public int cleanLeftovers(String runId) {
         requireRunId(runId);
-        Path dir = root.resolve(runId);
+        return cleanLeftovers(root.resolve(runId), TEMP_DIR);
+    }
+
+    private static int cleanLeftovers(Path dir, Pattern temporary) {
         if (!Files.isDirectory(dir)) {
             return 0;
         }
         int deleted = 0;
         try (Stream<Path> s = Files.list(dir)) {
             for (Path p : s.toList()) {
-                Matcher m = TEMP_DIR.matcher(p.getFileName().toString());
+                Matcher m = temporary.matcher(p.getFileName().toString());
                 // a live writer's directory is its own business; its pid tells us whether it still runs
-                if (m.matches() && ProcessHandle.of(Long.parseLong(m.group(1))).map(h -> !h.isAlive()).orElse(true)) {
+                if (m.matches() && !writerRuns(Long.parseLong(m.group(1)), p)) {
                     deleteRecursively(p);
                     deleted++;
                 }
@@ -211,6 +305,20 @@ public final class CheckpointStore {
         return deleted;
     }
 
+    /**
+     * Whether the process that made a temporary directory still runs: its pid is alive and started before the
+     * directory was last modified. A pid started later is a reuse, as a restarted container's pid 1 always is.
+     */
+    private static boolean writerRuns(long pid, Path dir) throws IOException {
+        Optional<ProcessHandle> h = ProcessHandle.of(pid).filter(ProcessHandle::isAlive);
+        if (h.isEmpty()) {
+            return false;
+        }
+        Optional<Instant> started = h.get().info().startInstant();
+        // start times are kept to the clock tick: a second of slack never takes a live writer for a reuse
+        return started.isEmpty() || !started.get().minusSeconds(1).isAfter(Files.getLastModifiedTime(dir).toInstant());
+    }
+
     private static ObjectNode toJson(StoredCheckpoint c) {
         ObjectNode o = JSON.createObjectNode();
         o.put("run_id", c.runId());
@@ -219,6 +327,7 @@ public final class CheckpointStore {
         o.put("step", c.step());
         ObjectNode metrics = o.putObject("metrics");
         c.metrics().forEach(metrics::put);
+        c.batchIds().forEach(o.putArray("batch_ids")::add);
         o.put("created_unix_ms", c.createdUnixMs());
         o.put("created", Instant.ofEpochMilli(c.createdUnixMs()).toString());
         return o;

@@ -33,6 +33,8 @@ import steer.objective.Objective;
 import steer.objective.Sso;
 import steer.store.CheckpointStore;
 import steer.store.StoredCheckpoint;
+import steer.store.StoredSnapshot;
+import steer.store.VersionConflictException;
 
 /**
  * Trains runs online, batch by batch as they arrive, with exactly-once effect per run: each batch id of a run is
@@ -49,11 +51,20 @@ import steer.store.StoredCheckpoint;
  * that sampled it, the checkpoint the iteration started from; for OSP the base model for the whole run. A batch's
  * policy may lag the run's newest checkpoint by at most the smaller of the run's and the trainer's staleness bound.
  *
- * <p>Callers drive durability: {@link #train} changes only memory (and, when an iteration completes, writes the
- * store version); {@link #saveState} makes it durable. A consumer commits its input position only after
- * {@link #saveState} returns. A crash before that replays the batch from the last saved state, which computes the
- * same step again (same weights, moments and inputs); a batch delivered again after the save is recognised by
- * its id and skipped.
+ * <p>Callers drive durability, as a stream processor's checkpoint does: {@link #train} changes only memory (and,
+ * when an iteration completes, writes the store version); {@link #saveState(Map)} makes everything trained so far
+ * durable together with the caller's input position (the next offset to read, per topic-partition), which
+ * {@link #position} returns after a restart, so the caller seeks there and replays. A crash between saves replays
+ * the batches after the saved position from the saved state, which computes the same steps again (same weights,
+ * moments and inputs); a batch delivered again after a save is recognised by its id and skipped. So each batch's
+ * update is applied exactly once in the state that survives, however often the caller saves.
+ *
+ * <p>Versions: a version is written only when an iteration's last batch is trained, and it is the run's next
+ * version only once a save records it. A replayed step that finds its version in the store already (a crash
+ * after the write, before the save) checks it is its own (step, iteration, batch ids) before it reuses it. Each
+ * version is announced by the caller after the save that records it ({@link #unannounced}, {@link #markAnnounced});
+ * a restart lists again any version a crash left unannounced. {@link #snapshot} writes weights on request outside
+ * the version sequence.
  *
  * <p>Memory: a run's ledger (trained ids, progress, counters) is small and always in memory; its live state
  * (policy, AdamW moments, reference model) is loaded when one of its batches arrives, and at most
@@ -63,16 +74,18 @@ import steer.store.StoredCheckpoint;
  * (a few kB of JSON each), its model only when it trains again: a restart costs nothing per finished run, and a
  * batch of a run with state on disk continues that run.
  *
- * <p>State directory: {@code lock} (one trainer per directory, held while open) and, per run,
- * {@code runs/<run id>/states/step-NNNNNNNN/} in {@link TrainerCheckpoint}'s layout, numbered by save rather than
- * by step (a requested checkpoint saves without a step), the newest two kept. A state directory of the
- * single-run layout ({@code states/} at the top) is moved under its run on open. Not thread-safe: one thread
- * trains; {@link #status} and {@link #runs} may be read from any thread.
+ * <p>State directory: {@code lock} (one trainer per directory, held while open), {@code position.json} (the input
+ * position of a save that had no run to save, e.g. after dead-lettered records only) and, per run,
+ * {@code runs/<run id>/states/step-NNNNNNNN/} in {@link TrainerCheckpoint}'s layout, numbered by save, the newest
+ * two kept. A state directory of the single-run layout ({@code states/} at the top) is moved under its run on open.
+ * Not thread-safe: one thread trains; {@link #status} and {@link #runs} may be read from any thread.
  */
 public final class OnlineTrainer implements AutoCloseable {
 
     private static final String FORMAT = "steer-online-trainer/1";
     private static final int KEPT_STATES = 2;
+    /** The input position of a save that found no run with unsaved changes. */
+    static final String POSITION_FILE = "position.json";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /**
@@ -247,6 +260,8 @@ public final class OnlineTrainer implements AutoCloseable {
     /** Batches refused before any run state was involved: another run, or a new run naming a policy &gt; 0. */
     private long refusedWithoutRun;
     private long modelLoads;
+    /** The input position recorded by the newest save (of a run's state or of {@link #POSITION_FILE}). */
+    private Map<String, Long> durablePosition = Map.of();
     private volatile Snapshot snapshot;
 
     private record Snapshot(Status current, List<Status> runs) {
@@ -263,6 +278,10 @@ public final class OnlineTrainer implements AutoCloseable {
                 current = r;
             }
         }
+        if (current != null) {
+            durablePosition = current.savedPosition;
+        }
+        readPositionFile();
         publishStatus();
     }
 
@@ -374,58 +393,109 @@ public final class OnlineTrainer implements AutoCloseable {
         metrics.put("policy_lag", (double) (run.checkpointVersion - b.policyVersion()));
         run.lastMetrics = Collections.unmodifiableMap(metrics);
         IterationProgress progress = run.iterations.computeIfAbsent(b.iteration(), i -> new IterationProgress());
-        progress.add(b.batchIndex(), metrics);
+        progress.add(b.batchIndex(), b.batchId(), metrics);
         Optional<StoredCheckpoint> written = Optional.empty();
         if (!progress.checkpointed && progress.indices.size() >= b.batchesInIteration()) {
             progress.checkpointed = true;
-            written = Optional.of(writeVersion(run, b.iteration(), progress.means()));
+            written = Optional.of(writeVersion(run, b.iteration(), progress.batchIds, progress.means()));
         }
         publishStatus();
         return new Trained(r, written);
     }
 
     /**
-     * Writes the policy of the run of the last trained batch as its next version now (on request), with the last
-     * step's metrics.
+     * Writes the policy of the run of the last trained batch as a snapshot now (on request): outside the run's
+     * version sequence, so no iteration ever takes it for its checkpoint.
      *
      * @throws IllegalStateException before the first batch, when there is no run yet
      */
-    public StoredCheckpoint checkpointNow() {
+    public StoredSnapshot snapshot() {
         if (current == null) {
             throw new IllegalStateException("no run yet: the trainer has trained no batch"
                     + (settings.runId() != null ? " of run " + settings.runId() : ""));
         }
-        return checkpointNow(current.runId);
+        return snapshot(current.runId);
     }
 
     /**
-     * Writes the policy of {@code runId} as its next version now (on request), with its last step's metrics;
-     * loads the run's model if it is not in memory.
+     * Writes the policy of {@code runId} as a snapshot now (on request), steps not yet saved included; loads the
+     * run's model if it is not in memory. The run's state does not change: the snapshot is no version.
      *
      * @throws NoSuchElementException if the run has not trained here
      */
-    public StoredCheckpoint checkpointNow(String runId) {
+    public StoredSnapshot snapshot(String runId) {
         RunState run = runs.get(runId);
         if (run == null) {
             throw new NoSuchElementException("run " + runId + " has not trained here; runs: " + runs.keySet());
         }
-        activate(run);
-        StoredCheckpoint c = writeVersion(run, run.iteration, run.lastMetrics);
-        run.dirty = true;
-        publishStatus();
-        return c;
+        Live m = activate(run);
+        return settings.store().writeSnapshot(run.runId, run.iteration, m.trainer.stepCount(), run.checkpointVersion,
+                run.lastMetrics, new HfCheckpoint(m.policy.config(), m.policy.toHostTensors()), settings.baseModel());
     }
 
     /**
-     * Makes everything trained so far durable: for each run changed since its last save, weights, moments,
-     * trained ids, counters, iteration metrics. In steady use that is the run of the last batch alone.
+     * The versions written (and recorded by a save) but not yet announced, oldest first: after a restart, those a
+     * crash left between the save and the event; in steady use, the version the last step wrote.
      */
-    public void saveState() {
-        for (RunState run : live.values()) {
-            if (run.dirty) {
-                save(run);
+    public List<StoredCheckpoint> unannounced() {
+        List<StoredCheckpoint> out = new ArrayList<>();
+        for (RunState r : runs.values()) {
+            for (long v = r.announcedVersion + 1; v <= r.savedCheckpointVersion; v++) {
+                out.add(settings.store().read(r.runId, v));
             }
         }
+        return out;
+    }
+
+    /**
+     * Records that a version's event is on the broker. Kept in memory and saved with the run's next save; until
+     * then a restart announces it again (events are at least once).
+     */
+    public void markAnnounced(String runId, long version) {
+        RunState r = runs.get(runId);
+        if (r != null) {
+            r.announcedVersion = Math.max(r.announcedVersion, version);
+        }
+    }
+
+    /**
+     * The input position of the newest save: per {@code topic-partition} key, the next offset to read. A restarted
+     * consumer seeks there; records after it are replayed and train again from the saved state.
+     */
+    public Map<String, Long> position() {
+        return durablePosition;
+    }
+
+    /** Whether any run has trained or written a version since its last save. */
+    public boolean hasUnsavedChanges() {
+        return live.values().stream().anyMatch(r -> r.dirty);
+    }
+
+    /** {@link #saveState(Map)} at the position of the last save: for callers that keep no input position. */
+    public void saveState() {
+        saveState(durablePosition);
+    }
+
+    /**
+     * Makes everything trained so far durable, with {@code position} (per {@code topic-partition} key, the next
+     * offset to read; every record before it handled): for each run changed since its last save, weights,
+     * moments, trained ids, counters, iteration metrics, in one atomic directory each. In steady use that is the
+     * run of the last batch alone, and its state and position are one atomic write. With several changed runs,
+     * all but the last save with the previous position, so a crash between them leaves a position no later than
+     * what is durable (the replay skips what the saved runs hold by id). With none, only the position is written.
+     */
+    public void saveState(Map<String, Long> position) {
+        Map<String, Long> next = Map.copyOf(position);
+        List<RunState> changed = live.values().stream().filter(r -> r.dirty).toList();
+        if (changed.isEmpty()) {
+            if (!next.equals(durablePosition)) {
+                writePositionFile(next);
+            }
+        }
+        for (int i = 0; i < changed.size(); i++) {
+            save(changed.get(i), i == changed.size() - 1 ? next : durablePosition);
+        }
+        durablePosition = next;
     }
 
     /** Where the run of the last trained batch stands (all zeros before the first); safe from any thread. */
@@ -512,21 +582,24 @@ public final class OnlineTrainer implements AutoCloseable {
     /** Saves the run if it has unsaved changes, then frees its model; its ledger stays. */
     private void unload(RunState run) {
         if (run.dirty) {
-            save(run);
+            // the other runs may hold unsaved steps: the position stays where the last full save left it
+            save(run, durablePosition);
         }
         live.remove(run.runId);
         run.live.close();
         run.live = null;
     }
 
-    private void save(RunState run) {
+    private void save(RunState run, Map<String, Long> position) {
         long next = run.saves + 1;
         long sequence = saveSequence + 1;
         TrainerCheckpoint.save(run.dir.resolve(TrainerCheckpoint.name(next)), run.live.policy,
                 run.live.trainer.optimizer(), new TrainerCheckpoint.State(run.live.trainer.stepCount(), 0, 0,
-                        run.stateJson(next, sequence)), settings.baseModel());
+                        run.stateJson(next, sequence, position)), settings.baseModel());
         run.saves = next;
         run.saveSequence = sequence;
+        run.savedPosition = position;
+        run.savedCheckpointVersion = run.checkpointVersion;
         saveSequence = sequence;
         run.dirty = false;
         try (Stream<Path> s = Files.list(run.dir)) {
@@ -541,21 +614,83 @@ public final class OnlineTrainer implements AutoCloseable {
     }
 
     /**
-     * Writes the run's next version. A version already in the store is the one this same step wrote before a
-     * crash that lost the state save (the replayed step computes the same weights), so it is kept, not rewritten.
+     * Writes the run's next version at the end of an iteration. A version already in the store is the one this same
+     * step wrote before a crash that lost the state save (the replayed step computes the same weights) if its step,
+     * iteration and batch ids are this step's; then it is kept, not rewritten. Anything else is a conflict.
+     *
+     * @throws VersionConflictException if the stored version was written by another step
      */
-    private StoredCheckpoint writeVersion(RunState run, int ofIteration, Map<String, Double> metrics) {
+    private StoredCheckpoint writeVersion(RunState run, int ofIteration, List<String> batchIds,
+                                          Map<String, Double> metrics) {
         long version = run.checkpointVersion + 1;
+        long step = run.live.trainer.stepCount();
         StoredCheckpoint c;
         if (settings.store().exists(run.runId, version)) {
             c = settings.store().read(run.runId, version);
+            if (!c.writtenBy(step, ofIteration, batchIds)) {
+                throw new VersionConflictException("run " + run.runId + ": version " + version + " at " + c.location()
+                        + " is in the store, written at step " + c.step() + " of iteration " + c.iteration() + " from "
+                        + c.batchIds().size() + " batches " + c.batchIds() + ", but this trainer's state makes it at"
+                        + " step " + step + " of iteration " + ofIteration + " from batches "
+                        + batchIds.stream().sorted().toList() + "; the store and the state directory disagree"
+                        + " (another trainer, or a state directory restored from elsewhere): move one of them aside");
+            }
         } else {
             Decoder policy = run.live.policy;
-            c = settings.store().write(run.runId, version, ofIteration, run.live.trainer.stepCount(), metrics,
+            c = settings.store().write(run.runId, version, ofIteration, step, metrics, batchIds,
                     new HfCheckpoint(policy.config(), policy.toHostTensors()), settings.baseModel());
         }
         run.checkpointVersion = version;
         return c;
+    }
+
+    /** Writes {@link #POSITION_FILE} atomically (temporary file, force, rename, force the directory). */
+    private void writePositionFile(Map<String, Long> position) {
+        long sequence = saveSequence + 1;
+        ObjectNode o = JSON.createObjectNode();
+        o.put("save_sequence", sequence);
+        ObjectNode offsets = o.putObject("consumed_offsets");
+        new TreeMap<>(position).forEach(offsets::put);
+        Path file = settings.stateDir().resolve(POSITION_FILE);
+        Path tmp = settings.stateDir().resolve("." + POSITION_FILE + ".tmp");
+        try {
+            try (FileChannel c = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING)) {
+                c.write(java.nio.ByteBuffer.wrap(JSON.writeValueAsBytes(o)));
+                c.force(true);
+            }
+            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            try (FileChannel d = FileChannel.open(settings.stateDir(), StandardOpenOption.READ)) {
+                d.force(true);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("writing " + file + ": " + e.getMessage(), e);
+        }
+        saveSequence = sequence;
+    }
+
+    /** Takes the position of {@link #POSITION_FILE} if it is newer than every run's save. */
+    private void readPositionFile() {
+        Path file = settings.stateDir().resolve(POSITION_FILE);
+        if (!Files.isRegularFile(file)) {
+            return;
+        }
+        try {
+            JsonNode o = JSON.readTree(file.toFile());
+            long sequence = o.path("save_sequence").asLong();
+            if (sequence > saveSequence) {
+                durablePosition = offsets(o.path("consumed_offsets"));
+                saveSequence = sequence;
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("reading " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Map<String, Long> offsets(JsonNode o) {
+        Map<String, Long> out = new TreeMap<>();
+        o.fields().forEachRemaining(e -> out.put(e.getKey(), e.getValue().asLong()));
+        return Collections.unmodifiableMap(out);
     }
 
     private Path runDir(String runId) {
@@ -663,6 +798,11 @@ public final class OnlineTrainer implements AutoCloseable {
         long checkpointVersion;
         long saves;
         long saveSequence;
+        /** The newest version recorded by a save, and the newest whose event is known to be on the broker. */
+        long savedCheckpointVersion;
+        long announcedVersion;
+        /** The input position the run's newest save recorded. */
+        Map<String, Long> savedPosition = Map.of();
         final Set<String> trainedIds = new LinkedHashSet<>();
         final Map<Integer, IterationProgress> iterations = new TreeMap<>();
         Map<String, Double> lastMetrics = Map.of();
@@ -683,12 +823,15 @@ public final class OnlineTrainer implements AutoCloseable {
                     stale, refused + refusedElsewhere, live != null);
         }
 
-        ObjectNode stateJson(long saveNumber, long sequence) {
+        ObjectNode stateJson(long saveNumber, long sequence, Map<String, Long> position) {
             ObjectNode o = JSON.createObjectNode();
             o.put("format", FORMAT);
             o.put("run_id", runId);
             o.put("iteration", iteration);
             o.put("checkpoint_version", checkpointVersion);
+            o.put("announced_version", announcedVersion);
+            ObjectNode offsets = o.putObject("consumed_offsets");
+            new TreeMap<>(position).forEach(offsets::put);
             o.put("saves", saveNumber);
             o.put("save_sequence", sequence);
             ArrayNode ids = o.putArray("trained_batches");
@@ -715,6 +858,10 @@ public final class OnlineTrainer implements AutoCloseable {
             }
             iteration = o.path("iteration").asInt();
             checkpointVersion = o.path("checkpoint_version").asLong();
+            savedCheckpointVersion = checkpointVersion;
+            // a state saved before versions were announced after the save: its versions were announced then
+            announcedVersion = o.has("announced_version") ? o.path("announced_version").asLong() : checkpointVersion;
+            savedPosition = offsets(o.path("consumed_offsets"));
             saves = o.path("saves").asLong();
             saveSequence = o.path("save_sequence").asLong(); // 0 in a single-run state
             o.path("trained_batches").forEach(id -> trainedIds.add(id.asText()));
@@ -773,12 +920,14 @@ public final class OnlineTrainer implements AutoCloseable {
     /** One iteration's trained batch indices and metric sums. */
     private static final class IterationProgress {
         final Set<Integer> indices = new TreeSet<>();
+        final List<String> batchIds = new ArrayList<>();
         final Map<String, Double> sums = new LinkedHashMap<>();
         long steps;
         boolean checkpointed;
 
-        void add(int index, Map<String, Double> metrics) {
+        void add(int index, String batchId, Map<String, Double> metrics) {
             indices.add(index);
+            batchIds.add(batchId);
             steps++;
             metrics.forEach((k, v) -> sums.merge(k, v, Double::sum));
         }
@@ -794,6 +943,8 @@ public final class OnlineTrainer implements AutoCloseable {
             ObjectNode o = JSON.createObjectNode();
             ArrayNode idx = o.putArray("indices");
             indices.forEach(idx::add);
+            ArrayNode ids = o.putArray("batch_ids");
+            batchIds.forEach(ids::add);
             ObjectNode s = o.putObject("sums");
             sums.forEach(s::put);
             o.put("steps", steps);
@@ -804,6 +955,7 @@ public final class OnlineTrainer implements AutoCloseable {
         static IterationProgress fromJson(JsonNode o) {
             IterationProgress p = new IterationProgress();
             o.path("indices").forEach(i -> p.indices.add(i.asInt()));
+            o.path("batch_ids").forEach(i -> p.batchIds.add(i.asText()));
             o.path("sums").fields().forEachRemaining(e -> p.sums.put(e.getKey(), e.getValue().asDouble()));
             p.steps = o.path("steps").asLong();
             p.checkpointed = o.path("checkpointed").asBoolean();

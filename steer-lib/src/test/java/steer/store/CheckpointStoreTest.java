@@ -109,11 +109,34 @@ class CheckpointStoreTest {
         assertEquals(Optional.of(1L), store.latest("r"));
         assertFalse(store.exists("r", 2));
 
+        // and one under this JVM's pid made before this JVM started: a restarted container's pid 1 reused
+        Path reused = root.resolve("r").resolve(".v000002.tmp-" + ProcessHandle.current().pid()
+                + "-0b6e5a3c-1111-4222-8333-444455556668");
+        Files.createDirectories(reused);
+        Files.setLastModifiedTime(reused, java.nio.file.attribute.FileTime.fromMillis(0));
+
         StoredCheckpoint v2 = store.write("r", 2, 1, 4, Map.of("loss", 1.0), model, base);
         assertFalse(Files.exists(debris), "the dead writer's directory is cleaned on the next write");
+        assertFalse(Files.exists(reused), "so is one whose pid was reused by a later process");
         assertTrue(Files.exists(live), "a live writer's directory is left alone");
         assertEquals(List.of(1L, 2L), store.versions("r"));
         assertEquals(model.config(), HfCheckpoint.load(v2.location()).config());
+    }
+
+    @Test
+    void aSnapshotIsNoVersionAndTheSameStepGivesTheSameOne(@TempDir Path root) throws Exception {
+        CheckpointStore store = new CheckpointStore(root);
+        store.write("r", 1, 0, 3, Map.of(), List.of("b2", "b0", "b1"), model, base);
+        StoredSnapshot s = store.writeSnapshot("r", 1, 4, 1, Map.of("loss", 0.5), model, base);
+        assertEquals(List.of(1L), store.versions("r"), "a snapshot is outside the version sequence");
+        assertEquals(root.resolve("r").resolve(CheckpointStore.SNAPSHOTS).resolve("step-00000004"), s.location());
+        assertEquals(model.config(), HfCheckpoint.load(s.location()).config());
+        StoredSnapshot again = store.writeSnapshot("r", 1, 4, 1, Map.of(), model, base);
+        assertEquals(s, again, "the one already there");
+        assertEquals(List.of("b0", "b1", "b2"), store.read("r", 1).batchIds());
+        assertTrue(store.read("r", 1).writtenBy(3, 0, List.of("b1", "b2", "b0")));
+        assertFalse(store.read("r", 1).writtenBy(3, 0, List.of("b1", "b2", "other")));
+        assertFalse(store.read("r", 1).writtenBy(4, 0, List.of("b1", "b2", "b0")));
     }
 
     /** The pid of a process that has exited. */

@@ -163,8 +163,13 @@ class OnlineTrainerTest {
             assertEquals(1, s.stale());
             assertEquals(2, s.refused());
             assertEquals(7, s.step());
-            StoredCheckpoint requested = t.checkpointNow();
-            assertEquals(4, requested.version());
+            // a requested snapshot is no version: the run's sequence stays where its iterations put it
+            steer.store.StoredSnapshot requested = t.snapshot();
+            assertEquals(7, requested.step());
+            assertEquals(3, requested.basedOnVersion());
+            assertEquals(3, t.status().checkpointVersion());
+            assertEquals(List.of(1L, 2L, 3L), new CheckpointStore(root.resolve("store")).versions("run-a"));
+            assertTrue(Files.isRegularFile(requested.location().resolve("model.safetensors")));
             assertThrows(IllegalStateException.class, () -> OnlineTrainer.open(settings(root)),
                     "a second trainer on the same state directory");
         }
@@ -341,7 +346,7 @@ class OnlineTrainerTest {
     }
 
     /** The same batches for another run (same ids, examples and positions). */
-    private static List<OnlineTrainer.Batch> relabel(List<OnlineTrainer.Batch> list, String run) {
+    static List<OnlineTrainer.Batch> relabel(List<OnlineTrainer.Batch> list, String run) {
         return list.stream().map(b -> new OnlineTrainer.Batch(run, b.iteration(), b.batchId(), b.policyVersion(),
                 b.objective(), b.batchIndex(), b.batchesInIteration(), b.learningRate(), b.totalSteps(),
                 b.examples())).toList();

@@ -21,8 +21,11 @@ final class KafkaClientSettings {
      * @param bootstrap       {@code steer.trainer.bootstrap-servers}
      * @param groupId         the consumer group, whose committed offsets are where a restart resumes
      * @param groupInstanceId static membership id, so a restarted trainer takes its partitions back at once
+     * @param maxPollInterval the longest one record may take (a step, a save, a version and its event): past it the
+     *                        broker drops the trainer from its group
      */
-    static Properties consumer(Map<String, ?> shared, String bootstrap, String groupId, String groupInstanceId) {
+    static Properties consumer(Map<String, ?> shared, String bootstrap, String groupId, String groupInstanceId,
+                               java.time.Duration maxPollInterval) {
         Properties p = base(shared, bootstrap);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
         p.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, groupInstanceId);
@@ -30,6 +33,7 @@ final class KafkaClientSettings {
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         // one record per poll: each is trained, saved and committed before the next is looked at
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1");
+        p.put(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, Long.toString(maxPollInterval.toMillis()));
         p.put(ConsumerConfig.CLIENT_ID_CONFIG, "steer-trainer");
         // the pair batches are published in transactions; never train an aborted one
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");

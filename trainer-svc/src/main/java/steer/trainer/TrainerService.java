@@ -16,17 +16,18 @@ import steer.proto.v1.TrainerRunStatus;
 import steer.proto.v1.TrainerStatus;
 import steer.proto.v1.TrainerStatusRequest;
 import steer.store.CheckpointStore;
-import steer.store.StoredCheckpoint;
+import steer.store.StoredSnapshot;
 import steer.train.OnlineTrainer;
 
 /**
  * The gRPC Trainer: reports where training stands (the run of the last trained batch, and every run) and takes
- * checkpoint requests. Training itself is Kafka's.
+ * snapshot requests (RequestCheckpoint, outside the run's version sequence). Training itself is Kafka's. The admin
+ * credential of state-changing calls is checked before this adapter, by {@link AdminAuth}.
  */
 @GrpcService
 public class TrainerService extends TrainerGrpc.TrainerImplBase {
 
-    /** A checkpoint of a model of a few million parameters takes well under a second; a minute means trouble. */
+    /** A snapshot of a model of a few million parameters takes well under a second; a minute means trouble. */
     private static final long CHECKPOINT_TIMEOUT_SECONDS = 60;
     private static final int MAX_REASON_LENGTH = 1000;
 
@@ -78,9 +79,9 @@ public class TrainerService extends TrainerGrpc.TrainerImplBase {
             }
         }
         try {
-            StoredCheckpoint c = loop.requestCheckpoint(runId).get(CHECKPOINT_TIMEOUT_SECONDS, TimeUnit.SECONDS);
-            response.onNext(CheckpointResponse.newBuilder().setVersion(c.version())
-                    .setLocation(c.location().toString()).build());
+            StoredSnapshot c = loop.requestCheckpoint(runId).get(CHECKPOINT_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            response.onNext(CheckpointResponse.newBuilder().setVersion(c.basedOnVersion())
+                    .setLocation(c.location().toString()).setStep(c.step()).setIteration(c.iteration()).build());
             response.onCompleted();
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();

@@ -9,6 +9,8 @@ import org.junit.jupiter.api.Test;
 
 class KafkaClientSettingsTest {
 
+    static final java.time.Duration TEN_MINUTES = java.time.Duration.ofMinutes(10);
+
     /** What a deployment against a SASL_SSL Kafka sets under kafka.* (Quarkus strips the prefix). */
     private static final Map<String, Object> SECURED = Map.of(
             "bootstrap.servers", "shared:9093",
@@ -26,7 +28,7 @@ class KafkaClientSettingsTest {
     @Test
     void theSharedSecuritySettingsReachBothClients() {
         for (Properties p : new Properties[] {
-                KafkaClientSettings.consumer(SECURED, "broker:9092", "steer-trainer", "trainer-0"),
+                KafkaClientSettings.consumer(SECURED, "broker:9092", "steer-trainer", "trainer-0", TEN_MINUTES),
                 KafkaClientSettings.producer(SECURED, "broker:9092")}) {
             assertEquals("SASL_SSL", p.getProperty("security.protocol"));
             assertEquals("SCRAM-SHA-512", p.getProperty("sasl.mechanism"));
@@ -38,12 +40,13 @@ class KafkaClientSettingsTest {
 
     @Test
     void theTrainersDeliverySettingsCannotBeOverridden() {
-        Properties c = KafkaClientSettings.consumer(SECURED, "broker:9092", "steer-trainer", "trainer-0");
+        Properties c = KafkaClientSettings.consumer(SECURED, "broker:9092", "steer-trainer", "trainer-0", TEN_MINUTES);
         assertEquals("false", c.getProperty("enable.auto.commit"));
         assertEquals("1", c.getProperty("max.poll.records"));
         assertEquals("steer-trainer", c.getProperty("group.id"));
         assertEquals("trainer-0", c.getProperty("group.instance.id"));
         assertEquals("read_committed", c.getProperty("isolation.level"));
+        assertEquals("600000", c.getProperty("max.poll.interval.ms"), "from steer.trainer.max-poll-interval");
         Properties p = KafkaClientSettings.producer(SECURED, "broker:9092");
         assertEquals("all", p.getProperty("acks"));
         assertEquals("true", p.getProperty("enable.idempotence"));
@@ -52,7 +55,7 @@ class KafkaClientSettingsTest {
 
     @Test
     void withNoSharedSettingsTheClientsStillHaveEverythingTheyNeed() {
-        Properties c = KafkaClientSettings.consumer(Map.of(), "localhost:9092", "g", "i");
+        Properties c = KafkaClientSettings.consumer(Map.of(), "localhost:9092", "g", "i", TEN_MINUTES);
         assertEquals("localhost:9092", c.getProperty("bootstrap.servers"));
         assertEquals("earliest", c.getProperty("auto.offset.reset"));
     }

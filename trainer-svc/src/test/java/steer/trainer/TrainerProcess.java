@@ -39,19 +39,8 @@ final class TrainerProcess implements AutoCloseable {
 
     /** Starts the trainer with {@code steer.trainer.*} and Quarkus settings as system properties; waits until ready. */
     static TrainerProcess start(Map<String, String> properties, Path log) throws IOException, InterruptedException {
-        int port = freePort();
-        List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.add("-Xmx512m");
-        command.add("-Dai.djl.offline=true");
-        command.add("-Dai.djl.pytorch.num_threads=1");
-        command.add("-Dquarkus.http.port=" + port);
-        properties.forEach((k, v) -> command.add("-D" + k + "=" + v));
-        command.add("-jar");
-        command.add(System.getProperty("steer.app.jar"));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
-        TrainerProcess t = new TrainerProcess(p, port, log);
+        TrainerProcess t = launch(properties, log);
+        Process p = t.process;
         long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
         while (System.nanoTime() < deadline) {
             if (!p.isAlive()) {
@@ -65,6 +54,31 @@ final class TrainerProcess implements AutoCloseable {
         }
         t.close();
         throw new IllegalStateException("the trainer did not become ready in 90 s:\n" + t.logText());
+    }
+
+    /** Starts the trainer and returns at once, ready or not. */
+    static TrainerProcess launch(Map<String, String> properties, Path log) throws IOException {
+        int port = freePort();
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.add("-Xmx512m");
+        command.add("-Dai.djl.offline=true");
+        command.add("-Dai.djl.pytorch.num_threads=1");
+        command.add("-Dquarkus.http.port=" + port);
+        properties.forEach((k, v) -> command.add("-D" + k + "=" + v));
+        command.add("-jar");
+        command.add(System.getProperty("steer.app.jar"));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        return new TrainerProcess(p, port, log);
+    }
+
+    /** A stub that sends {@code authorization: Bearer <key>}. */
+    TrainerGrpc.TrainerBlockingStub stub(String adminKey) {
+        io.grpc.Metadata headers = new io.grpc.Metadata();
+        headers.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER),
+                "Bearer " + adminKey);
+        return stub().withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers));
     }
 
     TrainerGrpc.TrainerBlockingStub stub() {

@@ -157,10 +157,15 @@ class TrainerServiceIT {
                     StandardCharsets.UTF_8);
             assertTrue(reason.contains("policy version 0"), reason);
 
+            // a requested checkpoint is a snapshot outside the version sequence: no version 3, no event
             CheckpointResponse requested = trainer.stub().requestCheckpoint(CheckpointRequest.newBuilder()
                     .setReason("test").build());
-            assertEquals(3, requested.getVersion());
-            assertEquals(3, awaitEvents(events, 1).get(0).getVersion());
+            assertEquals(2, requested.getVersion(), "the newest version it follows");
+            assertEquals(6, requested.getStep());
+            assertTrue(Path.of(requested.getLocation()).startsWith(run.store.resolve("main").resolve("snapshots")),
+                    requested.getLocation());
+            assertEquals(List.of(), pollEvents(events, Duration.ofSeconds(2)), "a snapshot is announced to no one");
+            assertEquals(List.of(1L, 2L), new CheckpointStore(run.store).versions("main"));
             StatusRuntimeException tooLong = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
                     () -> trainer.stub().requestCheckpoint(CheckpointRequest.newBuilder()
                             .setReason("x".repeat(1001)).build()));
@@ -216,11 +221,11 @@ class TrainerServiceIT {
             String metrics = trainer.httpGet("/q/metrics").body();
             assertTrue(metrics.contains("steer_trainer_model_loads_total 2.0"), metrics);
 
-            // a requested checkpoint of the run that is not in memory loads it and writes its version 3
+            // a requested snapshot of the run that is not in memory loads it; its versions stay 1 and 2
             CheckpointResponse requested = trainer.stub().requestCheckpoint(CheckpointRequest.newBuilder()
                     .setRunId("sso-run").build());
-            assertEquals(3, requested.getVersion());
-            assertTrue(Path.of(requested.getLocation()).startsWith(sso.store.resolve("sso-run")));
+            assertEquals(2, requested.getVersion());
+            assertTrue(Path.of(requested.getLocation()).startsWith(sso.store.resolve("sso-run").resolve("snapshots")));
             assertEquals(io.grpc.Status.Code.NOT_FOUND, org.junit.jupiter.api.Assertions.assertThrows(
                     StatusRuntimeException.class, () -> trainer.stub().requestCheckpoint(CheckpointRequest.newBuilder()
                             .setRunId("never-ran").build())).getStatus().getCode());
@@ -229,7 +234,7 @@ class TrainerServiceIT {
                             .setRunId("../x").build())).getStatus().getCode());
         }
         CheckpointStore store = new CheckpointStore(sso.store);
-        assertEquals(List.of(1L, 2L, 3L), store.versions("sso-run"));
+        assertEquals(List.of(1L, 2L), store.versions("sso-run"));
         assertEquals(List.of(1L, 2L), store.versions("pbaa-run"));
         // the same seed gave both runs the same examples: a run that followed another trained as if alone
         assertSameWeights(store, "sso-run", store, "pbaa-run", 2);
@@ -284,7 +289,9 @@ class TrainerServiceIT {
         // the same run, second on a trainer that trained another run before it, killed in its first iteration
         Run before = new Run("before", dir.resolve("k"), perIteration, 8);
         Run crashed = before.another("steady");
-        Map<String, String> props = crashed.properties(Map.of());
+        // a save after every step, so the state on disk at the kill holds the second run
+        Map<String, String> props = crashed.properties(Map.of("steer.trainer.save-every-steps", "1",
+                "quarkus.otel.traces.exporter", "none"));
         long stepAtKill;
         KafkaConsumer<String, byte[]> events = crashed.eventConsumer();
         TrainerProcess first = TrainerProcess.start(props, log("steady-killed.log"));
@@ -476,6 +483,18 @@ class TrainerServiceIT {
             }
         }
         assertEquals(n, out.size(), "checkpoint events");
+        return out;
+    }
+
+    /** Every checkpoint event that arrives within {@code wait}. */
+    static List<CheckpointEvent> pollEvents(KafkaConsumer<String, byte[]> consumer, Duration wait) throws Exception {
+        List<CheckpointEvent> out = new ArrayList<>();
+        long deadline = System.nanoTime() + wait.toNanos();
+        while (System.nanoTime() < deadline) {
+            for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                out.add(CheckpointEvent.parseFrom(r.value()));
+            }
+        }
         return out;
     }
 
