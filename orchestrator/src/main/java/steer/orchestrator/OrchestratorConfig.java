@@ -31,6 +31,12 @@ public interface OrchestratorConfig {
      */
     Optional<String> judgeApiKey();
 
+    /**
+     * The admin key StartRun and StopRun need ({@code authorization: Bearer <key>}; see {@link AdminAuth}); unset:
+     * open, as on loopback in the demo.
+     */
+    Optional<String> adminKey();
+
     /** The name under which the generator serves the policy. */
     @WithDefault("policy")
     String policyModel();
