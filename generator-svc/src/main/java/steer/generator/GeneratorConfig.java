@@ -2,6 +2,7 @@ package steer.generator;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import steer.serving.BatchedGenerator;
 import steer.serving.grpc.ModelServingConfig;
 
 /**
@@ -23,4 +24,26 @@ public interface GeneratorConfig extends ModelServingConfig {
     /** Most samples per prompt (n). */
     @WithDefault("16")
     int maxSamples();
+
+    /**
+     * How generation batches sequences: {@code continuous} (each sequence joins the running batch at a token
+     * boundary and leaves it when done; max-batch-size is per decoding thread, queue-capacity counts places of
+     * max-batch-size sequences) or {@code static} (requests gathered within batch-window run as one batch to its
+     * longest sequence, as before). Scoring is always batched statically.
+     */
+    @WithDefault("continuous")
+    BatchedGenerator.Scheduler scheduler();
+
+    /** Decoding threads of the continuous scheduler; 0 = one per core. */
+    @WithDefault("0")
+    int decodeThreads();
+
+    /** The decoding threads {@link #decodeThreads()} asks for. */
+    default int resolvedDecodeThreads() {
+        if (decodeThreads() < 0) {
+            throw new IllegalArgumentException("steer.generator.decode-threads must be 0 (one per core) or positive, got "
+                    + decodeThreads());
+        }
+        return decodeThreads() == 0 ? Runtime.getRuntime().availableProcessors() : decodeThreads();
+    }
 }
