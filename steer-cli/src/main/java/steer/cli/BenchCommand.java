@@ -20,7 +20,7 @@ import steer.model.SamplingParams;
 
 /** Benchmarks that print figures. */
 @Command(name = "bench", description = "Benchmarks that print figures.",
-        subcommands = {BenchCommand.Generate.class, BenchCommand.Train.class, JudgeBench.class},
+        subcommands = {BenchCommand.Generate.class, BenchCommand.Train.class, JudgeBench.class, ServeBench.class},
         mixinStandardHelpOptions = true)
 final class BenchCommand implements Runnable {
 

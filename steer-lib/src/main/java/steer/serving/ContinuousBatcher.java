@@ -213,6 +213,11 @@ final class ContinuousBatcher implements AutoCloseable {
             int free = maxBatchSize - running[id];
             int share = (queue.size() + workers.size() - 1) / workers.size();
             int n = Math.min(free, Math.max(1, share));
+            // A joining group costs one prefill forward whatever its size, so a busy batch lets free slots gather
+            // (a quarter of the batch) before it admits; a batch running below half takes newcomers at once.
+            if (running[id] >= maxBatchSize / 2 && free < Math.max(1, maxBatchSize / 4)) {
+                n = 0;
+            }
             List<Pending> taken = new ArrayList<>(n);
             while (taken.size() < n && !queue.isEmpty()) {
                 taken.add(queue.pollFirst());
