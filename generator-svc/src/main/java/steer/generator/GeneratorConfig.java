@@ -34,6 +34,15 @@ public interface GeneratorConfig extends ModelServingConfig {
     @WithDefault("continuous")
     BatchedGenerator.Scheduler scheduler();
 
+    /**
+     * With the continuous scheduler, pick tokens in native ops (temperature, top-k, top-p on the device; only the
+     * chosen ids and their log-probs reach Java) instead of copying every row's vocabulary log-probs to the Java
+     * sampler. The same draws up to float32 rounding, so seeded samples can differ from the Java sampler's in
+     * rare tokens; off by default, so seeded outputs stay those of earlier versions.
+     */
+    @WithDefault("false")
+    boolean deviceSampling();
+
     /** Decoding threads of the continuous scheduler; 0 = one per core. */
     @WithDefault("0")
     int decodeThreads();

@@ -56,7 +56,8 @@ final class ServeBench implements Runnable {
     int maxBatchSize;
 
     @Option(names = "--schedulers", split = ",", defaultValue = "continuous,static",
-            description = "steer.generator.scheduler values to measure, in order (default: ${DEFAULT-VALUE})")
+            description = "steer.generator.scheduler values to measure, in order; continuous-device is continuous with "
+                    + "steer.generator.device-sampling (default: ${DEFAULT-VALUE})")
     List<String> schedulers;
 
     @Option(names = "--prompts", defaultValue = "auto", description = "prompt source: world (the world's held-out "
@@ -102,12 +103,13 @@ final class ServeBench implements Runnable {
                 + " max_new_tokens in %s, at most %,d tokens; temperature 0.7, top-p 0.8; max-batch-size %d; %d cores%n",
                 dir, positions, requests, rate, seed, java.util.Arrays.toString(newTokens), offered, maxBatchSize,
                 Runtime.getRuntime().availableProcessors());
-        System.out.printf(Locale.ROOT, "%-11s %9s %9s %12s %9s %9s %9s %7s%n", "scheduler", "requests", "tokens",
+        System.out.printf(Locale.ROOT, "%-18s %9s %9s %12s %9s %9s %9s %7s%n", "scheduler", "requests", "tokens",
                 "tokens/s", "p50 ms", "p95 ms", "p99 ms", "errors");
         for (String scheduler : schedulers) {
             Map<String, String> config = new LinkedHashMap<>();
             config.put("steer.generator.model-location", dir.toString());
-            config.put("steer.generator.scheduler", scheduler);
+            config.put("steer.generator.scheduler", scheduler.replace("-device", ""));
+            config.put("steer.generator.device-sampling", Boolean.toString(scheduler.endsWith("-device")));
             config.put("steer.generator.max-batch-size", Integer.toString(maxBatchSize));
             config.put("steer.generator.max-samples", "16");
             // room for every request: the bench measures the schedulers, not their refusals (both count the same)
@@ -130,7 +132,7 @@ final class ServeBench implements Runnable {
                             tokens += o.tokens();
                         }
                     }
-                    System.out.printf(Locale.ROOT, "%-11s %9d %9d %12.1f %9.1f %9.1f %9.1f %7d%n", scheduler, out.size(),
+                    System.out.printf(Locale.ROOT, "%-18s %9d %9d %12.1f %9.1f %9.1f %9.1f %7d%n", scheduler, out.size(),
                             tokens, tokens / seconds, ok.getPercentile(50), ok.getPercentile(95), ok.getPercentile(99),
                             out.size() - ok.getN());
                 } finally {

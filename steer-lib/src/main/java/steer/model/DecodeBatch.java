@@ -2,6 +2,7 @@ package steer.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.nio.IntBuffer;
@@ -81,8 +82,13 @@ public final class DecodeBatch implements AutoCloseable {
         /** Records a sampled token; true if it ends the sequence. */
         private boolean accept(float[] rowLogProbs, int offset, int vocab, Set<Integer> stopTokenIds) {
             int token = sampler.next(rowLogProbs, offset, vocab);
+            return record(token, rowLogProbs[offset + token], stopTokenIds);
+        }
+
+        /** Records a token chosen on the device; true if it ends the sequence. */
+        private boolean record(int token, float logProb, Set<Integer> stopTokenIds) {
             tokens[count] = token;
-            logProbs[count] = rowLogProbs[offset + token];
+            logProbs[count] = logProb;
             count++;
             if (stopTokenIds.contains(token)) {
                 finishReason = GeneratedSequence.FinishReason.STOP_TOKEN;
@@ -104,6 +110,7 @@ public final class DecodeBatch implements AutoCloseable {
     private final int sampleableVocab;
     private final Set<Integer> stopTokenIds;
     private final int maxSlots;
+    private final boolean deviceSampling;
     private final NDManager manager;
     private KvCache cache;
     private Sequence[] slots = new Sequence[0];
@@ -118,6 +125,16 @@ public final class DecodeBatch implements AutoCloseable {
      * @param maxSlots        most sequences running at once, at least 1
      */
     public DecodeBatch(Decoder model, int sampleableVocab, Set<Integer> stopTokenIds, int maxSlots) {
+        this(model, sampleableVocab, stopTokenIds, maxSlots, false);
+    }
+
+    /**
+     * @param deviceSampling pick tokens in native ops ({@link DeviceSampler}: the same draws as the Java sampler,
+     *                       in float32) instead of copying every row's log-probs to Java
+     * @see #DecodeBatch(Decoder, int, Set, int)
+     */
+    public DecodeBatch(Decoder model, int sampleableVocab, Set<Integer> stopTokenIds, int maxSlots,
+                       boolean deviceSampling) {
         if (model.dtype() != DataType.FLOAT32) {
             throw new IllegalArgumentException("generation needs a FLOAT32 decoder, got " + model.dtype());
         }
@@ -128,6 +145,7 @@ public final class DecodeBatch implements AutoCloseable {
         this.sampleableVocab = sampleableVocab;
         this.stopTokenIds = Set.copyOf(stopTokenIds);
         this.maxSlots = maxSlots;
+        this.deviceSampling = deviceSampling;
         this.manager = model.manager().newSubManager();
     }
 
@@ -181,12 +199,26 @@ public final class DecodeBatch implements AutoCloseable {
             NDArray bias = step.create(layout.keyBias(), new Shape(U, 1, 1, P)).add(causal);  // [U, 1, P, P]
             NDArray h = model.hidden(step.create(layout.ids(), new Shape(U, P)),
                     step.create(layout.positions(), new Shape(U, P)), bias, prefill);
-            float[] logProbs = model.logits(h.get(":, -1:, :")).logSoftmax(-1).toFloatArray(); // [U, 1, V]
+            NDArray last = model.logits(h.get(":, -1:, :"));                                   // [U, 1, V]
+            boolean[] ended = new boolean[joining.size()];
+            if (deviceSampling) {
+                long[] rows = new long[joining.size()];
+                for (int i = 0; i < rows.length; i++) {
+                    rows[i] = row[i];
+                }
+                NDArray perSequence = last.reshape(U, V).get(new NDIndex("{}", step.create(rows)));  // [J, V]
+                ended = drawOnDevice(perSequence, joining);
+            } else {
+                float[] logProbs = last.logSoftmax(-1).toFloatArray();                          // [U, 1, V]
+                for (int i = 0; i < joining.size(); i++) {
+                    ended[i] = joining.get(i).accept(logProbs, row[i] * V, sampleableVocab, stopTokenIds);
+                }
+            }
             List<Sequence> staying = new ArrayList<>();
             List<Integer> from = new ArrayList<>();
             for (int i = 0; i < joining.size(); i++) {
                 Sequence s = joining.get(i);
-                if (s.accept(logProbs, row[i] * V, sampleableVocab, stopTokenIds)) {
+                if (ended[i]) {
                     done.add(s);
                 } else {
                     staying.add(s);
@@ -268,21 +300,55 @@ public final class DecodeBatch implements AutoCloseable {
             positions[b] = s.prompt.length + s.count - 1L;
             Arrays.fill(bias, b * S, b * S + s.start, Decoder.MASKED);
         }
-        float[] logProbs;
+        boolean[] ended = new boolean[R];
         try (NDManager step = manager.newSubManager()) {
             NDArray h = model.hidden(step.create(ids, new Shape(R, 1)), step.create(positions, new Shape(R, 1)),
                     step.create(bias, new Shape(R, 1, 1, S)), cache);
-            logProbs = model.logits(h).logSoftmax(-1).toFloatArray();                           // [R, 1, V]
+            NDArray logits = model.logits(h);                                                    // [R, 1, V]
+            if (deviceSampling) {
+                ended = drawOnDevice(logits.reshape(R, V), Arrays.asList(slots));
+            } else {
+                float[] logProbs = logits.logSoftmax(-1).toFloatArray();
+                for (int b = 0; b < R; b++) {
+                    ended[b] = slots[b] != null && slots[b].accept(logProbs, b * V, sampleableVocab, stopTokenIds);
+                }
+            }
         }
         for (int b = 0; b < R; b++) {
             Sequence s = slots[b];
-            if (s != null && s.accept(logProbs, b * V, sampleableVocab, stopTokenIds)) {
+            if (s != null && ended[b]) {
                 done.add(s);
                 slots[b] = null;
                 live--;
             }
         }
         return done;
+    }
+
+    /** Draws row i's token for {@code seqs.get(i)} on the device (null rows: greedy, ignored); true where one ended. */
+    private boolean[] drawOnDevice(NDArray logits, List<Sequence> seqs) {
+        int n = seqs.size();
+        double[] temperature = new double[n];
+        int[] topK = new int[n];
+        double[] topP = new double[n];
+        double[] u = new double[n];
+        for (int i = 0; i < n; i++) {
+            Sequence s = seqs.get(i);
+            topP[i] = 1;
+            if (s != null && s.params.temperature() > 0) {
+                temperature[i] = s.params.temperature();
+                topK[i] = s.params.topK();
+                topP[i] = s.params.topP();
+                u[i] = s.sampler.uniform();     // the draw Sampler.next would take
+            }
+        }
+        DeviceSampler.Draw d = DeviceSampler.draw(logits, sampleableVocab, temperature, topK, topP, u);
+        boolean[] ended = new boolean[n];
+        for (int i = 0; i < n; i++) {
+            Sequence s = seqs.get(i);
+            ended[i] = s != null && s.record(d.tokens()[i], d.logProbs()[i], stopTokenIds);
+        }
+        return ended;
     }
 
     /**

@@ -172,9 +172,13 @@ public final class LanguageModel implements AutoCloseable {
                 g.finishReason());
     }
 
-    /** A continuous batch on this model of at most {@code maxSlots} sequences, stopping at its EOS ids. */
-    public DecodeBatch newDecodeBatch(int maxSlots) {
-        return new DecodeBatch(decoder, tokenizer.vocabSize(), Set.copyOf(decoder.config().eosTokenIds()), maxSlots);
+    /**
+     * A continuous batch on this model of at most {@code maxSlots} sequences, stopping at its EOS ids; with
+     * {@code deviceSampling} it picks tokens in native ops ({@link DecodeBatch#DecodeBatch(Decoder, int, Set, int, boolean)}).
+     */
+    public DecodeBatch newDecodeBatch(int maxSlots, boolean deviceSampling) {
+        return new DecodeBatch(decoder, tokenizer.vocabSize(), Set.copyOf(decoder.config().eosTokenIds()), maxSlots,
+                deviceSampling);
     }
 
     /**

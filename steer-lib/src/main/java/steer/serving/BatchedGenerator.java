@@ -77,7 +77,7 @@ public final class BatchedGenerator implements AutoCloseable {
      * @param listener observes each batch
      */
     public BatchedGenerator(ModelRegistry registry, MicroBatcher.Settings settings, MicroBatcher.Listener listener) {
-        this(registry, settings, Scheduler.STATIC, 1, listener);
+        this(registry, settings, Scheduler.STATIC, 1, false, listener);
     }
 
     /**
@@ -86,16 +86,19 @@ public final class BatchedGenerator implements AutoCloseable {
      *                      and queue capacity (in chunks of up to that many sequences)
      * @param scheduler     static or continuous batching
      * @param decodeThreads decoding threads of the continuous scheduler, at least 1
+     * @param deviceSampling the continuous scheduler picks tokens in native ops, copying only the chosen ids and
+     *                      log-probs to Java (the same draws as the Java sampler up to float32 rounding); the static
+     *                      scheduler always samples in Java
      * @param listener      observes each batch (each decoding step, when continuous)
      */
     public BatchedGenerator(ModelRegistry registry, MicroBatcher.Settings settings, Scheduler scheduler,
-                            int decodeThreads, MicroBatcher.Listener listener) {
+                            int decodeThreads, boolean deviceSampling, MicroBatcher.Listener listener) {
         this.registry = registry;
         this.maxBatchSize = settings.maxBatchSize();
         if (scheduler == Scheduler.CONTINUOUS) {
             this.batcher = null;
             this.continuous = new ContinuousBatcher(registry, settings.maxBatchSize(), settings.queueCapacity(),
-                    decodeThreads, listener);
+                    decodeThreads, deviceSampling, listener);
         } else {
             this.batcher = new MicroBatcher<>("generator", settings, BatchedGenerator::key, this::run, listener);
             this.continuous = null;

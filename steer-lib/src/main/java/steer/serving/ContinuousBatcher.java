@@ -58,15 +58,16 @@ final class ContinuousBatcher implements AutoCloseable {
         final Map<DecodeBatch.Sequence, Pending> members = new IdentityHashMap<>();
         final List<Pending> joining = new ArrayList<>();
 
-        Running(ModelRegistry.Lease lease, int maxSlots) {
+        Running(ModelRegistry.Lease lease, int maxSlots, boolean deviceSampling) {
             this.lease = lease;
-            this.batch = lease.model().newDecodeBatch(maxSlots);
+            this.batch = lease.model().newDecodeBatch(maxSlots, deviceSampling);
         }
     }
 
     private final ModelRegistry registry;
     private final int maxBatchSize;
     private final int maxWaiting;
+    private final boolean deviceSampling;
     private final MicroBatcher.Listener listener;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition arrived = lock.newCondition();
@@ -82,10 +83,11 @@ final class ContinuousBatcher implements AutoCloseable {
      * @param maxBatchSize  most sequences one worker runs at once
      * @param queueCapacity waiting places, each worth {@code maxBatchSize} sequences
      * @param workers       decoding threads, at least 1
+     * @param deviceSampling pick tokens in native ops instead of in Java ({@link DecodeBatch})
      * @param listener      observes each decoding step (as a batch of its live sequences) and each dropped sequence
      */
     ContinuousBatcher(ModelRegistry registry, int maxBatchSize, int queueCapacity, int workers,
-                      MicroBatcher.Listener listener) {
+                      boolean deviceSampling, MicroBatcher.Listener listener) {
         if (workers < 1) {
             throw new IllegalArgumentException("decode threads must be at least 1, got " + workers);
         }
@@ -93,6 +95,7 @@ final class ContinuousBatcher implements AutoCloseable {
         this.maxBatchSize = maxBatchSize;
         this.maxWaiting = Math.multiplyExact(queueCapacity, maxBatchSize);
         this.listener = listener;
+        this.deviceSampling = deviceSampling;
         this.running = new int[workers];
         for (int w = 0; w < workers; w++) {
             int id = w;
@@ -263,7 +266,7 @@ final class ContinuousBatcher implements AutoCloseable {
             }
         }
         if (target == null) {
-            target = new Running(lease, maxBatchSize);
+            target = new Running(lease, maxBatchSize, deviceSampling);
             batches.add(target);
         } else {
             lease.close();

@@ -156,4 +156,49 @@ class DecodeBatchTest {
             assertEquals(before, d.manager().getManagedArrays().size(), "closing the batch frees its cache");
         }
     }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"llama", "qwen3"})
+    void deviceSamplingDrawsWhatTheJavaSamplerDraws(String kind) {
+        try (Decoder d = TinyDecoders.create(config(kind), 4)) {
+            List<SamplingParams> params = List.of(SamplingParams.greedy(24), new SamplingParams(24, 0.8, 1, 0, 1),
+                    new SamplingParams(24, 1.2, 0.8, 0, 2), new SamplingParams(24, 1.0, 1, 5, 3),
+                    new SamplingParams(24, 0.7, 0.9, 8, 4));
+            List<List<GeneratedSequence>> runs = new ArrayList<>();
+            for (boolean device : new boolean[] {false, true}) {
+                List<DecodeBatch.Sequence> seqs = new ArrayList<>();
+                // sampleable vocabulary below vocab_size, as for Qwen's padded embedding
+                try (DecodeBatch batch = new DecodeBatch(d, d.config().vocabSize() - 5, Set.of(), 8, device)) {
+                    for (int i = 0; i < 10; i++) {
+                        int[] prompt = {1, 2 + i, 7, 3 + 2 * i};
+                        seqs.add(new DecodeBatch.Sequence(prompt, params.get(i % params.size()), i,
+                                Generation.StopCheck.NEVER));
+                    }
+                    batch.admit(seqs.subList(0, 6));
+                    batch.step();
+                    batch.step();
+                    batch.admit(seqs.subList(6, 8));   // join a running batch; two of one prompt share its prefill
+                    boolean last = false;
+                    while (batch.live() > 0 || !last) {
+                        batch.step();
+                        if (batch.free() >= 2 && !last) {
+                            batch.admit(seqs.subList(8, 10));
+                            last = true;
+                        }
+                    }
+                }
+                List<GeneratedSequence> out = new ArrayList<>();
+                seqs.forEach(s -> out.add(s.result()));
+                runs.add(out);
+            }
+            for (int i = 0; i < 10; i++) {
+                GeneratedSequence java = runs.get(0).get(i), device = runs.get(1).get(i);
+                assertArrayEquals(java.tokenIds(), device.tokenIds(), "sequence " + i + " " + params.get(i % params.size()));
+                assertArrayEquals(java.logProbs(), device.logProbs(), 1e-4f, "sequence " + i);
+                for (int t : device.tokenIds()) {
+                    assertTrue(t < d.config().vocabSize() - 5, "only sampleable ids");
+                }
+            }
+        }
+    }
 }

@@ -37,7 +37,7 @@ class ContinuousBatchingTest {
     private static BatchedGenerator continuous(ModelRegistry registry, int maxBatchSize, int threads,
                                                MicroBatcher.Listener listener) {
         return new BatchedGenerator(registry, new MicroBatcher.Settings(Duration.ZERO, maxBatchSize, 64),
-                BatchedGenerator.Scheduler.CONTINUOUS, threads, listener);
+                BatchedGenerator.Scheduler.CONTINUOUS, threads, false, listener);
     }
 
     @Test
@@ -99,6 +99,29 @@ class ContinuousBatchingTest {
             assertEquals(9, x.size());
             for (int i = 0; i < 9; i++) {
                 assertArrayEquals(y.get(i).tokenIds(), x.get(i).tokenIds(), "sample " + i + " (chunks of 4)");
+            }
+        }
+    }
+
+    @Test
+    void deviceSamplingGivesTheJavaSamplersSeededSamples() throws Exception {
+        Path m = TinyWorldModel.write(dir.resolve("m"), 8);
+        List<String> prompts = List.of("query : add 1 2", "query : count a b b", "query : copy x y");
+        try (ModelRegistry registry = new ModelRegistry(Optional.empty());
+             BatchedGenerator device = new BatchedGenerator(registry, new MicroBatcher.Settings(Duration.ZERO, 4, 64),
+                     BatchedGenerator.Scheduler.CONTINUOUS, 2, true, (n, size, nanos) -> { });
+             BatchedGenerator stat = new BatchedGenerator(registry, new MicroBatcher.Settings(Duration.ofMillis(1), 4, 64),
+                     (n, size, nanos) -> { })) {
+            registry.load("policy", 0, m);
+            for (SamplingParams p : List.of(new SamplingParams(12, 0.7, 0.8, 0, 5), new SamplingParams(12, 1.0, 1, 4, 6),
+                    SamplingParams.greedy(12))) {
+                BatchedGenerator.Job job = new BatchedGenerator.Job("policy", prompts, 3, p, List.of(), true);
+                List<GeneratedSample> x = join(device.submit(job, Long.MAX_VALUE));
+                List<GeneratedSample> y = join(stat.submit(job, Long.MAX_VALUE));
+                for (int i = 0; i < 9; i++) {
+                    assertArrayEquals(y.get(i).tokenIds(), x.get(i).tokenIds(), "sample " + i + " " + p);
+                    assertArrayEquals(y.get(i).logProbs(), x.get(i).logProbs(), 1e-4f);
+                }
             }
         }
     }
