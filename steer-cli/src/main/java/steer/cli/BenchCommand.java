@@ -116,27 +116,26 @@ final class BenchCommand implements Runnable {
                 distinct.add(other);
             }
             SamplingParams first = new SamplingParams(1, 1.0, 1, 0, 0);
-            double single = medianSeconds(d, one, first);
-            double shared = medianSeconds(d, same, first);
-            double separate = medianSeconds(d, distinct, first);
-            System.out.printf("prefill of a %d-token prompt: 1 sample %.2f ms; %d samples %.2f ms (%.2fx one, shared"
-                    + " prefill); %d distinct prompts %.2f ms (%.2fx)%n", length, single * 1e3, prefillSamples,
-                    shared * 1e3, shared / single, prefillSamples, separate * 1e3, separate / single);
-        }
-
-        /** Median seconds of {@code repeats} calls (at least 11) after two warm-ups. */
-        private double medianSeconds(Decoder d, List<int[]> prompts, SamplingParams params) {
-            int n = Math.max(11, repeats);
-            double[] s = new double[n];
-            for (int r = -2; r < n; r++) {
-                long t0 = System.nanoTime();
-                Generation.generate(d, prompts, params, Set.of(), Generation.StopCheck.NEVER);
-                if (r >= 0) {
-                    s[r] = (System.nanoTime() - t0) / 1e9;
+            // interleaved, so that a neighbour's load on this shared machine falls on all three alike
+            List<List<int[]>> cases = List.of(one, same, distinct);
+            int n = Math.max(21, repeats);
+            double[][] seconds = new double[3][n];
+            for (int r = -3; r < n; r++) {
+                for (int c = 0; c < 3; c++) {
+                    long t0 = System.nanoTime();
+                    Generation.generate(d, cases.get(c), first, Set.of(), Generation.StopCheck.NEVER);
+                    if (r >= 0) {
+                        seconds[c][r] = (System.nanoTime() - t0) / 1e9;
+                    }
                 }
             }
-            Arrays.sort(s);
-            return s[n / 2];
+            for (double[] s : seconds) {
+                Arrays.sort(s);
+            }
+            double single = seconds[0][n / 2], shared = seconds[1][n / 2], separate = seconds[2][n / 2];
+            System.out.printf("prefill of a %d-token prompt (median of %d): 1 sample %.2f ms; %d samples %.2f ms (%.2fx one,"
+                    + " shared prefill); %d distinct prompts %.2f ms (%.2fx)%n", length, n, single * 1e3, prefillSamples,
+                    shared * 1e3, shared / single, prefillSamples, separate * 1e3, separate / single);
         }
 
         /** VmHWM from /proc/self/status: the process's peak resident set, including native memory. */
