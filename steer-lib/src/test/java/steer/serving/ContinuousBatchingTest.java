@@ -160,4 +160,48 @@ class ContinuousBatchingTest {
             assertEquals(100, join(second).get(0).tokenIds().length);
         }
     }
+
+    @Test
+    void aLongMixedLoadLeavesNoNativeArraysBehind() throws Exception {
+        Path m = TinyWorldModel.write(dir.resolve("m"), 3);
+        try (ModelRegistry registry = new ModelRegistry(Optional.empty());
+             BatchedGenerator generator = new BatchedGenerator(registry, new MicroBatcher.Settings(Duration.ZERO, 6, 400),
+                     BatchedGenerator.Scheduler.CONTINUOUS, 2, true, (n, size, nanos) -> { })) {
+            registry.load("policy", 0, m);
+            ai.djl.ndarray.NDManager weights;
+            try (ModelRegistry.Lease lease = registry.acquire("policy")) {
+                weights = lease.model().decoder().manager();
+            }
+            int before = weights.getManagedArrays().size();
+            java.util.SplittableRandom r = new java.util.SplittableRandom(4);
+            List<CompletableFuture<List<GeneratedSample>>> all = new ArrayList<>();
+            for (int i = 0; i < 150; i++) {
+                SamplingParams p = i % 3 == 0 ? SamplingParams.greedy(1 + r.nextInt(40))
+                        : new SamplingParams(1 + r.nextInt(40), 0.8, i % 2 == 0 ? 0.9 : 1, i % 5, i);
+                var parts = generator.submit(new BatchedGenerator.Job("policy", List.of("query : add " + i + " 1",
+                        "query : sort " + (i % 7) + " 2"), 1 + r.nextInt(3), p, i % 4 == 0 ? List.of(".") : List.of(),
+                        true), Long.MAX_VALUE);
+                if (i % 10 == 0) {
+                    parts.get(0).cancel(false);   // a caller that leaves: its sequence is dropped or evicted
+                }
+                all.addAll(parts);
+                if (i % 25 == 0) {
+                    Thread.sleep(20);
+                }
+            }
+            for (CompletableFuture<List<GeneratedSample>> f : all) {
+                try {
+                    f.get(120, TimeUnit.SECONDS);
+                } catch (java.util.concurrent.CancellationException e) {
+                    // cancelled above
+                }
+            }
+            // an empty batch closes after its last step; give the workers a moment to get there
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (weights.getManagedArrays().size() != before && System.nanoTime() < until) {
+                Thread.sleep(10);
+            }
+            assertEquals(before, weights.getManagedArrays().size(), "every cache and step array was freed");
+        }
+    }
 }
