@@ -274,6 +274,14 @@ final class ContinuousBatcher implements AutoCloseable {
         try {
             p.text = target.lease.model().textSequence(p.job.prompts().get(p.index / p.job.n()), p.job.params(),
                     p.stream, p.job.stops());
+            int positions = target.lease.info().maxPositions();
+            if (p.text.promptIds().length + p.job.params().maxNewTokens() > positions) {
+                // checked at submission, but a hot load may since have served a model of shorter context; failing
+                // here keeps the batch's admit from failing every sequence beside it
+                throw new InvalidFieldException(Validation.indexed("prompts", p.index / p.job.n()),
+                        p.text.promptIds().length + " tokens; with max_new_tokens " + p.job.params().maxNewTokens()
+                                + " that exceeds the model's " + positions + " positions");
+            }
             target.joining.add(p);
         } catch (RuntimeException e) {
             p.future.completeExceptionally(e);
