@@ -25,8 +25,8 @@ public class ModelCatalog {
         this.config = config;
         this.models = new ServedModels(config, "steer.generator");
         BatchMeters batches = new BatchMeters(meters, "steer.generator");
-        this.generator = new BatchedGenerator(models.registry(), config.batching(),
-                batches.listener("batch.size", "sequences per generation batch", "sequences"));
+        this.generator = new BatchedGenerator(models.registry(), config.batching(), config.scheduler(),
+                config.resolvedDecodeThreads(), config.deviceSampling(), batches.listener("batch.size", "sequences per generation batch", "sequences"));
         this.scorer = new BatchedScorer(models.registry(), config.batching(),
                 batches.listener("score.batch.size", "pairs per scoring batch", "pairs"));
         Gauge.builder("steer.generator.queue.depth", this, c -> c.generator.queueDepth() + c.scorer.queueDepth())

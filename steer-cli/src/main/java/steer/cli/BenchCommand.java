@@ -20,7 +20,7 @@ import steer.model.SamplingParams;
 
 /** Benchmarks that print figures. */
 @Command(name = "bench", description = "Benchmarks that print figures.",
-        subcommands = {BenchCommand.Generate.class, BenchCommand.Train.class, JudgeBench.class},
+        subcommands = {BenchCommand.Generate.class, BenchCommand.Train.class, JudgeBench.class, ServeBench.class},
         mixinStandardHelpOptions = true)
 final class BenchCommand implements Runnable {
 
@@ -48,6 +48,13 @@ final class BenchCommand implements Runnable {
 
         @Option(names = "--prompt", defaultValue = "Once upon a time", description = "prompt of every stream")
         String prompt;
+
+        @Option(names = "--prefill-samples", defaultValue = "7", description = "samples of one prompt in the shared-prefill"
+                + " measurement; 0 skips it (default: ${DEFAULT-VALUE})")
+        int prefillSamples;
+
+        @Option(names = "--prefill-tokens", defaultValue = "64", description = "that prompt's length in tokens (default: ${DEFAULT-VALUE})")
+        int prefillTokens;
 
         @Override
         public void run() {
@@ -81,8 +88,54 @@ final class BenchCommand implements Runnable {
                     System.out.printf("streams %3d: median %,10.0f tokens/s (min %,.0f, max %,.0f over %d repeats)%n", n,
                             sorted[repeats / 2], sorted[0], sorted[repeats - 1], repeats);
                 }
+                if (prefillSamples > 0) {
+                    sharedPrefill(d, ids);
+                }
                 System.out.printf("peak resident memory: %,d MB%n", peakResidentKb() / 1024);
             }
+        }
+
+        /**
+         * The cost of n samples of one long prompt against one: with max_new_tokens 1 a call is its prefill and one
+         * draw, so the ratio shows what the shared prefill (one prefill row forked to the n samples) saves; n
+         * distinct prompts of the same length, which cannot share, are printed beside it.
+         */
+        private void sharedPrefill(Decoder d, int[] ids) {
+            int length = Math.min(prefillTokens, d.config().maxPositionEmbeddings() - 1);
+            int[] prompt = new int[length];
+            for (int t = 0; t < length; t++) {
+                prompt[t] = t == 0 ? ids[0] : ids[1 + (t - 1) % Math.max(1, ids.length - 1)];
+            }
+            List<int[]> one = List.of(prompt);
+            List<int[]> same = new ArrayList<>();
+            List<int[]> distinct = new ArrayList<>();
+            for (int i = 0; i < prefillSamples; i++) {
+                same.add(prompt);
+                int[] other = prompt.clone();
+                other[length - 1] = (other[length - 1] + 1 + i) % d.config().vocabSize();
+                distinct.add(other);
+            }
+            SamplingParams first = new SamplingParams(1, 1.0, 1, 0, 0);
+            // interleaved, so that a neighbour's load on this shared machine falls on all three alike
+            List<List<int[]>> cases = List.of(one, same, distinct);
+            int n = Math.max(21, repeats);
+            double[][] seconds = new double[3][n];
+            for (int r = -3; r < n; r++) {
+                for (int c = 0; c < 3; c++) {
+                    long t0 = System.nanoTime();
+                    Generation.generate(d, cases.get(c), first, Set.of(), Generation.StopCheck.NEVER);
+                    if (r >= 0) {
+                        seconds[c][r] = (System.nanoTime() - t0) / 1e9;
+                    }
+                }
+            }
+            for (double[] s : seconds) {
+                Arrays.sort(s);
+            }
+            double single = seconds[0][n / 2], shared = seconds[1][n / 2], separate = seconds[2][n / 2];
+            System.out.printf("prefill of a %d-token prompt (median of %d): 1 sample %.2f ms; %d samples %.2f ms (%.2fx one,"
+                    + " shared prefill); %d distinct prompts %.2f ms (%.2fx)%n", length, n, single * 1e3, prefillSamples,
+                    shared * 1e3, shared / single, prefillSamples, separate * 1e3, separate / single);
         }
 
         /** VmHWM from /proc/self/status: the process's peak resident set, including native memory. */

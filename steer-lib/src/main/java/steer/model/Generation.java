@@ -6,9 +6,12 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
+import java.nio.IntBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -137,7 +140,21 @@ public final class Generation {
         if (B == 0) {
             return List.of();
         }
+        // the n samples of one prompt prefill it once: rows with equal prompts share one prefill row, whose
+        // cache is then forked to every sample (bench generate: "shared prefill")
+        Map<IntBuffer, Integer> unique = new HashMap<>();
+        List<int[]> distinct = new ArrayList<>();
+        int[] prefillRow = new int[B];
+        for (int b = 0; b < B; b++) {
+            int[] p = prompts.get(b);
+            prefillRow[b] = unique.computeIfAbsent(IntBuffer.wrap(p), k -> {
+                distinct.add(p);
+                return distinct.size() - 1;
+            });
+        }
+        int U = distinct.size();
         LeftPadded layout = LeftPadded.of(prompts, params.maxNewTokens());
+        LeftPadded prefillLayout = U == B ? layout : LeftPadded.of(distinct, params.maxNewTokens());
         int P = layout.length();
         int capacity = layout.width();
         int V = model.config().vocabSize();
@@ -149,8 +166,7 @@ public final class Generation {
         int intraOpThreads = JniUtils.getNumThreads();
         JniUtils.setNumThreads(1);
         try (NDManager request = model.manager().newSubManager()) {
-            KvCache cache = model.newCache(request, B, capacity);
-            long[] ids = layout.ids();
+            KvCache cache = model.newCache(request, U, capacity);
             long[] positions = layout.positions();
             boolean padded = layout.padded();
             NDArray keyBiasAll = request.create(layout.keyBias(), new Shape(B, 1, 1, capacity));    // [B, 1, 1, Smax]
@@ -165,12 +181,17 @@ public final class Generation {
             }
             int live = B;
             float[] logProbs;   // log softmax of the last position's logits, [B, V]
+            int[] logProbRow = prefillRow; // row of logProbs each stream reads: its prefill row, then its own
             try (NDManager step = request.newSubManager()) {
                 NDArray causal = causalBias(step, P);                                      // [P, P]
-                NDArray bias = Decoder.owned(keyBiasAll.get(upTo(P)), step).add(causal);     // [B, 1, P, P]
-                NDArray h = model.hidden(step.create(ids, new Shape(B, P)), step.create(positions, new Shape(B, P)),
-                        bias, cache);
-                logProbs = model.logits(h.get(":, -1:, :")).logSoftmax(-1).toFloatArray();  // [B, 1, V]
+                NDArray prefillBias = step.create(prefillLayout.keyBias(), new Shape(U, 1, 1, capacity));
+                NDArray bias = prefillBias.get(upTo(P)).add(causal);                       // [U, 1, P, P]
+                NDArray h = model.hidden(step.create(prefillLayout.ids(), new Shape(U, P)),
+                        step.create(prefillLayout.positions(), new Shape(U, P)), bias, cache);
+                logProbs = model.logits(h.get(":, -1:, :")).logSoftmax(-1).toFloatArray();  // [U, 1, V]
+            }
+            if (U < B) {
+                cache = cache.fork(prefillRow, request);                                   // [B, ...]
             }
             for (int s = 0; s < params.maxNewTokens() && live > 0; s++) {
                 long[] next = new long[B];
@@ -179,9 +200,10 @@ public final class Generation {
                     if (finished[b] != null) {
                         continue;
                     }
-                    int token = samplers[b].next(logProbs, b * V, sampleableVocab);       // ids beyond: masked
+                    int offset = logProbRow[b] * V;
+                    int token = samplers[b].next(logProbs, offset, sampleableVocab);      // ids beyond: masked
                     out[b][count[b]] = token;
-                    tokenLogProbs[b][count[b]] = logProbs[b * V + token];
+                    tokenLogProbs[b][count[b]] = logProbs[offset + token];
                     count[b]++;
                     next[b] = token;
                     nextPos[b] = prompts.get(b).length + s;
@@ -207,6 +229,7 @@ public final class Generation {
                             bias, cache);
                     logProbs = model.logits(h).logSoftmax(-1).toFloatArray();                // [B, 1, V]
                 }
+                logProbRow = IDENTITY.length >= B ? IDENTITY : identity(B);
             }
             List<GeneratedSequence> result = new ArrayList<>(B);
             for (int b = 0; b < B; b++) {
@@ -218,6 +241,16 @@ public final class Generation {
             JniUtils.setGradMode(gradMode);
             JniUtils.setNumThreads(intraOpThreads);
         }
+    }
+
+    private static final int[] IDENTITY = identity(1024);
+
+    private static int[] identity(int n) {
+        int[] rows = new int[n];
+        for (int i = 0; i < n; i++) {
+            rows[i] = i;
+        }
+        return rows;
     }
 
     /** Index of the key positions {@code [0, s)} of a {@code [B, 1, 1, Smax]} bias. */

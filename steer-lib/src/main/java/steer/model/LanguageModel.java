@@ -139,6 +139,49 @@ public final class LanguageModel implements AutoCloseable {
     }
 
     /**
+     * A text prompt's sequence for a continuous batch: its ids, with the stop strings checked as
+     * {@link #complete} checks them.
+     *
+     * @param promptIds the encoded prompt
+     * @param head      the prompt decoded, for cutting the continuation out of the full text
+     * @param stops     stop strings
+     * @param sequence  the sequence to admit to a {@link DecodeBatch} from {@link #newDecodeBatch}
+     */
+    public record TextSequence(int[] promptIds, String head, List<String> stops, DecodeBatch.Sequence sequence) {
+    }
+
+    /**
+     * Prepares {@code prompt} (encoded with BOS) for a continuous batch; stream {@code stream} draws from
+     * (params.seed, stream), so it samples what stream {@code stream} of a {@link #complete} call samples.
+     */
+    public TextSequence textSequence(String prompt, SamplingParams params, int stream, List<String> stopStrings) {
+        int[] ids = tokenizer.encode(prompt);
+        String head = decode(ids);
+        List<String> stops = List.copyOf(stopStrings);
+        Generation.StopCheck stop = stops.isEmpty() ? Generation.StopCheck.NEVER
+                : (s, tokens, count) -> indexOfStop(continuation(ids, head, Arrays.copyOf(tokens, count)), stops) >= 0;
+        return new TextSequence(ids, head, stops, new DecodeBatch.Sequence(ids, params, stream, stop));
+    }
+
+    /** The completion of a finished {@link TextSequence}, cut before its first stop string as {@link #complete} does. */
+    public TextCompletion completion(TextSequence t) {
+        GeneratedSequence g = t.sequence().result();
+        String text = continuation(t.promptIds(), t.head(), g.tokenIds());
+        int cut = indexOfStop(text, t.stops());
+        return new TextCompletion(cut >= 0 ? text.substring(0, cut) : text, t.promptIds(), g.tokenIds(), g.logProbs(),
+                g.finishReason());
+    }
+
+    /**
+     * A continuous batch on this model of at most {@code maxSlots} sequences, stopping at its EOS ids; with
+     * {@code deviceSampling} it picks tokens in native ops ({@link DecodeBatch#DecodeBatch(Decoder, int, Set, int, boolean)}).
+     */
+    public DecodeBatch newDecodeBatch(int maxSlots, boolean deviceSampling) {
+        return new DecodeBatch(decoder, tokenizer.vocabSize(), Set.copyOf(decoder.config().eosTokenIds()), maxSlots,
+                deviceSampling);
+    }
+
+    /**
      * The text that {@code generated} adds after {@code prompt}. Decoding the new tokens alone would lose
      * SentencePiece's leading space, so the prompt is decoded with and without them.
      */

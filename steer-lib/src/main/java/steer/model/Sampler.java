@@ -79,6 +79,19 @@ public final class Sampler {
         return order == null ? keep - 1 : order[keep - 1]; // rounding left u at the very top
     }
 
+    /**
+     * The uniform in [0, 1) that {@link #next} would draw for a sampled token, for {@link DeviceSampler}, which
+     * draws on the device from the same stream; not called for greedy tokens, as {@link #next} draws none.
+     */
+    double uniform() {
+        return random.nextDouble();
+    }
+
+    /** The parameters this sampler draws with. */
+    SamplingParams params() {
+        return params;
+    }
+
     /** Index of the largest logit; the first one on ties, as llama2.c does. */
     public static int argmax(float[] logits, int offset, int vocab) {
         int best = 0;

@@ -25,6 +25,12 @@ import steer.model.TextCompletion;
  *
  * <p>Every chunk leases the model when its batch starts, so after a hot load the remaining chunks of a running
  * job use the new version; each sample names the version that produced it.
+ *
+ * <p>That is the {@link Scheduler#STATIC} scheduler, where a batch runs until its longest sequence ends. With
+ * {@link Scheduler#CONTINUOUS} every sequence is queued on its own and joins a running batch at a token boundary
+ * ({@link ContinuousBatcher}); since each sequence keeps its own sampler, sampling parameters and stop strings,
+ * any jobs share a batch, and a seeded sequence draws from the stream its static chunk would give it, so both
+ * schedulers give the same seeded samples.
  */
 public final class BatchedGenerator implements AutoCloseable {
 
@@ -51,8 +57,17 @@ public final class BatchedGenerator implements AutoCloseable {
     private record Chunk(Job job, int from, int to) {
     }
 
+    /** How sequences are batched. */
+    public enum Scheduler {
+        /** Requests gathered within a window run as one batch to its end (the {@link MicroBatcher}). */
+        STATIC,
+        /** Sequences join and leave a running batch at token boundaries ({@link ContinuousBatcher}). */
+        CONTINUOUS
+    }
+
     private final ModelRegistry registry;
-    private final MicroBatcher<Chunk, List<GeneratedSample>> batcher;
+    private final MicroBatcher<Chunk, List<GeneratedSample>> batcher;   // null when continuous
+    private final ContinuousBatcher continuous;                         // null when static
     private final int maxBatchSize;
     private final SplittableRandom seeds = new SplittableRandom();
 
@@ -62,9 +77,32 @@ public final class BatchedGenerator implements AutoCloseable {
      * @param listener observes each batch
      */
     public BatchedGenerator(ModelRegistry registry, MicroBatcher.Settings settings, MicroBatcher.Listener listener) {
+        this(registry, settings, Scheduler.STATIC, 1, false, listener);
+    }
+
+    /**
+     * @param registry      the served models
+     * @param settings      batch window (static only), size (in sequences; per decoding thread when continuous)
+     *                      and queue capacity (in chunks of up to that many sequences)
+     * @param scheduler     static or continuous batching
+     * @param decodeThreads decoding threads of the continuous scheduler, at least 1
+     * @param deviceSampling the continuous scheduler picks tokens in native ops, copying only the chosen ids and
+     *                      log-probs to Java (the same draws as the Java sampler up to float32 rounding); the static
+     *                      scheduler always samples in Java
+     * @param listener      observes each batch (each decoding step, when continuous)
+     */
+    public BatchedGenerator(ModelRegistry registry, MicroBatcher.Settings settings, Scheduler scheduler,
+                            int decodeThreads, boolean deviceSampling, MicroBatcher.Listener listener) {
         this.registry = registry;
         this.maxBatchSize = settings.maxBatchSize();
-        this.batcher = new MicroBatcher<>("generator", settings, BatchedGenerator::key, this::run, listener);
+        if (scheduler == Scheduler.CONTINUOUS) {
+            this.batcher = null;
+            this.continuous = new ContinuousBatcher(registry, settings.maxBatchSize(), settings.queueCapacity(),
+                    decodeThreads, deviceSampling, listener);
+        } else {
+            this.batcher = new MicroBatcher<>("generator", settings, BatchedGenerator::key, this::run, listener);
+            this.continuous = null;
+        }
     }
 
     private static Object key(Chunk c) {
@@ -112,10 +150,14 @@ public final class BatchedGenerator implements AutoCloseable {
      * Queues a job.
      *
      * @param deadlineNanoTime {@link System#nanoTime()} after which chunks not yet started are dropped
-     * @return one future per chunk, in order; together they hold the job's samples in prompt-major order
+     * @return one future per chunk (per sequence, when continuous), in order; together they hold the job's
+     *     samples in prompt-major order
      * @throws QueueFullException if the queue cannot take every chunk (none of the job's chunks then runs)
      */
     public List<CompletableFuture<List<GeneratedSample>>> submit(Job job, long deadlineNanoTime) {
+        if (continuous != null) {
+            return continuous.submit(job, deadlineNanoTime);
+        }
         List<CompletableFuture<List<GeneratedSample>>> parts = new ArrayList<>();
         try {
             for (int from = 0; from < job.streams(); from += maxBatchSize) {
@@ -131,7 +173,7 @@ public final class BatchedGenerator implements AutoCloseable {
 
     /** Requests (chunks) waiting for a batch. */
     public int queueDepth() {
-        return batcher.queueDepth();
+        return continuous != null ? continuous.queueDepth() : batcher.queueDepth();
     }
 
     private List<List<GeneratedSample>> run(List<Chunk> chunks) {
@@ -166,7 +208,11 @@ public final class BatchedGenerator implements AutoCloseable {
 
     @Override
     public void close() {
-        batcher.close();
+        if (continuous != null) {
+            continuous.close();
+        } else {
+            batcher.close();
+        }
     }
 
     /** Equal only for the same job instance: records compare by value, and two equal requests must not merge. */
