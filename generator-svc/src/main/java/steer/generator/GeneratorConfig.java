@@ -17,6 +17,12 @@ public interface GeneratorConfig extends ModelServingConfig {
     @WithDefault("policy")
     String modelName();
 
+    /**
+     * The admin key LoadModel needs ({@code authorization: Bearer <key>}; see {@link AdminAuth}); unset: open, as on
+     * loopback in the demo. The orchestrator sends {@code steer.orchestrator.generator-admin-key}.
+     */
+    java.util.Optional<String> adminKey();
+
     /** Most prompts in one request. */
     @WithDefault("64")
     int maxPrompts();

@@ -37,6 +37,9 @@ public interface OrchestratorConfig {
      */
     Optional<String> adminKey();
 
+    /** The key sent on every generator call (the generators' {@code steer.generator.admin-key}); unset: none. */
+    Optional<String> generatorAdminKey();
+
     /** The name under which the generator serves the policy. */
     @WithDefault("policy")
     String policyModel();

@@ -45,15 +45,25 @@ final class PolicyClient implements AutoCloseable {
     private record Served(long version, String location) {
     }
 
+    /** Sends {@code steer.orchestrator.generator-admin-key} on every generator call; null = no key. */
+    private final io.grpc.ClientInterceptor key;
+
     PolicyClient(OrchestratorConfig config, OpenTelemetry otel) {
         this.config = config;
         this.retry = new CallRetry(config.callRetryWindow());
+        key = config.generatorAdminKey().map(String::trim).filter(k -> !k.isEmpty()).map(k -> {
+            io.grpc.Metadata headers = new io.grpc.Metadata();
+            headers.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER),
+                    "Bearer " + k);
+            return io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers);
+        }).orElse(null);
         generators = ServiceReplicas.traced("generator", "steer.orchestrator.generator-address",
                 config.generatorAddress(), new TracingClientInterceptor(otel));
     }
 
-    private static GeneratorGrpc.GeneratorBlockingStub generator(ServiceReplicas.Replica r) {
-        return GeneratorGrpc.newBlockingStub(r.channel());
+    private GeneratorGrpc.GeneratorBlockingStub generator(ServiceReplicas.Replica r) {
+        GeneratorGrpc.GeneratorBlockingStub stub = GeneratorGrpc.newBlockingStub(r.channel());
+        return key == null ? stub : stub.withInterceptors(key);
     }
 
     /**

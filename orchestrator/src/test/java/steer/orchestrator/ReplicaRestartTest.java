@@ -57,7 +57,7 @@ class ReplicaRestartTest {
                 new Class<?>[] {OrchestratorConfig.class}, (proxy, method, args) -> switch (method.getName()) {
                     case "generatorAddress" -> generators;
                     case "judgeAddress" -> Optional.ofNullable(judges);
-                    case "judgeApiKey" -> Optional.empty();
+                    case "judgeApiKey", "generatorAdminKey" -> Optional.empty();
                     case "policyModel" -> "policy";
                     case "loadDeadline", "generateDeadline" -> Duration.ofSeconds(30);
                     case "generateChunk" -> 64;
