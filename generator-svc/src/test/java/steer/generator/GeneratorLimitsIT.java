@@ -40,7 +40,10 @@ class GeneratorLimitsIT {
     static void start() throws Exception {
         Path model = TinyWorldModel.write(dir.resolve("m"), 21);
         service = ServiceProcess.startUnderTest("GeneratorLimitsIT", Map.of("steer.generator.model-location", model.toString(),
-                "steer.generator.max-batch-size", "1", "steer.generator.queue-capacity", "24"));
+                "steer.generator.max-batch-size", "1", "steer.generator.queue-capacity", "24",
+                // the static scheduler's limits: queue places of whole batches, batches dropped unrun (the continuous
+                // scheduler's deadline and cancellation are ContinuousBatchingTest's)
+                "steer.generator.scheduler", "static"));
         channel = NettyChannelBuilder.forTarget(service.address()).usePlaintext().build();
     }
 

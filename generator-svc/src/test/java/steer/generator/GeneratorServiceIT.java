@@ -240,11 +240,15 @@ class GeneratorServiceIT {
         assertEquals(128, received.size(), "every sample arrives");
         assertEquals(0, received.get(0).getModelVersion());
         assertEquals(1, received.get(received.size() - 1).getModelVersion(), "batches after the load use version 1");
-        int versionChanges = 0;
-        for (int i = 1; i < received.size(); i++) {
-            versionChanges += received.get(i).getModelVersion() != received.get(i - 1).getModelVersion() ? 1 : 0;
-        }
-        assertEquals(1, versionChanges, "a single switch from 0 to 1, never back");
+        // the continuous scheduler binds a sequence to the instance current when it is admitted: those running at
+        // the load finish on version 0 beside the new version's, so the stream may interleave the two as they finish
+        // (each sample says which made it); none is lost, and every sequence admitted after the load uses version 1
+        assertTrue(received.stream().allMatch(s -> s.getModelVersion() == 0 || s.getModelVersion() == 1));
+        long v1 = received.stream().filter(s -> s.getModelVersion() == 1).count();
+        assertTrue(v1 > 0 && v1 < received.size(), "both versions sampled: " + v1 + " of " + received.size());
+        java.util.Set<String> slots = new java.util.HashSet<>();
+        received.forEach(s -> slots.add(s.getPromptIndex() + "/" + s.getSampleIndex()));
+        assertEquals(128, slots.size(), "each (prompt, sample) once");
         assertTrue(received.stream().allMatch(s -> s.getModel().equals("hot")));
     }
 

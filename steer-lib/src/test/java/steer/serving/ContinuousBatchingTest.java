@@ -41,6 +41,38 @@ class ContinuousBatchingTest {
     }
 
     @Test
+    void aQueuedSequenceWhoseDeadlinePassedIsDroppedUnrunAndCounted() throws Exception {
+        Path m = TinyWorldModel.write(dir.resolve("m"), 5);
+        AtomicInteger dropped = new AtomicInteger();
+        MicroBatcher.Listener listener = new MicroBatcher.Listener() {
+            @Override
+            public void batchRan(int n, int size, long nanos) {
+            }
+
+            @Override
+            public void requestDropped() {
+                dropped.incrementAndGet();
+            }
+        };
+        try (ModelRegistry registry = new ModelRegistry(Optional.empty());
+             BatchedGenerator generator = continuous(registry, 1, 1, listener)) {
+            registry.load("policy", 1, m);
+            // one slot: a long job holds it while a second job waits past its deadline
+            var busy = generator.submit(new BatchedGenerator.Job("policy", List.of("query : add 3 4"), 1,
+                    SamplingParams.greedy(64), List.of(), false), Long.MAX_VALUE);
+            var late = generator.submit(new BatchedGenerator.Job("policy", List.of("query : add 1 2", "query : add 2 2"),
+                    1, SamplingParams.greedy(4), List.of(), false), System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1));
+            join(busy);
+            for (CompletableFuture<List<GeneratedSample>> f : late) {
+                java.util.concurrent.ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(
+                        java.util.concurrent.ExecutionException.class, () -> f.get(60, TimeUnit.SECONDS));
+                assertTrue(e.getCause() instanceof RequestExpiredException, e.getCause().toString());
+            }
+            assertEquals(2, dropped.get(), "both waiting sequences dropped unrun");
+        }
+    }
+
+    @Test
     void overlappingJobsGetWhatEachGetsAloneGreedyAndSeeded() throws Exception {
         Path m = TinyWorldModel.write(dir.resolve("m"), 5);
         List<String> prompts = List.of("query : add 3 4", "query : sort 5 2 9", "query : reverse a b c");
