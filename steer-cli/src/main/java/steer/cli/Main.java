@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 @Command(name = "steer", mixinStandardHelpOptions = true, version = "steer 0.1.0",
         description = "Align language models without human labels: SSO, TSO and OSP.",
         subcommands = {ConvertLlama2cCommand.class, GenerateCommand.class, SftCommand.class, TrainCommand.class,
-            WorldCommand.class, JudgeCommand.class, TsoCommand.class, BenchCommand.class, DemoCommand.class, CompareCommand.class})
+            WorldCommand.class, JudgeCommand.class, TsoCommand.class, BenchCommand.class, DemoCommand.class, CompareCommand.class,
+            LoraCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
