@@ -314,7 +314,7 @@ public final class Decoder implements AutoCloseable {
             NDArray h = rmsNorm(x, l.attnNorm);
             NDArray qkv = h.matMul(l.wqkv);                                                // [B, T, (H+2KV)*Dh]
             if (lora != null) {
-                qkv = plus(qkv, lora.fusedDelta(li, h, Target.Q, Target.K, Target.V));
+                qkv = lora.addTo(li, qkv, h, Target.Q, Target.K, Target.V);
             }
             if (l.bqkv != null) {
                 qkv = qkv.add(l.bqkv);
@@ -349,18 +349,18 @@ public final class Decoder implements AutoCloseable {
             y = T == 1 ? y.reshape(B, 1, (long) H * Dh)
                     : y.reshape(B, H, T, Dh).transpose(0, 2, 1, 3).reshape(B, T, (long) H * Dh); // [B, T, H*Dh]
             NDArray o = y.matMul(l.wo);                                                     // [B, T, C]
-            x = x.add(lora == null ? o : plus(o, lora.delta(li, Target.O, y)));
+            x = x.add(lora == null ? o : lora.addTo(li, o, y, Target.O));
             // SwiGLU MLP block
             h = rmsNorm(x, l.mlpNorm);
             NDArray gateUpOut = h.matMul(l.wGateUp);                                        // [B, T, 2I]
             if (lora != null) {
-                gateUpOut = plus(gateUpOut, lora.fusedDelta(li, h, Target.GATE, Target.UP));
+                gateUpOut = lora.addTo(li, gateUpOut, h, Target.GATE, Target.UP);
             }
             NDList gateUp = gateUpOut.split(2, 2);                                         // 2 × [B, T, I]
             NDArray gate = gateUp.get(0);
             NDArray m = gate.mul(Activation.sigmoid(gate)).mul(gateUp.get(1));             // [B, T, I]
             NDArray down = m.matMul(l.wDown);                                               // [B, T, C]
-            x = x.add(lora == null ? down : plus(down, lora.delta(li, Target.DOWN, m)));
+            x = x.add(lora == null ? down : lora.addTo(li, down, m, Target.DOWN));
         }
         if (cache != null) {
             cache.advance(T);
@@ -411,11 +411,6 @@ public final class Decoder implements AutoCloseable {
     static NDArray owned(NDArray a, NDManager m) {
         a.attach(m);
         return a;
-    }
-
-    /** {@code a + d}, or {@code a} when the adapter adds nothing here. */
-    private static NDArray plus(NDArray a, NDArray d) {
-        return d == null ? a : a.add(d);
     }
 
     /** RMSNorm (Zhang and Sennrich 2019): x / sqrt(mean(x²) + eps) · w, over the last axis. */

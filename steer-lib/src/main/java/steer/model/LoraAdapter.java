@@ -37,7 +37,7 @@ import steer.checkpoint.LoraConfig.Target;
  * {@code x.matMul(w)} like the decoder's weights; {@link #toCheckpoint} writes them in PEFT's orientation.
  *
  * <p>Memory: the matrices and the scale live on the adapter's own manager, which {@link #close} frees; the
- * decoder's weights are untouched. Results of {@link #delta} are owned by the input's manager.
+ * decoder's weights are untouched. What {@link #addTo} computes is owned by the input's manager.
  */
 @SuppressWarnings("checkstyle:LocalVariableName") // single-letter dimension names follow the shape comments
 public final class LoraAdapter implements AutoCloseable {
@@ -177,46 +177,46 @@ public final class LoraAdapter implements AutoCloseable {
     }
 
     /**
-     * The adapter's addition to a projection's output, {@code s·(x·Aᵀ)·Bᵀ}, or null when {@code target} carries
-     * no adapter.
+     * Adds the adapter's part to a projection's output in place, for a projection whose output is {@code parts}
+     * side by side (q|k|v, gate|up, or one of o, down): with the targeted parts' matrices stacked,
+     * <pre>
+     *   y += s·(x·[A₁ᵀ | A₂ᵀ | …])·blockdiag(B₁ᵀ, B₂ᵀ, …)     (a part without an adapter: zero columns)
+     * </pre>
+     * which equals each part's {@code s·(x·Aᵀ)·Bᵀ} in its own columns, in two products whose only activation-sized
+     * result is the one addition (every op's result stays alive until the step's scope closes, so each counts).
+     * In place is safe under autograd: a product's backward reads its inputs, not its output.
      *
-     * @param x {@code [..., in]}
-     * @return {@code [..., out]}, owned by {@code x}'s manager
+     * @param y {@code [..., Σ out]}, a projection's output owned by the step; returned
+     * @param x {@code [..., in]}, the projection's input
+     * @return {@code y}, with the adapter's part added when any part has an adapter
      */
-    NDArray delta(int layer, Target target, NDArray x) {
-        NDArray[] ab = layers.get(layer).get(target);
-        if (ab == null) {
-            return null;
-        }
-        return x.matMul(ab[0]).mul(scale).matMul(ab[1]);                                  // [..., r] then [..., out]
-    }
-
-    /**
-     * The adapter's addition to a fused projection whose output is {@code parts} side by side (q|k|v, gate|up):
-     * each part's {@link #delta}, zeros for a part without an adapter; null when no part has one.
-     *
-     * @param x {@code [B, T, in]}
-     * @return {@code [B, T, Σ out]}, owned by {@code x}'s manager
-     */
-    NDArray fusedDelta(int layer, NDArray x, Target... parts) {
+    NDArray addTo(int layer, NDArray y, NDArray x, Target... parts) {
         Map<Target, NDArray[]> m = layers.get(layer);
-        boolean any = false;
+        NDManager step = x.getManager();
+        int r = config.rank(), in = (int) x.getShape().get(x.getShape().dimension() - 1), width = 0;
         for (Target t : parts) {
-            any |= m.containsKey(t);
+            width += t.out(base);
         }
-        if (!any) {
-            return null;
-        }
-        if (parts.length == 1) {
-            return delta(layer, parts[0], x);
-        }
-        NDList pieces = new NDList(parts.length);
-        Shape lead = x.getShape().slice(0, x.getShape().dimension() - 1);
+        // every list starts with a zero-width array of the step, so each concatenation's result belongs to the
+        // step (DJL attaches a result to its first operand's manager, and the adapter's is shared by requests)
+        NDList a = new NDList(step.zeros(new Shape(in, 0), dtype));
+        NDList rows = new NDList(step.zeros(new Shape(0, width), dtype));
+        int at = 0;
         for (Target t : parts) {
-            NDArray d = delta(layer, t, x);
-            pieces.add(d != null ? d : x.getManager().zeros(lead.add(t.out(base)), x.getDataType()));
+            NDArray[] ab = m.get(t);
+            if (ab != null) {
+                a.add(ab[0]);
+                rows.add(NDArrays.concat(new NDList(step.zeros(new Shape(r, at), dtype), ab[1],
+                        step.zeros(new Shape(r, width - at - t.out(base)), dtype)), 1));    // [r, Σ out]
+            }
+            at += t.out(base);
         }
-        return NDArrays.concat(pieces, -1);                                                 // [..., Σ out]
+        if (a.size() == 1) {
+            return y;
+        }
+        NDArray aT = NDArrays.concat(a, 1);                                                 // [in, n·r]
+        NDArray bT = NDArrays.concat(rows, 0);                                              // [n·r, Σ out]
+        return y.addi(x.matMul(aT).mul(scale).matMul(bT));                                // [..., n·r] → [..., Σ out]
     }
 
     @Override

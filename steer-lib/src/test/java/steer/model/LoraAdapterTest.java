@@ -169,6 +169,30 @@ class LoraAdapterTest {
         }
     }
 
+    /** Decoding with the KV cache sees the adapter too: greedy tokens from base + adapter equal the merged model's. */
+    @Test
+    void generationWithAnAdapterEqualsGenerationFromTheMergedModel() {
+        DecoderConfig c = TinyDecoders.qwen2();
+        Map<String, HostTensor> baseTensors = TinyDecoders.tensors(c, 4);
+        LoraCheckpoint adapter = randomAdapter(c, new LoraConfig(4, 8, ALL, 0, null), 10, 0.1);
+        List<int[]> prompts = List.of(new int[] {1, 5, 9}, new int[] {1, 22, 3, 17, 8});
+        try (Decoder base = Decoder.fromHostTensors(c, baseTensors, NDManager.newBaseManager());
+             Decoder adapted = base.withAdapter(LoraAdapter.fromCheckpoint(c, adapter, NDManager.newBaseManager(),
+                     DataType.FLOAT32));
+             Decoder merged = Decoder.fromHostTensors(c, adapter.merge(c, baseTensors), NDManager.newBaseManager())) {
+            SamplingParams greedy = SamplingParams.greedy(12);
+            List<GeneratedSequence> a = Generation.generate(adapted, prompts, greedy, Set.of(), Generation.StopCheck.NEVER);
+            List<GeneratedSequence> b = Generation.generate(merged, prompts, greedy, Set.of(), Generation.StopCheck.NEVER);
+            List<GeneratedSequence> plain = Generation.generate(base, prompts, greedy, Set.of(), Generation.StopCheck.NEVER);
+            boolean differs = false;
+            for (int i = 0; i < prompts.size(); i++) {
+                assertArrayEquals(b.get(i).tokenIds(), a.get(i).tokenIds(), "prompt " + i);
+                differs |= !java.util.Arrays.equals(plain.get(i).tokenIds(), a.get(i).tokenIds());
+            }
+            assertTrue(differs, "the adapter changed no generated token");
+        }
+    }
+
     /** The files are PEFT's: names, shapes and orientation of A and B, and the config fields PEFT's loader reads. */
     @Test
     void savesAndReadsPeftLayout(@TempDir Path dir) throws Exception {

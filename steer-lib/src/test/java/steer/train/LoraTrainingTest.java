@@ -102,6 +102,25 @@ class LoraTrainingTest {
         assertEquals(6, TrainerCheckpoint.loadState(checkpoint).step());
     }
 
+    /** The preference benchmark trains the adapter alone with LoRA and every weight without; both step. */
+    @Test
+    void preferenceBenchmarkMeasuresLoraAndFullFineTuning() {
+        DecoderConfig c = TinyModels.config();
+        LoraConfig lora = new LoraConfig(4, 8, ALL, 0, null);
+        TrainingBenchmark.PreferenceResult adapter = TrainingBenchmark.measurePreference(c,
+                () -> TinyModels.randomTensors(c, 2), lora, 2, 16, 1, 1, 1);
+        TrainingBenchmark.PreferenceResult full = TrainingBenchmark.measurePreference(c,
+                () -> TinyModels.randomTensors(c, 2), null, 2, 16, 2, 1, 1);
+        long expected = 0;
+        for (LoraConfig.Target t : ALL) {
+            expected += 4L * (t.in(c) + t.out(c)) * c.numLayers();
+        }
+        assertEquals(expected, adapter.trainable());
+        assertEquals(full.parameters(), full.trainable());
+        assertEquals(2 * 2 * 16, adapter.tokens());
+        assertTrue(adapter.tokensPerSecond() > 0 && full.tokensPerSecond() > 0);
+    }
+
     private static TrainingRun.Spec spec(Path model, Path out, TrainingConfig config, LoraConfig lora, long stopAfter) {
         return new TrainingRun.Spec(model, out, Dpo.defaults(), config, 4, 1, 0, 2, stopAfter, 7, false,
                 new ObjectMapper().createObjectNode(), lora);
