@@ -101,8 +101,10 @@ public record LoraCheckpoint(LoraConfig config, Map<String, HostTensor> tensors)
      * </pre>
      * computed in double and rounded once to float32. Every other tensor is shared with {@code base}.
      *
-     * @param base the base checkpoint's tensors by Hugging Face name, with the configuration they were checked against
+     * @param baseConfig the base model's configuration, which the adapter was checked against
+     * @param base       the base model's tensors by Hugging Face name
      * @return a new map in {@code base}'s order
+     * @throws IllegalArgumentException if a targeted base tensor is missing or misshapen
      */
     public Map<String, HostTensor> merge(DecoderConfig baseConfig, Map<String, HostTensor> base) {
         Map<String, HostTensor> out = new LinkedHashMap<>(base);

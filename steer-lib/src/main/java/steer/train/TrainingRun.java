@@ -16,7 +16,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
 import java.util.function.Consumer;
+import steer.checkpoint.DecoderConfig;
 import steer.checkpoint.HfCheckpoint;
+import steer.checkpoint.HfConfigJson;
 import steer.checkpoint.LoraConfig;
 import steer.data.TrainingExample;
 import steer.model.Decoder;
@@ -123,17 +125,17 @@ public final class TrainingRun {
         }
         Path checkpoints = spec.out().resolve("checkpoints");
         Optional<Path> from = resume ? TrainerCheckpoint.latest(checkpoints) : Optional.empty();
-        HfCheckpoint base = HfCheckpoint.load(spec.model());
         if (spec.lora() != null) {
-            return runAdapter(spec, examples, base, from, progress);
+            return runAdapter(spec, examples, from, progress);
         }
         TrainerCheckpoint.Loaded loaded = from.map(TrainerCheckpoint::load).orElse(null);
-        HfCheckpoint start = loaded == null ? base : loaded.model();
-        try (Decoder policy = Decoder.fromHostTensors(start.config(), start.tensors(), NDManager.newBaseManager());
-             Decoder reference = Decoder.fromHostTensors(base.config(), base.tensors(), NDManager.newBaseManager())) {
+        AdamWState optimizer = loaded == null ? null : loaded.optimizer();
+        TrainerCheckpoint.State resumed = loaded == null ? null : loaded.state();
+        Decoder start = loaded == null ? load(spec.model()) : decoder(loaded.model());
+        loaded = null; // lets the host copy of the weights go: it is as large as the model
+        try (Decoder policy = start; Decoder reference = load(spec.model())) {
             PolicyTrainer trainer = new PolicyTrainer(policy, spec.objective(), spec.config());
-            return train(spec, examples, trainer, reference, loaded == null ? null : loaded.optimizer(),
-                    loaded == null ? null : loaded.state(), progress, new Saver() {
+            return train(spec, examples, trainer, reference, optimizer, resumed, progress, new Saver() {
                         @Override
                         public void checkpoint(Path dir, TrainerCheckpoint.State state) {
                             TrainerCheckpoint.save(dir, policy, trainer.optimizer(), state, spec.model());
@@ -152,19 +154,20 @@ public final class TrainingRun {
      * front ({@link Decoder#withAdapter}), as the policy; only the adapter is trained and saved.
      */
     private static List<PolicyTrainer.StepResult> runAdapter(Spec spec, List<? extends TrainingExample> examples,
-                                                              HfCheckpoint base, Optional<Path> from,
+                                                              Optional<Path> from,
                                                               Consumer<PolicyTrainer.StepResult> progress) {
-        AdapterCheckpoint.Loaded loaded = from.map(d -> AdapterCheckpoint.load(d, base.config())).orElse(null);
+        DecoderConfig base = HfConfigJson.read(spec.model().resolve(HfConfigJson.FILE_NAME));
+        AdapterCheckpoint.Loaded loaded = from.map(d -> AdapterCheckpoint.load(d, base)).orElse(null);
         LoraConfig lora = spec.lora().withBaseModel(spec.model().toAbsolutePath().normalize().toString());
         if (loaded != null && !loaded.adapter().config().equals(lora)) {
             throw new IllegalArgumentException("the checkpoint's adapter (" + loaded.adapter().config() + ") is not the"
                     + " one this run asks for (" + lora + "): resume with the same LoRA settings");
         }
-        try (Decoder reference = Decoder.fromHostTensors(base.config(), base.tensors(), NDManager.newBaseManager());
+        try (Decoder reference = load(spec.model());
              Decoder policy = reference.withAdapter(loaded == null
-                     ? LoraAdapter.initialise(base.config(), lora, spec.seed(), reference.manager().newSubManager(),
+                     ? LoraAdapter.initialise(base, lora, spec.seed(), reference.manager().newSubManager(),
                              reference.dtype())
-                     : LoraAdapter.fromCheckpoint(base.config(), loaded.adapter(), reference.manager().newSubManager(),
+                     : LoraAdapter.fromCheckpoint(base, loaded.adapter(), reference.manager().newSubManager(),
                              reference.dtype()))) {
             PolicyTrainer trainer = new PolicyTrainer(policy, spec.objective(), spec.config());
             return train(spec, examples, trainer, reference, loaded == null ? null : loaded.optimizer(),
@@ -180,6 +183,15 @@ public final class TrainingRun {
                         }
                     });
         }
+    }
+
+    /** A float32 decoder of a checkpoint directory; the host copy of the weights is garbage when this returns. */
+    private static Decoder load(Path dir) {
+        return decoder(HfCheckpoint.load(dir));
+    }
+
+    private static Decoder decoder(HfCheckpoint checkpoint) {
+        return Decoder.fromHostTensors(checkpoint.config(), checkpoint.tensors(), NDManager.newBaseManager());
     }
 
     /** Where a run's checkpoints and its finished output go: a full model, or an adapter. */
