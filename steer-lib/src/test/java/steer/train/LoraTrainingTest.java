@@ -68,6 +68,30 @@ class LoraTrainingTest {
         }
     }
 
+    /** Leak check: over many LoRA steps the arrays on the base's and the adapter's managers stay as they were. */
+    @Test
+    void managersStayFlatOverLoraSteps() {
+        DecoderConfig c = TinyModels.config();
+        List<PreferencePair> train = PolicyTrainerTest.patternPairs(8, 2);
+        NDManager adapterManager;
+        try (Decoder base = Decoder.fromHostTensors(c, TinyModels.randomTensors(c, 1), NDManager.newBaseManager());
+             Decoder policy = base.withAdapter(LoraAdapter.initialise(c, new LoraConfig(2, 4, ALL, 0, null), 0,
+                     adapterManager = base.manager().newSubManager(), DataType.FLOAT32))) {
+            PolicyTrainer trainer = new PolicyTrainer(policy, Dpo.defaults(), new TrainingConfig(
+                    AdamWConfig.defaults().withLr(1e-3), new LearningRateSchedule(0, 200, 0.1), 1.0, 4))
+                    .frozenReference(base);
+            trainer.step(train);
+            int baseArrays = base.manager().getManagedArrays().size(), adapterArrays = adapterManager.getManagedArrays().size();
+            for (int step = 0; step < 100; step++) {
+                trainer.step(train);
+            }
+            assertEquals(baseArrays, base.manager().getManagedArrays().size(), "arrays on the base's manager");
+            assertEquals(adapterArrays, adapterManager.getManagedArrays().size(), "arrays on the adapter's manager");
+            // A and B per target per layer, their two moments each, and the scale
+            assertEquals(2 * 7 * c.numLayers() * 3 + 1, adapterArrays);
+        }
+    }
+
     /** A LoRA run stopped and resumed ends with the adapter of a run that never stopped; outputs are PEFT adapters. */
     @Test
     void aResumedLoraRunEqualsAnUninterruptedOneAndWritesAdapters() throws Exception {
