@@ -194,8 +194,13 @@ public final class LoraAdapter implements AutoCloseable {
         Map<Target, NDArray[]> m = layers.get(layer);
         NDManager step = x.getManager();
         int r = config.rank(), in = (int) x.getShape().get(x.getShape().dimension() - 1), width = 0;
+        boolean any = false;
         for (Target t : parts) {
             width += t.out(base);
+            any |= m.containsKey(t);
+        }
+        if (!any) {
+            return y;
         }
         // every list starts with a zero-width array of the step, so each concatenation's result belongs to the
         // step (DJL attaches a result to its first operand's manager, and the adapter's is shared by requests)
@@ -210,9 +215,6 @@ public final class LoraAdapter implements AutoCloseable {
                         step.zeros(new Shape(r, width - at - t.out(base)), dtype)), 1));    // [r, Σ out]
             }
             at += t.out(base);
-        }
-        if (a.size() == 1) {
-            return y;
         }
         NDArray aT = NDArrays.concat(a, 1);                                                 // [in, n·r]
         NDArray bT = NDArrays.concat(rows, 0);                                              // [n·r, Σ out]
