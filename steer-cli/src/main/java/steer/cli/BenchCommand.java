@@ -175,8 +175,16 @@ final class BenchCommand implements Runnable {
         @Option(names = "--threads", split = ",", description = "PyTorch intra-op thread counts to measure (default: 1 and all cores)")
         int[] threads;
 
+        @picocli.CommandLine.Mixin
+        PreferenceBench preference;
+
         @Override
         public void run() {
+            if (preference.requested()) {
+                Main.setTorchThreads(threads == null ? 1 : threads[0]);
+                preference.run(model, batch, seqLen, steps);
+                return;
+            }
             int cores = Runtime.getRuntime().availableProcessors();
             int[] counts = threads != null ? threads : cores > 1 ? new int[] {1, cores} : new int[] {1};
             System.out.printf("machine: %d cores (%s %s), Java %s; batch %d x %d tokens%n", cores,

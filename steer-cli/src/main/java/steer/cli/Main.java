@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         description = "Align language models without human labels: SSO, TSO and OSP.",
         subcommands = {ConvertLlama2cCommand.class, GenerateCommand.class, SftCommand.class, TrainCommand.class,
             WorldCommand.class, JudgeCommand.class, TsoCommand.class, BenchCommand.class, DemoCommand.class, CompareCommand.class,
-            TraceCommand.class})
+            TraceCommand.class, LoraCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Locale;
 import picocli.CommandLine.Option;
 import steer.checkpoint.HfConfigJson;
+import steer.checkpoint.LoraConfig;
 import steer.data.RecordKind;
 import steer.data.TrainingDataReader;
 import steer.data.TrainingExample;
@@ -75,6 +76,28 @@ final class TrainingOptions {
             description = "reference log-probs: frozen (a frozen copy scores every batch) or precomputed (scored once before training)")
     String reference;
 
+    @Option(names = "--lora-rank", defaultValue = "0",
+            description = "train a LoRA adapter of this rank r on the frozen model instead of every weight; the output"
+                    + " and checkpoints are PEFT adapters (adapter_config.json, adapter_model.safetensors) (default: 0, full fine-tuning)")
+    int loraRank;
+
+    @Option(names = "--lora-alpha", defaultValue = "8",
+            description = "LoRA alpha: the adapter's update is scaled by alpha / r (default: ${DEFAULT-VALUE}, PEFT's)")
+    double loraAlpha;
+
+    @Option(names = "--lora-targets", defaultValue = "q,v",
+            description = "projections that get an adapter, comma-separated from q, k, v, o, gate, up, down"
+                    + " (default: ${DEFAULT-VALUE}, PEFT's for Llama and Qwen2)")
+    String loraTargets;
+
+    /** The LoRA settings the options ask for, or null for full fine-tuning. */
+    LoraConfig lora() {
+        if (loraRank < 0) {
+            throw new IllegalArgumentException("--lora-rank must be at least 1 (or 0 for full fine-tuning), got " + loraRank);
+        }
+        return loraRank == 0 ? null : new LoraConfig(loraRank, loraAlpha, LoraConfig.parseTargets(loraTargets), 0, null);
+    }
+
     /** Reads and validates the whole data file before anything trains. */
     List<TrainingExample> readExamples(RecordKind kind) {
         try (Tokenizer tokenizer = Tokenizer.load(model)) {
@@ -88,6 +111,7 @@ final class TrainingOptions {
         if (!reference.equals("frozen") && !reference.equals("precomputed")) {
             throw new IllegalArgumentException("--reference must be frozen or precomputed, got '" + reference + "'");
         }
+        LoraConfig lora = lora();
         List<TrainingExample> examples = readExamples(kind);
         double peak = lr == null ? defaultLr : lr;
         long total = TrainingRun.totalSteps(examples.size(), batchSize, epochs, maxSteps);
@@ -103,12 +127,20 @@ final class TrainingOptions {
         settings.put("batch_size", batchSize);
         settings.put("epochs", epochs);
         settings.put("seed", seed);
+        if (lora != null) {
+            ObjectNode l = settings.putObject("lora");
+            l.put("r", lora.rank());
+            l.put("alpha", lora.alpha());
+            lora.orderedTargets().forEach(t -> l.withArray("targets").add(t.module()));
+        }
         TrainingRun.Spec spec = new TrainingRun.Spec(model, out, objective, config, batchSize, epochs, maxSteps, saveEvery,
-                stopAfter, seed, reference.equals("precomputed"), settings);
-        System.out.printf("%s: %d examples from %s, %d steps of %d, peak lr %.2g -> %s%n", objectiveName,
-                examples.size(), data, total, batchSize, peak, out);
+                stopAfter, seed, reference.equals("precomputed"), settings, lora);
+        System.out.printf("%s: %d examples from %s, %d steps of %d, peak lr %.2g%s -> %s%n", objectiveName,
+                examples.size(), data, total, batchSize, peak, lora == null ? "" : String.format(Locale.ROOT,
+                        ", LoRA r %d alpha %s on %s", lora.rank(), lora.alpha(), loraTargets), out);
         TrainingRun.run(spec, examples, resume, r -> System.out.println(progressLine(r, total)));
-        System.out.println("wrote " + out + " (model, " + TrainingRun.METRICS_FILE + ", checkpoints/)");
+        System.out.println("wrote " + out + (lora == null ? " (model, " : " (LoRA adapter in PEFT's layout, ")
+                + TrainingRun.METRICS_FILE + ", checkpoints/)");
     }
 
     static String progressLine(PolicyTrainer.StepResult r, long total) {

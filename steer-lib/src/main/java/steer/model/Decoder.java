@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import steer.checkpoint.DecoderConfig;
 import steer.checkpoint.HostTensor;
+import steer.checkpoint.LoraConfig.Target;
 
 /**
  * A Llama/Qwen2/Qwen3-family decoder in DJL: token embedding, RMSNorm, rotary position embedding (Hugging Face
@@ -64,6 +65,8 @@ public final class Decoder implements AutoCloseable {
     private final NDArray rotaryIdentity; // [H+2KV, 1]: 1 for v heads (cos 1, sin 0 leaves v as it is)
     private final NDArray normEps;        // [1], RMSNorm's epsilon as an array: DJL turns every scalar
                                           // operand into a new native tensor, which costs more than the op
+    private final LoraAdapter adapter;    // null for the plain model
+    private final boolean ownsWeights;    // false for a view made by withAdapter
 
     /** One decoder layer's weights, fused and transposed. */
     private record Layer(NDArray attnNorm, NDArray wqkv, NDArray bqkv, NDArray qNorm, NDArray kNorm, NDArray wo,
@@ -80,6 +83,8 @@ public final class Decoder implements AutoCloseable {
         this.layers = layers;
         this.finalNorm = finalNorm;
         this.lmHead = lmHead;
+        this.adapter = null;
+        this.ownsWeights = true;
         int dh = config.headDim();
         float[][] tables = rotaryTables(config.maxPositionEmbeddings(), dh, config.ropeTheta(), config.ropeScaling());
         this.cosTable = create(manager, dtype, tables[0], new Shape(config.maxPositionEmbeddings(), dh));
@@ -100,6 +105,56 @@ public final class Decoder implements AutoCloseable {
         java.util.Arrays.fill(identity, config.numHeads() + config.numKvHeads(), heads, 1f);
         this.rotaryScale = create(manager, dtype, scale, new Shape(heads, 1));
         this.rotaryIdentity = create(manager, dtype, identity, new Shape(heads, 1));
+    }
+
+    /** A view of {@code base}'s weights and tables with {@code adapter} in front of them. */
+    private Decoder(Decoder base, LoraAdapter adapter) {
+        this.config = base.config;
+        this.manager = base.manager;
+        this.dtype = base.dtype;
+        this.embed = base.embed;
+        this.layers = base.layers;
+        this.finalNorm = base.finalNorm;
+        this.lmHead = base.lmHead;
+        this.cosTable = base.cosTable;
+        this.sinTable = base.sinTable;
+        this.rotateHalf = base.rotateHalf;
+        this.rotaryScale = base.rotaryScale;
+        this.rotaryIdentity = base.rotaryIdentity;
+        this.normEps = base.normEps;
+        this.adapter = adapter;
+        this.ownsWeights = false;
+    }
+
+    /**
+     * This decoder's weights with a LoRA adapter in front of them (Hu et al. 2021): every targeted projection adds
+     * {@code s·(x·Aᵀ)·Bᵀ} to its output (see {@link LoraAdapter}). Nothing is copied, so one base in memory can
+     * serve the plain model and any number of adapted ones side by side, each a decoder of its own, safe to use
+     * from concurrent requests. The view owns the adapter, not the weights: closing it closes the adapter only,
+     * and the base must outlive it.
+     *
+     * @param adapter an adapter for this shape and data type, or null for the plain weights
+     * @throws IllegalArgumentException if the adapter was made for another shape or data type
+     */
+    public Decoder withAdapter(LoraAdapter adapter) {
+        if (adapter != null && (!adapter.baseConfig().equals(config) || adapter.dtype() != dtype)) {
+            throw new IllegalArgumentException("the adapter was made for another base: " + adapter.baseConfig()
+                    + " in " + adapter.dtype() + ", this decoder is " + config + " in " + dtype);
+        }
+        return new Decoder(this, adapter);
+    }
+
+    /** The LoRA adapter in front of the weights, or null for the plain model. */
+    public LoraAdapter adapter() {
+        return adapter;
+    }
+
+    /**
+     * What training updates: the adapter's matrices when there is one (the base weights stay frozen and record no
+     * gradient), else every weight of {@link #parameters()}.
+     */
+    public List<Map.Entry<String, NDArray>> trainableParameters() {
+        return adapter != null ? adapter.parameters() : parameters();
     }
 
     /**
@@ -145,7 +200,10 @@ public final class Decoder implements AutoCloseable {
                 vector(manager, dtype, tensors, "model.norm.weight"), lmHead);
     }
 
-    /** The weights under their Hugging Face names and layout, copied to Java memory as float32 (for saving). */
+    /**
+     * The weights under their Hugging Face names and layout, copied to Java memory as float32 (for saving). An
+     * adapter is not folded in: that is {@code LoraCheckpoint.merge}.
+     */
     public Map<String, HostTensor> toHostTensors() {
         Map<String, HostTensor> out = new LinkedHashMap<>();
         int C = config.hiddenSize(), qDim = config.qDim(), kvDim = config.kvDim();
@@ -181,8 +239,9 @@ public final class Decoder implements AutoCloseable {
     }
 
     /**
-     * The trainable weights with their names in this decoder's fused layout, in a fixed order. An optimizer
+     * The base weights with their names in this decoder's fused layout, in a fixed order. An optimizer
      * updates these arrays in place; norms and biases are named so a caller can exempt them from weight decay.
+     * An adapter's matrices are not among them (see {@link #trainableParameters()}).
      */
     public List<Map.Entry<String, NDArray>> parameters() {
         List<Map.Entry<String, NDArray>> out = new ArrayList<>();
@@ -248,11 +307,15 @@ public final class Decoder implements AutoCloseable {
             attnBias = attnBias.tile(new long[] {1, 1, G, 1});                             // [B, 1, G*T, S]
         }
         long[] qkvSplit = {H, H + KV};
+        LoraAdapter lora = adapter;
         for (int li = 0; li < layers.length; li++) {
             Layer l = layers[li];
             // attention block
             NDArray h = rmsNorm(x, l.attnNorm);
             NDArray qkv = h.matMul(l.wqkv);                                                // [B, T, (H+2KV)*Dh]
+            if (lora != null) {
+                qkv = lora.addTo(li, qkv, h, Target.Q, Target.K, Target.V);
+            }
             if (l.bqkv != null) {
                 qkv = qkv.add(l.bqkv);
             }
@@ -285,12 +348,19 @@ public final class Decoder implements AutoCloseable {
             NDArray y = att.matMul(v);                                                      // [B, KV, G*T, Dh]
             y = T == 1 ? y.reshape(B, 1, (long) H * Dh)
                     : y.reshape(B, H, T, Dh).transpose(0, 2, 1, 3).reshape(B, T, (long) H * Dh); // [B, T, H*Dh]
-            x = x.add(y.matMul(l.wo));                                                      // [B, T, C]
+            NDArray o = y.matMul(l.wo);                                                     // [B, T, C]
+            x = x.add(lora == null ? o : lora.addTo(li, o, y, Target.O));
             // SwiGLU MLP block
             h = rmsNorm(x, l.mlpNorm);
-            NDList gateUp = h.matMul(l.wGateUp).split(2, 2);                               // 2 × [B, T, I]
+            NDArray gateUpOut = h.matMul(l.wGateUp);                                        // [B, T, 2I]
+            if (lora != null) {
+                gateUpOut = lora.addTo(li, gateUpOut, h, Target.GATE, Target.UP);
+            }
+            NDList gateUp = gateUpOut.split(2, 2);                                         // 2 × [B, T, I]
             NDArray gate = gateUp.get(0);
-            x = x.add(gate.mul(Activation.sigmoid(gate)).mul(gateUp.get(1)).matMul(l.wDown)); // [B, T, C]
+            NDArray m = gate.mul(Activation.sigmoid(gate)).mul(gateUp.get(1));             // [B, T, I]
+            NDArray down = m.matMul(l.wDown);                                               // [B, T, C]
+            x = x.add(lora == null ? down : lora.addTo(li, down, m, Target.DOWN));
         }
         if (cache != null) {
             cache.advance(T);
@@ -412,9 +482,14 @@ public final class Decoder implements AutoCloseable {
         return new KvCache(requestManager, config.numLayers(), batch, config.numKvHeads(), capacity, config.headDim());
     }
 
+    /** Frees the weights, or for a view made by {@link #withAdapter}, its adapter only. */
     @Override
     public void close() {
-        manager.close();
+        if (ownsWeights) {
+            manager.close();
+        } else if (adapter != null) {
+            adapter.close();
+        }
     }
 
     // ---- layout mapping between Hugging Face tensors and the fused, transposed weights ----

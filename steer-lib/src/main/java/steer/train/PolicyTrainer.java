@@ -32,6 +32,10 @@ import steer.objective.SsoLogps;
  * one pass, the objective's loss, backward, gradient accumulation over micro-batches, global-norm clipping,
  * then one AdamW step at the scheduled learning rate.
  *
+ * <p>With a LoRA adapter ({@link Decoder#withAdapter}) only the adapter is trained: AdamW holds moments for
+ * its matrices alone, and the base weights never record a gradient, so the plain base decoder can serve as the
+ * reference without a second copy.
+ *
  * <p>The reference model is a frozen copy of the starting checkpoint. Its log-probs come either from that copy
  * on every micro-batch ({@link #frozenReference}) or from a table computed once before training
  * ({@link #precomputeReference}), after which the copy can be closed; both give the same losses.
@@ -50,7 +54,8 @@ public final class PolicyTrainer {
     private final Map<TrainingExample, double[]> referenceTable = new IdentityHashMap<>();
 
     /**
-     * @param policy    the decoder to train; its weights start recording gradients
+     * @param policy    the decoder to train; its {@link Decoder#trainableParameters()} (an adapter's matrices, or
+     *                  every weight) start recording gradients
      * @param objective the loss; its kind must match the examples given to {@link #step}
      * @param config    optimizer, schedule, clipping and micro-batching
      */
@@ -58,10 +63,11 @@ public final class PolicyTrainer {
         this.policy = policy;
         this.objective = objective;
         this.config = config;
-        for (Map.Entry<String, NDArray> p : policy.parameters()) {
+        // with a LoRA adapter only its matrices record gradients and get moments; the base weights stay frozen
+        for (Map.Entry<String, NDArray> p : policy.trainableParameters()) {
             p.getValue().setRequiresGradient(true);
         }
-        this.optimizer = new AdamW(config.optimizer(), policy.parameters(), AdamW.NORMS_AND_BIASES);
+        this.optimizer = new AdamW(config.optimizer(), policy.trainableParameters(), AdamW.NORMS_AND_BIASES);
     }
 
     /** Scores reference log-probs with {@code frozen} (a copy of the starting weights) on every micro-batch. */

@@ -2,16 +2,23 @@ package steer.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Supplier;
 import steer.checkpoint.DecoderConfig;
 import steer.checkpoint.HfCheckpoint;
+import steer.checkpoint.HostTensor;
+import steer.checkpoint.LoraConfig;
 import steer.data.Demonstration;
+import steer.data.PreferencePair;
 import steer.model.Decoder;
+import steer.model.LoraAdapter;
+import steer.objective.Dpo;
 import steer.objective.Sft;
 
 /**
@@ -65,6 +72,91 @@ public final class TrainingBenchmark {
         long matrices = perLayer * c.numLayers() + (long) c.vocabSize() * c.hiddenSize();       // + output head
         double attention = 12.0 * c.numLayers() * c.hiddenSize() * seqLen;
         return tokens * (6.0 * matrices + attention);
+    }
+
+    /**
+     * One preference-training configuration's figures.
+     *
+     * @param trainable   values the optimizer updates (the adapter's alone with LoRA)
+     * @param parameters  the base model's parameters
+     * @param stepSeconds median wall time of one optimizer step, the reference's scoring included
+     * @param tokens      prompt + response tokens of the chosen and rejected sequences of one step
+     */
+    public record PreferenceResult(long trainable, long parameters, double stepSeconds, long tokens) {
+
+        /** Tokens through the policy per second of step time. */
+        public double tokensPerSecond() {
+            return tokens / stepSeconds;
+        }
+    }
+
+    /**
+     * Times DPO steps (β 0.1) on random pairs: {@code pairs} prompts of {@code seqLen / 2} tokens, each with a
+     * chosen and a rejected response of {@code seqLen - seqLen / 2} tokens, so a step scores 2·pairs sequences of
+     * {@code seqLen}. With {@code lora} the policy is the base with a fresh adapter in front and the plain base is
+     * the reference (one copy of the weights, as {@link TrainingRun} trains LoRA); without it every weight trains
+     * and the reference is a second copy (as full fine-tuning runs).
+     *
+     * <p>{@code weights} is asked for the host tensors once per decoder built and no reference to them is kept,
+     * so the Java heap can let them go (a full collection runs before the first step) and the steps' resident
+     * memory is the decoders', the optimizer's and the activations'.
+     *
+     * @param weights    the base weights; called once per copy built (twice for full fine-tuning)
+     * @param lora       the adapter to train, or null for full fine-tuning
+     * @param microBatch pairs per forward/backward pass; gradients accumulate over the batch
+     * @param warmup     untimed steps first
+     */
+    public static PreferenceResult measurePreference(DecoderConfig c, Supplier<Map<String, HostTensor>> weights,
+                                                     LoraConfig lora, int pairs, int seqLen, int microBatch, int warmup,
+                                                     int steps) {
+        Random r = new Random(0);
+        int promptLen = seqLen / 2, responseLen = seqLen - promptLen;
+        List<PreferencePair> data = new ArrayList<>();
+        for (int i = 0; i < pairs; i++) {
+            data.add(new PreferencePair(randomIds(r, c, promptLen), randomIds(r, c, responseLen),
+                    randomIds(r, c, responseLen)));
+        }
+        TrainingConfig config = new TrainingConfig(AdamWConfig.defaults().withLr(1e-5),
+                new LearningRateSchedule(0, warmup + steps, 1), 1.0, microBatch);
+        try (Decoder base = Decoder.fromHostTensors(c, weights.get(), NDManager.newBaseManager());
+             Decoder reference = lora == null ? Decoder.fromHostTensors(c, weights.get(), NDManager.newBaseManager())
+                     : null;
+             Decoder policy = lora == null ? null : base.withAdapter(LoraAdapter.initialise(c, lora, 0,
+                     base.manager().newSubManager(), DataType.FLOAT32))) {
+            Decoder trained = lora == null ? base : policy;
+            System.gc(); // the host copies are garbage now; G1 returns the freed heap to the system on a full collection
+            PolicyTrainer trainer = new PolicyTrainer(trained, Dpo.defaults(), config)
+                    .frozenReference(lora == null ? reference : base);
+            for (int i = 0; i < warmup; i++) {
+                trainer.step(data);
+            }
+            double[] seconds = new double[steps];
+            long tokens = 0;
+            for (int i = 0; i < steps; i++) {
+                PolicyTrainer.StepResult s = trainer.step(data);
+                seconds[i] = s.seconds();
+                tokens = s.tokens();
+            }
+            Arrays.sort(seconds);
+            return new PreferenceResult(count(trained.trainableParameters()), count(base.parameters()),
+                    seconds[steps / 2], tokens);
+        }
+    }
+
+    private static int[] randomIds(Random r, DecoderConfig c, int n) {
+        int[] ids = new int[n];
+        for (int t = 0; t < n; t++) {
+            ids[t] = 3 + r.nextInt(c.vocabSize() - 3);
+        }
+        return ids;
+    }
+
+    private static long count(List<Map.Entry<String, NDArray>> parameters) {
+        long n = 0;
+        for (Map.Entry<String, NDArray> p : parameters) {
+            n += p.getValue().size();
+        }
+        return n;
     }
 
     /** Times SFT steps on random sequences: {@code batch} of {@code seqLen} tokens, BOS then the response. */

@@ -16,15 +16,21 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
 import java.util.function.Consumer;
+import steer.checkpoint.DecoderConfig;
 import steer.checkpoint.HfCheckpoint;
+import steer.checkpoint.HfConfigJson;
+import steer.checkpoint.LoraConfig;
 import steer.data.TrainingExample;
 import steer.model.Decoder;
+import steer.model.LoraAdapter;
 import steer.objective.Objective;
 
 /**
  * An offline training run: epochs over a fixed example list in a seeded shuffled order, one
  * {@link PolicyTrainer} step per batch, a line of metrics per step in {@code OUT/metrics.jsonl}, resumable
- * checkpoints under {@code OUT/checkpoints/}, and the final model in {@code OUT/} in the Hugging Face layout.
+ * checkpoints under {@code OUT/checkpoints/}, and the final model in {@code OUT/} in the Hugging Face layout; with
+ * {@link Spec#lora()} a LoRA adapter is trained on the frozen model instead, and checkpoints and the output hold the
+ * adapter in PEFT's layout ({@link AdapterCheckpoint}).
  *
  * <p>Resuming reloads the newest complete checkpoint (weights, optimizer moments, step, data position) and
  * continues exactly where it stopped: the same next batch, the same learning rate, the same loss as a run that
@@ -53,15 +59,28 @@ public final class TrainingRun {
      *                   resume (0: run to the end); the schedule still spans the whole run
      * @param precomputeReference score reference log-probs once before training instead of keeping a frozen copy
      * @param settings   the run's settings as given (objective name, hyperparameters), stored in checkpoints
+     * @param lora       train a LoRA adapter of these settings on the frozen model, or null for full fine-tuning;
+     *                   checkpoints and the final output are then adapters in PEFT's layout
      */
     public record Spec(Path model, Path out, Objective<?> objective, TrainingConfig config, int batchSize, int epochs,
                        long maxSteps, int saveEvery, long stopAfter, long seed, boolean precomputeReference,
-                       ObjectNode settings) {
+                       ObjectNode settings, LoraConfig lora) {
+
+        /** Full fine-tuning. */
+        public Spec(Path model, Path out, Objective<?> objective, TrainingConfig config, int batchSize, int epochs,
+                    long maxSteps, int saveEvery, long stopAfter, long seed, boolean precomputeReference,
+                    ObjectNode settings) {
+            this(model, out, objective, config, batchSize, epochs, maxSteps, saveEvery, stopAfter, seed,
+                    precomputeReference, settings, null);
+        }
 
         public Spec {
             if (batchSize < 1 || epochs < 1 || maxSteps < 0 || saveEvery < 0 || stopAfter < 0) {
                 throw new IllegalArgumentException("batch size and epochs must be at least 1, max steps and save-every"
                         + " at least 0; got " + batchSize + ", " + epochs + ", " + maxSteps + ", " + saveEvery);
+            }
+            if (lora != null) {
+                lora.requireNoDropout();
             }
             if (model.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
                 throw new IllegalArgumentException("--out must differ from --model (" + out + "): the starting"
@@ -106,14 +125,90 @@ public final class TrainingRun {
         }
         Path checkpoints = spec.out().resolve("checkpoints");
         Optional<Path> from = resume ? TrainerCheckpoint.latest(checkpoints) : Optional.empty();
-        HfCheckpoint base = HfCheckpoint.load(spec.model());
+        if (spec.lora() != null) {
+            return runAdapter(spec, examples, from, progress);
+        }
         TrainerCheckpoint.Loaded loaded = from.map(TrainerCheckpoint::load).orElse(null);
-        HfCheckpoint start = loaded == null ? base : loaded.model();
+        AdamWState optimizer = loaded == null ? null : loaded.optimizer();
+        TrainerCheckpoint.State resumed = loaded == null ? null : loaded.state();
+        Decoder start = loaded == null ? load(spec.model()) : decoder(loaded.model());
+        loaded = null; // lets the host copy of the weights go: it is as large as the model
+        try (Decoder policy = start; Decoder reference = load(spec.model())) {
+            PolicyTrainer trainer = new PolicyTrainer(policy, spec.objective(), spec.config());
+            return train(spec, examples, trainer, reference, optimizer, resumed, progress, new Saver() {
+                        @Override
+                        public void checkpoint(Path dir, TrainerCheckpoint.State state) {
+                            TrainerCheckpoint.save(dir, policy, trainer.optimizer(), state, spec.model());
+                        }
+
+                        @Override
+                        public void finish() {
+                            TrainerCheckpoint.saveModel(spec.out(), policy, spec.model()); // ready to use
+                        }
+                    });
+        }
+    }
+
+    /**
+     * A LoRA run: the base weights are loaded once and serve both as the frozen reference and, with the adapter in
+     * front ({@link Decoder#withAdapter}), as the policy; only the adapter is trained and saved.
+     */
+    private static List<PolicyTrainer.StepResult> runAdapter(Spec spec, List<? extends TrainingExample> examples,
+                                                              Optional<Path> from,
+                                                              Consumer<PolicyTrainer.StepResult> progress) {
+        DecoderConfig base = HfConfigJson.read(spec.model().resolve(HfConfigJson.FILE_NAME));
+        AdapterCheckpoint.Loaded loaded = from.map(d -> AdapterCheckpoint.load(d, base)).orElse(null);
+        LoraConfig lora = spec.lora().withBaseModel(spec.model().toAbsolutePath().normalize().toString());
+        if (loaded != null && !loaded.adapter().config().equals(lora)) {
+            throw new IllegalArgumentException("the checkpoint's adapter (" + loaded.adapter().config() + ") is not the"
+                    + " one this run asks for (" + lora + "): resume with the same LoRA settings");
+        }
+        try (Decoder reference = load(spec.model());
+             Decoder policy = reference.withAdapter(loaded == null
+                     ? LoraAdapter.initialise(base, lora, spec.seed(), reference.manager().newSubManager(),
+                             reference.dtype())
+                     : LoraAdapter.fromCheckpoint(base, loaded.adapter(), reference.manager().newSubManager(),
+                             reference.dtype()))) {
+            PolicyTrainer trainer = new PolicyTrainer(policy, spec.objective(), spec.config());
+            return train(spec, examples, trainer, reference, loaded == null ? null : loaded.optimizer(),
+                    loaded == null ? null : loaded.state(), progress, new Saver() {
+                        @Override
+                        public void checkpoint(Path dir, TrainerCheckpoint.State state) {
+                            AdapterCheckpoint.save(dir, policy.adapter(), trainer.optimizer(), state, spec.model());
+                        }
+
+                        @Override
+                        public void finish() {
+                            AdapterCheckpoint.saveAdapter(spec.out(), policy.adapter(), spec.model());
+                        }
+                    });
+        }
+    }
+
+    /** A float32 decoder of a checkpoint directory; the host copy of the weights is garbage when this returns. */
+    private static Decoder load(Path dir) {
+        return decoder(HfCheckpoint.load(dir));
+    }
+
+    private static Decoder decoder(HfCheckpoint checkpoint) {
+        return Decoder.fromHostTensors(checkpoint.config(), checkpoint.tensors(), NDManager.newBaseManager());
+    }
+
+    /** Where a run's checkpoints and its finished output go: a full model, or an adapter. */
+    private interface Saver {
+        void checkpoint(Path dir, TrainerCheckpoint.State state);
+
+        void finish();
+    }
+
+    private static List<PolicyTrainer.StepResult> train(Spec spec, List<? extends TrainingExample> examples,
+                                                        PolicyTrainer trainer, Decoder reference, AdamWState optimizer,
+                                                        TrainerCheckpoint.State resumed,
+                                                        Consumer<PolicyTrainer.StepResult> progress, Saver saver) {
+        Path checkpoints = spec.out().resolve("checkpoints");
         long total = spec.totalSteps(examples.size());
         List<PolicyTrainer.StepResult> results = new ArrayList<>();
-        try (Decoder policy = Decoder.fromHostTensors(start.config(), start.tensors(), NDManager.newBaseManager());
-             Decoder reference = Decoder.fromHostTensors(base.config(), base.tensors(), NDManager.newBaseManager())) {
-            PolicyTrainer trainer = new PolicyTrainer(policy, spec.objective(), spec.config());
+        try {
             if (spec.precomputeReference()) {
                 trainer.precomputeReference(reference, examples);
             } else {
@@ -121,11 +216,11 @@ public final class TrainingRun {
             }
             int epoch = 0;
             int position = 0;
-            if (loaded != null) {
-                trainer.optimizer().importState(loaded.optimizer());
-                epoch = loaded.state().epoch();
-                position = loaded.state().position();
-                truncateMetrics(spec.out().resolve(METRICS_FILE), loaded.state().step());
+            if (resumed != null) {
+                trainer.optimizer().importState(optimizer);
+                epoch = resumed.epoch();
+                position = resumed.position();
+                truncateMetrics(spec.out().resolve(METRICS_FILE), resumed.step());
             } else {
                 if (TrainerCheckpoint.latest(checkpoints).isPresent()) {
                     throw new IllegalArgumentException(checkpoints + " already holds checkpoints of an earlier run:"
@@ -148,9 +243,8 @@ public final class TrainingRun {
                     int nextPosition = position >= order.size() ? 0 : position;
                     boolean last = trainer.stepCount() >= stopAt || nextEpoch >= spec.epochs();
                     if (last || spec.saveEvery() > 0 && trainer.stepCount() % spec.saveEvery() == 0) {
-                        TrainerCheckpoint.save(checkpoints.resolve(TrainerCheckpoint.name(trainer.stepCount())), policy,
-                                trainer.optimizer(), new TrainerCheckpoint.State(trainer.stepCount(), nextEpoch,
-                                        nextPosition, spec.settings()), spec.model());
+                        saver.checkpoint(checkpoints.resolve(TrainerCheckpoint.name(trainer.stepCount())),
+                                new TrainerCheckpoint.State(trainer.stepCount(), nextEpoch, nextPosition, spec.settings()));
                     }
                     progress.accept(r);
                 }
@@ -160,7 +254,7 @@ public final class TrainingRun {
                 }
             }
             if (trainer.stepCount() >= total || epoch >= spec.epochs()) {
-                TrainerCheckpoint.saveModel(spec.out(), policy, spec.model()); // the finished model, ready to use
+                saver.finish();
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);

@@ -66,8 +66,19 @@ public final class GradientCheck {
      * @return the autograd gradient at each entry
      */
     public static double[] check(Decoder decoder, List<Entry> entries, Function<NDManager, NDArray> f) {
+        return check(decoder, decoder.parameters(), entries, f);
+    }
+
+    /**
+     * Checks the gradient of {@code f} with respect to {@code trainable} only (a LoRA adapter's matrices, say),
+     * as {@link #check(Decoder, List, Function)} does; every other array stays out of the recording.
+     *
+     * @param trainable the arrays that record gradients, by the names {@code entries} use
+     */
+    public static double[] check(Decoder decoder, List<Map.Entry<String, NDArray>> trainable, List<Entry> entries,
+                                 Function<NDManager, NDArray> f) {
         Map<String, NDArray> parameters = new LinkedHashMap<>();
-        for (Map.Entry<String, NDArray> p : decoder.parameters()) {
+        for (Map.Entry<String, NDArray> p : trainable) {
             p.getValue().setRequiresGradient(true);
             parameters.put(p.getKey(), p.getValue());
         }
