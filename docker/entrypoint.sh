@@ -7,6 +7,9 @@
 # STEER_TORCH_THREADS: PyTorch intra-op threads (default 1, as ./steer: small models are bound by per-op overhead).
 # JAVA_OPTS: anything else for the JVM (heap, GC, extra -D flags).
 set -eu
+# MKL (inside libtorch_cpu) in strict reproducibility mode: results independent of memory alignment, so a restarted
+# pod computes the same bits as the one before it
+export MKL_CBWR="${MKL_CBWR:-AUTO,STRICT}"
 exec java -Xss4m \
   -Dai.djl.offline=true \
   -Dai.djl.pytorch.num_threads="${STEER_TORCH_THREADS:-1}" \

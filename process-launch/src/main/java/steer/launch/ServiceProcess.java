@@ -43,6 +43,15 @@ public final class ServiceProcess implements AutoCloseable {
     private static final HttpClient HTTPS_ANY_CERTIFICATE = HttpClient.newBuilder()
             .connectTimeout(Duration.ofSeconds(2)).sslContext(trustAll()).build();
 
+    /**
+     * MKL's conditional numerical reproducibility (MKL is linked into libtorch_cpu): {@code AUTO,STRICT} gives the
+     * same results whatever the buffers' alignment, so a service restarted from its saved state computes bit for bit
+     * what the one before it would have; without it a restart can differ in the last bits, which training amplifies.
+     */
+    public static final String MKL_CBWR = "MKL_CBWR";
+    /** The value every service gets unless the environment sets another. */
+    public static final String REPRODUCIBLE_MKL = "AUTO,STRICT";
+
     private final String name;
     private final Path jar;
     private final Map<String, String> properties;
@@ -132,10 +141,11 @@ public final class ServiceProcess implements AutoCloseable {
         command.add(jar.toString());
         try {
             Files.createDirectories(log.getParent());
-            process = new ProcessBuilder(command)
+            ProcessBuilder builder = new ProcessBuilder(command)
                     .redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-                    .start();
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+            builder.environment().putIfAbsent(MKL_CBWR, REPRODUCIBLE_MKL);
+            process = builder.start();
         } catch (IOException e) {
             throw new IllegalStateException("could not start " + name + ": " + e.getMessage(), e);
         }

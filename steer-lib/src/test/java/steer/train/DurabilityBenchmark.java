@@ -20,7 +20,8 @@ import steer.tokenizer.Tokenizer;
 /**
  * What durability costs the online trainer: the wall time of one {@link OnlineTrainer#saveState(Map)} (weights,
  * AdamW moments, trained ids and offsets, forced to disk) against one SSO optimizer step, on the oracle world's
- * large model ({@code models/world/large}; {@code -Dsteer.bench.model=DIR} for another), B examples per step
+ * large model ({@code models/world/large}; {@code -Dsteer.bench.model=DIR} for another, {@code =qwen2.5-0.5b} for a
+ * random-weight checkpoint of Qwen2.5-0.5B-Instruct's shape), B examples per step
  * ({@code -Dsteer.bench.batch}, default 16). Also an iteration end's version write. Medians and minima of 7 after one
  * warm-up (the minimum is the better estimate on a machine shared with other work).
  * Run: {@code ./mvnw -o -q -pl steer-lib test -Dtest=DurabilityBenchmark -Dsteer.bench=true
@@ -31,7 +32,11 @@ class DurabilityBenchmark {
 
     @Test
     void printSaveCostPerStep(@TempDir Path root) throws Exception {
-        Path model = Path.of(System.getProperty("steer.bench.model", "../models/world/large")).toAbsolutePath();
+        // -Dsteer.bench.model=qwen2.5-0.5b: a random-weight checkpoint of Qwen2.5-0.5B-Instruct's shape, written here
+        String named = System.getProperty("steer.bench.model", "../models/world/large");
+        Path model = named.equals("qwen2.5-0.5b")
+                ? steer.checkpoint.QwenHalfBillionCheckpoint.write(root.resolve("qwen2.5-0.5b"), 3)
+                : Path.of(named).toAbsolutePath();
         int batch = Integer.getInteger("steer.bench.batch", 16);
         int runs = Integer.getInteger("steer.bench.steps", 7);
         List<OnlineTrainer.Batch> batches = new ArrayList<>();

@@ -68,8 +68,12 @@ final class TrainerProcess implements AutoCloseable {
         properties.forEach((k, v) -> command.add("-D" + k + "=" + v));
         command.add("-jar");
         command.add(System.getProperty("steer.app.jar"));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        // MKL's strict reproducibility, as steer.launch.ServiceProcess gives every service: a restarted trainer
+        // must compute what the halted one would have, bit for bit
+        builder.environment().putIfAbsent("MKL_CBWR", "AUTO,STRICT");
+        Process p = builder.start();
         return new TrainerProcess(p, port, log);
     }
 
