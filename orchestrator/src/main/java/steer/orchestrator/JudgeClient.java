@@ -59,9 +59,14 @@ final class JudgeClient implements AutoCloseable {
         TracingClientInterceptor tracing = new TracingClientInterceptor(otel);
         judges = config.judgeAddress().map(address -> ServiceReplicas.traced("judge",
                 "steer.orchestrator.judge-address", address, tracing)).orElse(null);
-        key = config.judgeApiKey().filter(k -> !k.isBlank()).map(k -> {
+        key = bearer(config.judgeApiKey());
+    }
+
+    /** Sends {@code authorization: Bearer <key>} on every call; null for an absent or blank key. */
+    static ClientInterceptor bearer(java.util.Optional<String> key) {
+        return key.map(String::trim).filter(k -> !k.isEmpty()).map(k -> {
             Metadata headers = new Metadata();
-            headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + k.trim());
+            headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + k);
             return MetadataUtils.newAttachHeadersInterceptor(headers);
         }).orElse(null);
     }

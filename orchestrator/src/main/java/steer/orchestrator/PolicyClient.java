@@ -51,12 +51,7 @@ final class PolicyClient implements AutoCloseable {
     PolicyClient(OrchestratorConfig config, OpenTelemetry otel) {
         this.config = config;
         this.retry = new CallRetry(config.callRetryWindow());
-        key = config.generatorAdminKey().map(String::trim).filter(k -> !k.isEmpty()).map(k -> {
-            io.grpc.Metadata headers = new io.grpc.Metadata();
-            headers.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER),
-                    "Bearer " + k);
-            return io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers);
-        }).orElse(null);
+        key = JudgeClient.bearer(config.generatorAdminKey());
         generators = ServiceReplicas.traced("generator", "steer.orchestrator.generator-address",
                 config.generatorAddress(), new TracingClientInterceptor(otel));
     }

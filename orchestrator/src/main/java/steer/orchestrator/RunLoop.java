@@ -190,17 +190,7 @@ final class RunLoop implements Runnable {
             IterationRecord it = run.iteration(r).orElseThrow();
             Span round = roundSpans.computeIfAbsent(r, k -> tracer.spanBuilder("orchestrator.iteration")
                     .setAttribute("steer.run_id", run.runId()).setAttribute("steer.iteration", k).startSpan());
-            Context parent = Context.current().with(round);
-            String runId = run.runId();
-            evaluations.put(r, CompletableFuture.supplyAsync(parent.wrapSupplier(() -> {
-                Span span = tracer.spanBuilder("orchestrator.evaluation").setAttribute("steer.run_id", runId)
-                        .setAttribute("steer.iteration", r).setAttribute("steer.overlapped", true).startSpan();
-                try (Scope ignored = span.makeCurrent()) {
-                    return evaluationMetrics(it);
-                } finally {
-                    span.end();
-                }
-            }), EVALUATIONS));
+            evaluations.put(r, inBackground(r, Context.current().with(round), () -> evaluationMetrics(it)));
             event(r, "evaluating", "evaluating version " + it.checkpointVersion() + " on " + st.evalQueries() + " "
                     + st.evaluationSplit() + " queries, beside " + roundName(next) + "'s sampling", 0, false);
             try {
@@ -212,6 +202,30 @@ final class RunLoop implements Runnable {
             }
         }
         roundStep(step);
+    }
+
+    /** Runs an evaluation on its own thread, in an {@code orchestrator.evaluation} span under {@code parent}. */
+    private CompletableFuture<Map<String, Double>> inBackground(int iteration, Context parent,
+                                                                java.util.function.Supplier<Map<String, Double>> work) {
+        String runId = run.runId();
+        return CompletableFuture.supplyAsync(parent.wrapSupplier(() -> {
+            Span span = tracer.spanBuilder("orchestrator.evaluation").setAttribute("steer.run_id", runId)
+                    .setAttribute("steer.iteration", iteration).setAttribute("steer.overlapped", true).startSpan();
+            try (Scope ignored = span.makeCurrent()) {
+                return work.get();
+            } finally {
+                span.end();
+            }
+        }), EVALUATIONS);
+    }
+
+    /** The background evaluation's figures; its failure rethrown as it was thrown. */
+    private static Map<String, Double> await(CompletableFuture<Map<String, Double>> evaluation) {
+        try {
+            return evaluation.join();
+        } catch (CompletionException e) {
+            throw e.getCause() instanceof RuntimeException cause ? cause : e;
+        }
     }
 
     /**
@@ -226,17 +240,8 @@ final class RunLoop implements Runnable {
         Map<String, Double> m;
         RunStopped stopped = null;
         if (run.iteration(0).isEmpty() && method.samplingVersion(st, 0) == 0 && !stopping()) {
-            Context parent = Context.current();
-            String runId = run.runId();
-            CompletableFuture<Map<String, Double>> baseline = CompletableFuture.supplyAsync(parent.wrapSupplier(() -> {
-                Span span = tracer.spanBuilder("orchestrator.evaluation").setAttribute("steer.run_id", runId)
-                        .setAttribute("steer.iteration", -1).setAttribute("steer.overlapped", true).startSpan();
-                try (Scope ignored = span.makeCurrent()) {
-                    return s.evaluator().evaluateBaseline(world.evaluationTasks(st), st.seed());
-                } finally {
-                    span.end();
-                }
-            }), EVALUATIONS);
+            CompletableFuture<Map<String, Double>> baseline = inBackground(-1, Context.current(),
+                    () -> s.evaluator().evaluateBaseline(world.evaluationTasks(st), st.seed()));
             evaluations.put(-1, baseline);
             try {
                 roundStep(new RunProgress.Step(RunProgress.Action.SAMPLE, 0));
@@ -244,9 +249,7 @@ final class RunLoop implements Runnable {
                 stopped = e; // the baseline is still saved
             }
             try {
-                m = baseline.join();
-            } catch (CompletionException e) {
-                throw e.getCause() instanceof RuntimeException cause ? cause : e;
+                m = await(baseline);
             } finally {
                 evaluations.remove(-1);
             }
@@ -509,19 +512,13 @@ final class RunLoop implements Runnable {
         RunSettings st = run.settings();
         IterationRecord it = run.iteration(r).orElseThrow();
         CompletableFuture<Map<String, Double>> started = evaluations.remove(r);
+        Map<String, Double> m;
         if (started == null) {
             event(r, "evaluating", "evaluating version " + it.checkpointVersion() + " on " + st.evalQueries() + " "
                     + st.evaluationSplit() + " queries", 0, false);
-        }
-        Map<String, Double> m;
-        if (started == null) {
             m = evaluationMetrics(it);
         } else {
-            try {
-                m = started.join();
-            } catch (CompletionException e) {
-                throw e.getCause() instanceof RuntimeException cause ? cause : e;
-            }
+            m = await(started);
         }
         // the round's seconds count only what it waited here: an overlapped evaluation's time is the next round's
         save(run.with(it.evaluated(m).plusSeconds(seconds(mark)), System.currentTimeMillis()));
