@@ -158,12 +158,56 @@ class ContinuousBatchingTest {
         }
     }
 
+    /**
+     * Holds the decode loop at a token boundary while the test submits, so what the test asserts is the scheduler's
+     * order and not how fast the loop ran while the test thread was descheduled (a busy CI machine ran 22 steps of
+     * the tiny model between two lines once).
+     */
+    private static final class StepGate implements MicroBatcher.Listener {
+        final AtomicInteger steps = new AtomicInteger();
+        final AtomicInteger stepsOfTwo = new AtomicInteger();
+        private volatile java.util.concurrent.CountDownLatch release;
+        private final java.util.concurrent.Semaphore held = new java.util.concurrent.Semaphore(0);
+
+        @Override
+        public void batchRan(int requests, int size, long runNanos) {
+            steps.incrementAndGet();
+            if (requests == 2) {
+                stepsOfTwo.incrementAndGet();
+            }
+            java.util.concurrent.CountDownLatch r = release;
+            if (r != null) {
+                held.release();
+                try {
+                    if (!r.await(60, TimeUnit.SECONDS)) {
+                        throw new IllegalStateException("the test never released the decode loop");
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+
+        /** Returns once the loop is held after a step; the next step runs only after {@link #open}. */
+        java.util.concurrent.CountDownLatch hold() throws InterruptedException {
+            java.util.concurrent.CountDownLatch r = new java.util.concurrent.CountDownLatch(1);
+            release = r;
+            assertTrue(held.tryAcquire(60, TimeUnit.SECONDS), "the decode loop ran no step");
+            return r;
+        }
+
+        void open(java.util.concurrent.CountDownLatch r) {
+            release = null;
+            r.countDown();
+        }
+    }
+
     @Test
     void aShortRequestDoesNotWaitForALongOneAndACancelledSequenceFreesItsSlot() throws Exception {
         Path m = TinyWorldModel.write(dir.resolve("m"), 2);  // greedy runs these prompts 100 tokens without EOS
-        AtomicInteger steps = new AtomicInteger();
+        StepGate gate = new StepGate();
         try (ModelRegistry registry = new ModelRegistry(Optional.empty());
-             BatchedGenerator generator = continuous(registry, 2, 1, (n, size, nanos) -> steps.incrementAndGet());
+             BatchedGenerator generator = continuous(registry, 2, 1, gate);
              LanguageModel alone = LanguageModel.load(m)) {
             registry.load("policy", 0, m);
             SamplingParams longRun = SamplingParams.greedy(100);
@@ -171,22 +215,26 @@ class ContinuousBatchingTest {
                     "the long request really runs 100 tokens (no EOS on the way)");
             var running = generator.submit(new BatchedGenerator.Job("policy", List.of("query : add 0 1"), 1, longRun,
                     List.of(), false), Long.MAX_VALUE);
-            while (steps.get() < 3) {
-                Thread.sleep(1);
-            }
+            var held = gate.hold();   // the long one is a step or more in
+            int stepsBefore = gate.steps.get();
             var shortOne = generator.submit(new BatchedGenerator.Job("policy", List.of("query : add 5 1"), 1,
                     SamplingParams.greedy(3), List.of(), false), Long.MAX_VALUE);
+            gate.open(held);
             join(shortOne);
             assertFalse(running.get(0).isDone(), "the short request finished while the long one still ran");
-            int stepsAtShortEnd = steps.get();
-            assertTrue(stepsAtShortEnd < 20, "the short one joined at a token boundary, after " + stepsAtShortEnd + " steps");
+            assertTrue(stepsBefore < 100, "held at step " + stepsBefore);
+            // the short one joined at the next token boundary and ran its steps beside the long one
+            assertTrue(gate.stepsOfTwo.get() >= 1 && gate.stepsOfTwo.get() <= 3,
+                    "steps run with both sequences: " + gate.stepsOfTwo.get());
 
             // both slots busy: a long one and another; cancel the long one and the third request takes its slot
+            held = gate.hold();
             var second = generator.submit(new BatchedGenerator.Job("policy", List.of("query : add 2 1"), 1, longRun,
                     List.of(), false), Long.MAX_VALUE);
             running.get(0).cancel(false);
             var third = generator.submit(new BatchedGenerator.Job("policy", List.of("query : add 7 1"), 1,
                     SamplingParams.greedy(3), List.of(), false), Long.MAX_VALUE);
+            gate.open(held);
             join(third);
             assertFalse(second.get(0).isDone(), "the third request ran in the cancelled one's slot, beside the second");
             assertEquals(100, join(second).get(0).tokenIds().length);
