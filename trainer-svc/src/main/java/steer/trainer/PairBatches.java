@@ -7,12 +7,17 @@ import steer.objective.Objective;
 import steer.objective.ObjectiveFactory;
 import steer.proto.v1.PairBatch;
 import steer.proto.v1.PreferencePair;
+import steer.proto.v1.SampledTokens;
 import steer.proto.v1.SoftPreferencePair;
 import steer.proto.v1.SsoExample;
 import steer.train.ExampleEncoder;
 import steer.train.OnlineTrainer;
 
-/** Converts a {@code PairBatch} record into the library's batch, tokenising its texts with the model's tokenizer. */
+/**
+ * Converts a {@code PairBatch} record into the library's batch: a response that carries its sampled tokens trains on
+ * exactly those, one without (older producers, TSO's reference answers) is tokenised from its text with the model's
+ * tokenizer.
+ */
 final class PairBatches {
 
     static final int SCHEMA_VERSION = 1;
@@ -44,15 +49,21 @@ final class PairBatches {
         for (int i = 0; i < b.getSsoExamplesCount(); i++) {
             SsoExample e = b.getSsoExamples(i);
             examples.add(at("sso_examples", i, () -> encoder.sso(e.getPrompt(), e.getPromptPlus(), e.getPromptMinus(),
-                    e.getYPlus(), e.getYMinus(), e.getYOrig())));
+                    response(e.getYPlus(), e.hasYPlusTokens() ? e.getYPlusTokens() : null),
+                    response(e.getYMinus(), e.hasYMinusTokens() ? e.getYMinusTokens() : null),
+                    response(e.getYOrig(), e.hasYOrigTokens() ? e.getYOrigTokens() : null))));
         }
         for (int i = 0; i < b.getPairsCount(); i++) {
             PreferencePair p = b.getPairs(i);
-            examples.add(at("pairs", i, () -> encoder.pair(p.getPrompt(), p.getChosen(), p.getRejected(), Double.NaN)));
+            examples.add(at("pairs", i, () -> encoder.pair(p.getPrompt(),
+                    response(p.getChosen(), p.hasChosenTokens() ? p.getChosenTokens() : null),
+                    response(p.getRejected(), p.hasRejectedTokens() ? p.getRejectedTokens() : null), Double.NaN)));
         }
         for (int i = 0; i < b.getSoftPairsCount(); i++) {
             SoftPreferencePair p = b.getSoftPairs(i);
-            examples.add(at("soft_pairs", i, () -> encoder.pair(p.getPrompt(), p.getChosen(), p.getRejected(),
+            examples.add(at("soft_pairs", i, () -> encoder.pair(p.getPrompt(),
+                    response(p.getChosen(), p.hasChosenTokens() ? p.getChosenTokens() : null),
+                    response(p.getRejected(), p.hasRejectedTokens() ? p.getRejectedTokens() : null),
                     p.getStrength())));
         }
         if (b.hasMaxPolicyStaleness() && b.getMaxPolicyStaleness() < 0) {
@@ -63,6 +74,18 @@ final class PairBatches {
         return new OnlineTrainer.Batch(b.getRunId(), b.getIteration(), b.getBatchId(), b.getPolicyVersion(),
                 objective, b.getBatchIndex(), b.getBatchesInIteration(), b.getLearningRate(), b.getTotalSteps(),
                 examples, reference, b.hasMaxPolicyStaleness() ? b.getMaxPolicyStaleness() : -1);
+    }
+
+    /** A response's text with its sampled tokens, or its text alone when {@code tokens} is null. */
+    private static ExampleEncoder.Response response(String text, SampledTokens tokens) {
+        if (tokens == null) {
+            return ExampleEncoder.Response.text(text);
+        }
+        int[] ids = new int[tokens.getTokenIdsCount()];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = tokens.getTokenIds(i);
+        }
+        return ExampleEncoder.Response.sampled(text, ids, tokens.getFinishReason());
     }
 
     private static TrainingExample at(String field, int index, java.util.function.Supplier<TrainingExample> encode) {
