@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntConsumer;
 import java.util.function.IntToLongFunction;
+import steer.align.ResponseTokens;
 import steer.align.SamplingSettings;
 import steer.proto.v1.GenerateRequest;
 import steer.proto.v1.GenerateResponse;
@@ -153,26 +154,46 @@ final class PolicyClient implements AutoCloseable {
      *
      * @param progress called with the number of prompts done after each round of chunks
      * @param stopped  checked between rounds
-     * @return per prompt its n texts, in prompt order
+     * @return per prompt its n samples, in prompt order
      */
-    List<List<String>> sample(List<String> prompts, int n, SamplingSettings sampling, IntToLongFunction seedOf,
+    List<List<Sampled>> sample(List<String> prompts, int n, SamplingSettings sampling, IntToLongFunction seedOf,
                               long expectedVersion, IntConsumer progress, BooleanSupplier stopped) {
         return sample(config.policyModel(), prompts, n, sampling, seedOf, expectedVersion, progress, stopped);
     }
 
+    /**
+     * One sample: its text, and its token ids and finish reason as the generator sampled them.
+     *
+     * @param text   the text, cut before a stop string when one ended it
+     * @param tokens the ids; null when the generator sent none (one older than the ids in samples)
+     */
+    record Sampled(String text, ResponseTokens tokens) {
+    }
+
+    /** The texts of samples, per prompt. */
+    static List<List<String>> texts(List<List<Sampled>> samples) {
+        List<List<String>> out = new ArrayList<>(samples.size());
+        for (List<Sampled> perPrompt : samples) {
+            List<String> texts = new ArrayList<>(perPrompt.size());
+            perPrompt.forEach(s -> texts.add(s.text()));
+            out.add(List.copyOf(texts));
+        }
+        return out;
+    }
+
     /** {@link #sample} from the model served under {@code model}. */
-    List<List<String>> sample(String model, List<String> prompts, int n, SamplingSettings sampling,
+    List<List<Sampled>> sample(String model, List<String> prompts, int n, SamplingSettings sampling,
                               IntToLongFunction seedOf, long expectedVersion, IntConsumer progress,
                               BooleanSupplier stopped) {
         List<ServiceReplicas.Replica> replicas = generators.current();
-        List<List<String>> texts = new ArrayList<>(prompts.size());
+        List<List<Sampled>> texts = new ArrayList<>(prompts.size());
         int chunkSize = Math.max(1, Math.max(1, config.generateChunk()) / n);
         int chunks = (prompts.size() + chunkSize - 1) / chunkSize;
         for (int first = 0; first < chunks; first += replicas.size()) {
             if (stopped.getAsBoolean()) {
                 throw new RunStopped();
             }
-            List<Callable<List<List<String>>>> round = new ArrayList<>();
+            List<Callable<List<List<Sampled>>>> round = new ArrayList<>();
             for (int chunk = first; chunk < Math.min(chunks, first + replicas.size()); chunk++) {
                 int from = chunk * chunkSize;
                 List<String> part = prompts.subList(from, Math.min(prompts.size(), from + chunkSize));
@@ -188,7 +209,7 @@ final class PolicyClient implements AutoCloseable {
                             return sampleChunk(replica, model, part, n, from, sampling, seed, expectedVersion);
                         }));
             }
-            for (List<List<String>> chunkTexts : fanOut.all(round)) {
+            for (List<List<Sampled>> chunkTexts : fanOut.all(round)) {
                 texts.addAll(chunkTexts);
             }
             progress.accept(texts.size());
@@ -204,7 +225,7 @@ final class PolicyClient implements AutoCloseable {
         }
     }
 
-    private List<List<String>> sampleChunk(ServiceReplicas.Replica replica, String model, List<String> part, int n,
+    private List<List<Sampled>> sampleChunk(ServiceReplicas.Replica replica, String model, List<String> part, int n,
                                            int from, SamplingSettings sampling, long seed, long expectedVersion) {
         SamplingParams.Builder params = SamplingParams.newBuilder().setMaxNewTokens(sampling.maxNewTokens())
                 .setTemperature(sampling.temperature().floatValue()).setTopP(sampling.topP().floatValue())
@@ -223,7 +244,7 @@ final class PolicyClient implements AutoCloseable {
             }
             throw failure("generator", replica.address(), "Generate", e);
         }
-        String[][] byPrompt = new String[part.size()][n];
+        Sampled[][] byPrompt = new Sampled[part.size()][n];
         for (Sample s : response.getSamplesList()) {
             if (s.getModelVersion() != expectedVersion) {
                 throw new CallRetry.ReplicaBehind("the generator at " + replica.address() + " sampled with '" + s.getModel()
@@ -236,9 +257,9 @@ final class PolicyClient implements AutoCloseable {
                         + s.getPromptIndex() + ", sample " + s.getSampleIndex() + " in a request of " + part.size()
                         + " prompts with n = " + n);
             }
-            byPrompt[s.getPromptIndex()][s.getSampleIndex()] = s.getText();
+            byPrompt[s.getPromptIndex()][s.getSampleIndex()] = new Sampled(s.getText(), tokens(s, replica));
         }
-        List<List<String>> out = new ArrayList<>(part.size());
+        List<List<Sampled>> out = new ArrayList<>(part.size());
         for (int i = 0; i < byPrompt.length; i++) {
             for (int k = 0; k < n; k++) {
                 if (byPrompt[i][k] == null) {
@@ -249,6 +270,22 @@ final class PolicyClient implements AutoCloseable {
             out.add(List.of(byPrompt[i]));
         }
         return out;
+    }
+
+    private static ResponseTokens tokens(Sample s, ServiceReplicas.Replica replica) {
+        if (s.getTokenIdsCount() == 0) {
+            return null;
+        }
+        int[] ids = new int[s.getTokenIdsCount()];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = s.getTokenIds(i);
+        }
+        try {
+            return new ResponseTokens(ids, s.getFinishReason());
+        } catch (IllegalArgumentException e) {
+            throw new RunFailure("the generator at " + replica.address() + " returned a sample for prompt index "
+                    + s.getPromptIndex() + ", sample " + s.getSampleIndex() + " with bad token ids: " + e.getMessage());
+        }
     }
 
     static RunFailure failure(String service, String address, String call, StatusRuntimeException e) {

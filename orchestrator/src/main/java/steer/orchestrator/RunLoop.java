@@ -24,6 +24,7 @@ import steer.align.BatchPlan;
 import steer.align.IterationPhase;
 import steer.align.IterationRecord;
 import steer.align.RoundExample;
+import steer.align.RoundTokens;
 import steer.align.RunProgress;
 import steer.align.RunRecord;
 import steer.align.RunSettings;
@@ -321,23 +322,29 @@ final class RunLoop implements Runnable {
         RoundJudge judge = judgeFor(version);
         int split = st.splitOf(r);
         List<Task> tasks = world.iterationTasks(split, st.firstPromptOf(r), st.promptsInRound(r));
-        RoundContext.PolicySampling policy = (role, prompts, n, sampling) -> s.policy().sample(prompts, n, sampling,
-                c -> Seeds.derive(st.seed(), role, r, c), version,
-                done -> progress(r, "sampling", "sampling " + role, done * n, prompts.size() * n), this::stopping);
+        // every policy sample's ids, so the examples built from the texts train on exactly what was sampled
+        RoundTokens sampled = new RoundTokens();
+        RoundContext.PolicySampling policy = (role, prompts, n, sampling) -> recorded(sampled, RoundTokens.POLICY,
+                prompts, s.policy().sample(prompts, n, sampling, c -> Seeds.derive(st.seed(), role, r, c), version,
+                        done -> progress(r, "sampling", "sampling " + role, done * n, prompts.size() * n),
+                        this::stopping));
         RoundExamples built = method.buildRound(new RoundContext(st, r, split, tasks, version, policy,
-                judge == null ? null : judge.judging(r), matrix(r)));
+                judge == null ? null : judge.judging(r), matrix(r, sampled)));
         if (built.examples().isEmpty()) {
             throw new RunFailure(roundName(r) + ": all " + (built.dropped()) + " candidate examples of " + tasks.size()
                     + " prompts were degenerate (the same response twice, or no preference); nothing to train on");
         }
-        int batches = BatchPlan.count(built.examples().size(), st.batchSize(), method.epochsPerRound(st));
+        List<RoundExample> examples = sampled.attach(built.examples());
+        int batches = BatchPlan.count(examples.size(), st.batchSize(), method.epochsPerRound(st));
         IterationRecord.RoundFacts facts = new IterationRecord.RoundFacts(split, built.samplesDrawn(),
                 built.judgeComparisons(), method.reference().versionFor(version, r),
                 judge == null ? "" : judge.model(), judge == null ? 0 : judge.version(),
-                IterationRecord.RoundFacts.countSources(built.examples()));
-        save(run.with(IterationRecord.sampled(r, version, built.examples(), built.dropped(), built.fallbacks(),
+                IterationRecord.RoundFacts.countSources(examples));
+        save(run.with(IterationRecord.sampled(r, version, examples, built.dropped(), built.fallbacks(),
                 batches, seconds(mark)).withFacts(facts), System.currentTimeMillis()));
-        s.metrics().sampled(built.examples().size(), built.dropped(), built.fallbacks());
+        s.metrics().sampled(examples.size(), built.dropped(), built.fallbacks());
+        LOG.infof("%s: %d responses carry their sampled token ids, %d are text only (not the policy's samples, or"
+                + " one text sampled with different ids)", roundName(r), sampled.attached(), sampled.textOnly());
         event(r, "sampling", built.examples().size() + " examples kept, " + built.dropped() + " degenerate dropped"
                 + (built.fallbacks() > 0 ? ", " + built.fallbacks() + " allocations fell back to the rule" : "")
                 + (judge == null ? "" : "; judged by '" + judge.model() + "' version " + judge.version()), 1, false);
@@ -348,14 +355,15 @@ final class RunLoop implements Runnable {
      * earlier version of the policy under {@code policy@<run>/v<N>}; each loaded on every generator replica when first
      * asked and kept beside the policy.
      */
-    private RoundContext.ModelSampling matrix(int r) {
+    private RoundContext.ModelSampling matrix(int r, RoundTokens sampled) {
         RunSettings st = run.settings();
         return new RoundContext.ModelSampling() {
             @Override
             public List<List<String>> sampleModel(String name, String location, String role, List<String> prompts,
                                                   int n, SamplingSettings sampling) {
                 s.policy().ensureModel(name, 0, location);
-                return sampleFrom(name, 0, role, prompts, n, sampling);
+                // another model's tokenizer may differ from the policy's: its samples train from their text
+                return PolicyClient.texts(sampleFrom(name, 0, role, prompts, n, sampling));
             }
 
             @Override
@@ -363,10 +371,11 @@ final class RunLoop implements Runnable {
                                                           SamplingSettings sampling) {
                 String name = "policy@" + run.runId() + "/v" + version;
                 s.policy().ensureModel(name, version, RunProgress.versionLocation(run, version, baseModelDir()));
-                return sampleFrom(name, version, role, prompts, n, sampling);
+                return recorded(sampled, RoundTokens.earlierVersion(version), prompts,
+                        sampleFrom(name, version, role, prompts, n, sampling));
             }
 
-            private List<List<String>> sampleFrom(String name, long version, String role, List<String> prompts, int n,
+            private List<List<PolicyClient.Sampled>> sampleFrom(String name, long version, String role, List<String> prompts, int n,
                                                   SamplingSettings sampling) {
                 event(r, "sampling", "sampling " + role + " from '" + name + "'", 0, false);
                 return s.policy().sample(name, prompts, n, sampling, c -> Seeds.derive(st.seed(), role, r, c), version,
@@ -374,6 +383,19 @@ final class RunLoop implements Runnable {
                         RunLoop.this::stopping);
             }
         };
+    }
+
+    /** Records each sample's ids under {@code source} and gives the methods the texts. */
+    private static List<List<String>> recorded(RoundTokens sampled, String source, List<String> prompts,
+                                               List<List<PolicyClient.Sampled>> samples) {
+        for (int p = 0; p < prompts.size(); p++) {
+            for (PolicyClient.Sampled one : samples.get(p)) {
+                if (one.tokens() != null) {
+                    sampled.record(source, prompts.get(p), one.text(), one.tokens());
+                }
+            }
+        }
+        return PolicyClient.texts(samples);
     }
 
     /** The judge model a round sampled by {@code version} asks, made ready on every judge replica; null if none. */

@@ -6,6 +6,7 @@ import steer.align.RunRecord;
 import steer.align.RunSettings;
 import steer.align.SamplingSettings;
 import steer.align.JudgedPair;
+import steer.align.ResponseTokens;
 import steer.align.RoundExample;
 import steer.align.SsoTriple;
 import steer.method.AlignmentMethod;
@@ -17,6 +18,7 @@ import steer.method.TsoMethod;
 import steer.proto.v1.OspSettings;
 import steer.proto.v1.PreferencePair;
 import steer.proto.v1.SelfRewardingSettings;
+import steer.proto.v1.SampledTokens;
 import steer.proto.v1.SoftPreferencePair;
 import steer.proto.v1.SsoSettings;
 import steer.proto.v1.IterationResult;
@@ -167,17 +169,49 @@ final class RunMessages {
                 .setTotalSteps(s.plannedTotalSteps());
         for (RoundExample e : examples) {
             if (e instanceof SsoTriple t) {
-                b.addSsoExamples(SsoExample.newBuilder().setPrompt(t.prompt()).setPromptPlus(t.promptPlus())
+                SsoExample.Builder x = SsoExample.newBuilder().setPrompt(t.prompt()).setPromptPlus(t.promptPlus())
                         .setPromptMinus(t.promptMinus()).setYPlus(t.yPlus()).setYMinus(t.yMinus()).setYOrig(t.yOrig())
-                        .setFeature(t.feature()));
+                        .setFeature(t.feature());
+                if (t.yPlusTokens() != null) {
+                    x.setYPlusTokens(tokens(t.yPlusTokens()));
+                }
+                if (t.yMinusTokens() != null) {
+                    x.setYMinusTokens(tokens(t.yMinusTokens()));
+                }
+                if (t.yOrigTokens() != null) {
+                    x.setYOrigTokens(tokens(t.yOrigTokens()));
+                }
+                b.addSsoExamples(x);
             } else if (e instanceof JudgedPair p && p.strength() != null) {
-                b.addSoftPairs(SoftPreferencePair.newBuilder().setPrompt(p.prompt()).setChosen(p.chosen())
-                        .setRejected(p.rejected()).setStrength(p.strength()));
+                SoftPreferencePair.Builder x = SoftPreferencePair.newBuilder().setPrompt(p.prompt())
+                        .setChosen(p.chosen()).setRejected(p.rejected()).setStrength(p.strength());
+                if (p.chosenTokens() != null) {
+                    x.setChosenTokens(tokens(p.chosenTokens()));
+                }
+                if (p.rejectedTokens() != null) {
+                    x.setRejectedTokens(tokens(p.rejectedTokens()));
+                }
+                b.addSoftPairs(x);
             } else if (e instanceof JudgedPair p) {
-                b.addPairs(PreferencePair.newBuilder().setPrompt(p.prompt()).setChosen(p.chosen())
+                PreferencePair.Builder x = PreferencePair.newBuilder().setPrompt(p.prompt()).setChosen(p.chosen())
                         .setRejected(p.rejected()).setChosenSource(p.chosenSource())
-                        .setRejectedSource(p.rejectedSource()));
+                        .setRejectedSource(p.rejectedSource());
+                if (p.chosenTokens() != null) {
+                    x.setChosenTokens(tokens(p.chosenTokens()));
+                }
+                if (p.rejectedTokens() != null) {
+                    x.setRejectedTokens(tokens(p.rejectedTokens()));
+                }
+                b.addPairs(x);
             }
+        }
+        return b.build();
+    }
+
+    private static SampledTokens tokens(ResponseTokens t) {
+        SampledTokens.Builder b = SampledTokens.newBuilder().setFinishReason(t.finishReason());
+        for (int id : t.ids()) {
+            b.addTokenIds(id);
         }
         return b.build();
     }

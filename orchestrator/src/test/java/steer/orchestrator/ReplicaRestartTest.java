@@ -121,8 +121,8 @@ class ReplicaRestartTest {
     }
 
     private static List<List<String>> sample(PolicyClient client, List<String> prompts) {
-        return client.sample(prompts, 2, SamplingSettings.defaults(), chunk -> 100 + chunk, 1, done -> { },
-                () -> false);
+        return PolicyClient.texts(client.sample(prompts, 2, SamplingSettings.defaults(), chunk -> 100 + chunk, 1,
+                done -> { }, () -> false));
     }
 
     @Test

@@ -28,7 +28,10 @@ class RunStateStoreTest {
                 .withPhase(IterationPhase.PUBLISHED).withPublished(List.of("run-7-it0-b0", "run-7-it0-b1"))
                 .trained(1, "/ckpt/run-7/v000001", 2, Map.of("loss", 0.69, "sso_weight", 0.4))
                 .withPhase(IterationPhase.LOADED).evaluated(Map.of("mean_score", 0.5, "win_rate", 0.55));
-        IterationRecord second = IterationRecord.sampled(1, 1, List.of(t, t), 0, 1, 2, 1.25)
+        // one triple with its sampled ids (y- without: not every response has them), one known only as text
+        SsoTriple sampled = t.withTokens(new ResponseTokens(new int[] {11, 12, 2}, "eos"), null,
+                new ResponseTokens(new int[] {13, 14, 15}, "length"));
+        IterationRecord second = IterationRecord.sampled(1, 1, List.of(sampled, t), 0, 1, 2, 1.25)
                 .withPublished(List.of("run-7-it1-b0"));
         return RunRecord.start(s, 1000).withBaseline(Map.of("mean_score", 0.45), 1001).with(first, 1002)
                 .with(second, 1003);
@@ -53,7 +56,9 @@ class RunStateStoreTest {
                 "held-out", new steer.method.TsoMethod.Settings(0, 0, "", 0, "", 0, Map.of("large", "/l"),
                 Map.of("small", "/s"), Map.of(), Map.of(), "", "/e"));
         List<JudgedPair> pairs = List.of(new JudgedPair("x", "a", "b", null, "reference", "small"),
-                new JudgedPair("x", "c", "d", null, "self", "self"), new JudgedPair("y", "e", "f", null, "large",
+                new JudgedPair("x", "c", "d", null, "self", "self").withTokens(
+                        new ResponseTokens(new int[] {4, 5}, "stop"), new ResponseTokens(new int[] {6, 2}, "eos")),
+                new JudgedPair("y", "e", "f", null, "large",
                         "small"));
         IterationRecord.RoundFacts facts = new IterationRecord.RoundFacts(0, 12, 8, 0, "evaluator", 0,
                 IterationRecord.RoundFacts.countSources(pairs));
