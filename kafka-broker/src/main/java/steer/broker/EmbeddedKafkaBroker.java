@@ -44,6 +44,14 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     /** System property naming the directory of broker jars; default {@code target/broker-lib} beside this class. */
     public static final String LIB_PROPERTY = "steer.kafka.broker.lib";
 
+    /**
+     * The broker's {@code message.max.bytes}, which every topic it auto-creates takes as its {@code max.message.bytes}:
+     * the services' default {@code steer.kafka.max-message-bytes} ({@code steer.proto.RecordSizes}, which this module,
+     * using only the JDK, cannot import). The trainer and the orchestrator check a topic's limit before they use it,
+     * so the two cannot drift apart unnoticed.
+     */
+    public static final int DEFAULT_MAX_MESSAGE_BYTES = 16 << 20;
+
     private static final int AVOIDED_PORT = 9092;
     private static final Duration START_TIMEOUT = Duration.ofSeconds(90);
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(30);
@@ -85,6 +93,19 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
      * @throws IllegalStateException if the broker jars are missing, or the broker fails or times out starting
      */
     public static EmbeddedKafkaBroker start(Path workDir, int port, boolean deleteWorkDir) {
+        return start(workDir, port, deleteWorkDir, DEFAULT_MAX_MESSAGE_BYTES);
+    }
+
+    /**
+     * Starts a broker whose topics accept records of up to {@code maxMessageBytes}.
+     *
+     * @param maxMessageBytes the broker's {@code message.max.bytes}, at least 1
+     * @see #start(Path, int, boolean)
+     */
+    public static EmbeddedKafkaBroker start(Path workDir, int port, boolean deleteWorkDir, int maxMessageBytes) {
+        if (maxMessageBytes < 1) {
+            throw new IllegalArgumentException("message.max.bytes must be at least 1, got " + maxMessageBytes);
+        }
         Path lib = libDir();
         try {
             Files.createDirectories(workDir);
@@ -95,7 +116,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             }
             Path data = workDir.resolve("data");
             Path properties = workDir.resolve("server.properties");
-            Files.writeString(properties, serverProperties(clientPort, controllerPort, data), StandardCharsets.UTF_8);
+            Files.writeString(properties, serverProperties(clientPort, controllerPort, data, maxMessageBytes),
+                    StandardCharsets.UTF_8);
             Path logFile = workDir.resolve("broker.log");
             if (!Files.exists(data.resolve("meta.properties"))) {
                 format(lib, properties, workDir.resolve("format.log"));
@@ -223,7 +245,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         return lib;
     }
 
-    private static String serverProperties(int clientPort, int controllerPort, Path data) {
+    private static String serverProperties(int clientPort, int controllerPort, Path data, int maxMessageBytes) {
         return String.join("\n",
                 "process.roles=broker,controller",
                 "node.id=1",
@@ -248,6 +270,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                 "share.coordinator.state.topic.min.isr=1",
                 "group.initial.rebalance.delay.ms=0",
                 "auto.create.topics.enable=true",
+                // pair batches carry token ids: the limit the services' steer.kafka.max-message-bytes expects
+                "message.max.bytes=" + maxMessageBytes,
                 "") ;
     }
 

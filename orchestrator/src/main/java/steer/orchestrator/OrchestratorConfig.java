@@ -102,6 +102,15 @@ public interface OrchestratorConfig {
     @WithDefault("PT30S")
     Duration kafkaTimeout();
 
+    /**
+     * The largest Kafka record, in bytes, the pair-batch topic and the trainer take: the publisher's
+     * {@code max.request.size}, checked against the topic's {@code max.message.bytes} before the first publish; a
+     * batch must stay a little under it ({@link steer.proto.RecordSizes#maxBatchBytes}). Defaults to
+     * {@code steer.kafka.max-message-bytes}, the one setting the trainer and the topics share.
+     */
+    @WithDefault("${" + steer.proto.RecordSizes.SETTING + ":" + steer.proto.RecordSizes.DEFAULT_MAX_MESSAGE_BYTES + "}")
+    int maxMessageBytes();
+
     /** Whether a run persisted as running (the orchestrator was killed) resumes when the orchestrator starts. */
     @WithDefault("true")
     boolean resumeOnStart();

@@ -2,6 +2,7 @@ package steer.orchestrator;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -18,11 +19,14 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import steer.proto.RecordSizes;
+import steer.proto.TopicLimits;
 import steer.proto.v1.PairBatch;
 
 /**
@@ -34,22 +38,45 @@ import steer.proto.v1.PairBatch;
  * transaction; then {@link #committedIds} reads the topic back with read_committed to find batches a previous
  * attempt committed but did not record, and only the rest are published. Batch ids are also the trainer's
  * idempotency key, which covers anything this misses.
+ *
+ * <p>Sizes ({@link RecordSizes}): before its first publish the publisher checks that the topic accepts records of
+ * {@code max-message-bytes}, and every batch is measured before the transaction begins, so a batch too large fails
+ * the run naming the batch and both sizes, with nothing sent.
  */
 final class PairBatchPublisher {
 
     private final Map<String, Object> kafka;
     private final String topic;
     private final Duration timeout;
+    private final int maxMessageBytes;
+    private volatile boolean topicChecked;
 
     /**
-     * @param kafka   Quarkus's {@code kafka.*} configuration (bootstrap servers, security)
-     * @param topic   the pair-batch topic
-     * @param timeout bound on blocking client calls
+     * @param kafka           Quarkus's {@code kafka.*} configuration (bootstrap servers, security)
+     * @param topic           the pair-batch topic
+     * @param timeout         bound on blocking client calls
+     * @param maxMessageBytes the record size limit M ({@link RecordSizes})
      */
-    PairBatchPublisher(Map<String, Object> kafka, String topic, Duration timeout) {
+    PairBatchPublisher(Map<String, Object> kafka, String topic, Duration timeout, int maxMessageBytes) {
         this.kafka = kafka;
         this.topic = topic;
         this.timeout = timeout;
+        this.maxMessageBytes = RecordSizes.require(maxMessageBytes);
+    }
+
+    /** Checks once per publisher that the topic accepts records of M bytes. */
+    private void requireTopicAccepts() {
+        if (topicChecked) {
+            return;
+        }
+        Map<String, Object> props = new HashMap<>(kafka);
+        props.put(ConsumerConfig.CLIENT_ID_CONFIG, "steer-orchestrator-admin-" + UUID.randomUUID());
+        try {
+            TopicLimits.requireAccepted(props, List.of(topic), maxMessageBytes, timeout);
+        } catch (IllegalStateException | KafkaException e) {
+            throw new RunFailure("Kafka: " + e.getMessage(), e);
+        }
+        topicChecked = true;
     }
 
     /**
@@ -112,12 +139,25 @@ final class PairBatchPublisher {
         if (batches.isEmpty()) {
             return;
         }
+        requireTopicAccepts();
+        List<ProducerRecord<String, byte[]>> records = new ArrayList<>(batches.size());
+        for (PairBatch b : batches) {
+            ProducerRecord<String, byte[]> record = new ProducerRecord<>(topic, b.getBatchId(), b.toByteArray());
+            headers.accept(record.headers(), b);
+            record.headers().add("steer-schema", "steer.v1.PairBatch".getBytes(StandardCharsets.UTF_8));
+            String tooLarge = RecordSizes.tooLarge(b.getBatchId(), recordBytes(record),
+                    b.getSsoExamplesCount() + b.getPairsCount() + b.getSoftPairsCount(), maxMessageBytes);
+            if (tooLarge != null) {
+                throw new RunFailure(tooLarge);
+            }
+            records.add(record);
+        }
         Map<String, Object> props = new HashMap<>(kafka);
         props.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "steer-orchestrator-" + runId);
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         props.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, (int) timeout.toMillis());
-        props.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 16 << 20);
+        props.putAll(RecordSizes.producer(maxMessageBytes));
         props.put(ProducerConfig.CLIENT_ID_CONFIG, "steer-orchestrator-" + runId);
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(props, new StringSerializer(),
                 new ByteArraySerializer())) {
@@ -125,10 +165,7 @@ final class PairBatchPublisher {
             producer.initTransactions();
             producer.beginTransaction();
             try {
-                for (PairBatch b : batches) {
-                    ProducerRecord<String, byte[]> record = new ProducerRecord<>(topic, b.getBatchId(), b.toByteArray());
-                    headers.accept(record.headers(), b);
-                    record.headers().add("steer-schema", "steer.v1.PairBatch".getBytes(StandardCharsets.UTF_8));
+                for (ProducerRecord<String, byte[]> record : records) {
                     producer.send(record);
                 }
                 producer.commitTransaction();
@@ -143,5 +180,14 @@ final class PairBatchPublisher {
         } catch (KafkaException e) {
             throw new RunFailure("Kafka: could not publish " + batches.size() + " pair batches to " + topic + ": " + e, e);
         }
+    }
+
+    /** A record's key, value and headers in bytes; Kafka's framing is in the headroom. */
+    static long recordBytes(ProducerRecord<String, byte[]> record) {
+        long bytes = record.value().length + record.key().getBytes(StandardCharsets.UTF_8).length;
+        for (Header h : record.headers()) {
+            bytes += h.key().getBytes(StandardCharsets.UTF_8).length + (h.value() == null ? 0 : h.value().length);
+        }
+        return bytes;
     }
 }

@@ -76,7 +76,8 @@ public class RunSupervisor {
         System.setProperty("ai.djl.pytorch.num_threads", System.getProperty("ai.djl.pytorch.num_threads", "1"));
         store = new RunStateStore(config.stateDir());
         services = new RunLoop.Services(config, store, new PolicyClient(config, otel), new JudgeClient(config, otel),
-                new PairBatchPublisher(kafka, config.pairBatchesTopic(), config.kafkaTimeout()),
+                new PairBatchPublisher(kafka, config.pairBatchesTopic(), config.kafkaTimeout(),
+                        config.maxMessageBytes()),
                 new CheckpointWatcher(kafka, config.checkpointsTopic(), config.deadLetterTopic(), config.kafkaTimeout()),
                 new CheckpointEvaluator(config.baseModel().orElse(null)), metrics, otel);
         LOG.infof("run states in %s; generator %s; judge %s; topics %s -> %s", store.dir(), config.generatorAddress(),

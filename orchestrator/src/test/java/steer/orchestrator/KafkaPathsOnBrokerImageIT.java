@@ -4,6 +4,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.testcontainers.junit.jupiter.Testcontainers;
 import org.testcontainers.kafka.KafkaContainer;
+import steer.proto.RecordSizes;
 
 /**
  * {@link KafkaPathsIT}'s tests against the official broker image in KRaft mode (system property
@@ -19,7 +20,9 @@ class KafkaPathsOnBrokerImageIT extends KafkaPathsIT {
     /** Hides {@link KafkaPathsIT#broker()}: the container instead of the embedded broker. */
     @BeforeAll
     static void broker() {
-        kafka = new KafkaContainer(System.getProperty("steer.kafka.image", "apache/kafka:4.1.1"));
+        kafka = new KafkaContainer(System.getProperty("steer.kafka.image", "apache/kafka:4.1.1"))
+                // the limit the services expect of the broker's topics (steer.proto.RecordSizes), checked at start
+                .withEnv("KAFKA_MESSAGE_MAX_BYTES", Integer.toString(RecordSizes.DEFAULT_MAX_MESSAGE_BYTES));
         kafka.start();
         bootstrap = kafka.getBootstrapServers();
     }

@@ -4,6 +4,7 @@ import java.util.Map;
 import java.util.Properties;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import steer.proto.RecordSizes;
 
 /**
  * The trainer's Kafka client properties: the deployment's shared {@code kafka.*} settings (security protocol,
@@ -23,10 +24,12 @@ final class KafkaClientSettings {
      * @param groupInstanceId static membership id, so a restarted trainer takes its partitions back at once
      * @param maxPollInterval the longest one record may take (a step, a save, a version and its event): past it the
      *                        broker drops the trainer from its group
+     * @param maxMessageBytes the largest record ({@link RecordSizes}): fetched whole
      */
     static Properties consumer(Map<String, ?> shared, String bootstrap, String groupId, String groupInstanceId,
-                               java.time.Duration maxPollInterval) {
+                               java.time.Duration maxPollInterval, int maxMessageBytes) {
         Properties p = base(shared, bootstrap);
+        RecordSizes.consumer(maxMessageBytes).forEach((key, value) -> p.put(key, String.valueOf(value)));
         p.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
         p.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, groupInstanceId);
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
@@ -40,12 +43,24 @@ final class KafkaClientSettings {
         return p;
     }
 
-    /** Producer of checkpoint events and dead letters: acknowledged by every in-sync replica, idempotent. */
-    static Properties producer(Map<String, ?> shared, String bootstrap) {
+    /**
+     * Producer of checkpoint events and dead letters: acknowledged by every in-sync replica, idempotent; a dead letter
+     * is a pair batch of up to {@code maxMessageBytes} with its reason.
+     */
+    static Properties producer(Map<String, ?> shared, String bootstrap, int maxMessageBytes) {
         Properties p = base(shared, bootstrap);
+        RecordSizes.producer(maxMessageBytes).forEach((key, value) -> p.put(key, String.valueOf(value)));
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         p.put(ProducerConfig.CLIENT_ID_CONFIG, "steer-trainer");
+        return p;
+    }
+
+    /** Admin client properties: the shared connection settings only. */
+    static Map<String, Object> admin(Map<String, ?> shared, String bootstrap) {
+        Map<String, Object> p = new java.util.HashMap<>();
+        base(shared, bootstrap).forEach((key, value) -> p.put((String) key, value));
+        p.put("client.id", "steer-trainer-admin");
         return p;
     }
 

@@ -50,6 +50,15 @@ public interface TrainerConfig {
     @WithDefault("steer.checkpoints")
     String checkpointTopic();
 
+    /**
+     * The largest Kafka record, in bytes, that the trainer fetches and forwards to the dead-letter topic: sets its
+     * consumer's fetch sizes and its producer's {@code max.request.size}, and both the pair-batch and the dead-letter
+     * topic must accept it (checked at start). Defaults to {@code steer.kafka.max-message-bytes}, the one setting the
+     * orchestrator and the topics share ({@link steer.proto.RecordSizes}).
+     */
+    @WithDefault("${" + steer.proto.RecordSizes.SETTING + ":" + steer.proto.RecordSizes.DEFAULT_MAX_MESSAGE_BYTES + "}")
+    int maxMessageBytes();
+
     /** Topic for records the trainer cannot use (unparseable, invalid, stale, another run), with the reason. */
     @WithDefault("steer.pair-batches.dead-letter")
     String deadLetterTopic();

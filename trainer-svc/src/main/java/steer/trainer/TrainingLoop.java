@@ -56,6 +56,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.jboss.logging.Logger;
 import steer.checkpoint.CheckpointException;
 import steer.checkpoint.HfConfigJson;
+import steer.proto.RecordSizes;
+import steer.proto.TopicLimits;
 import steer.proto.v1.CheckpointEvent;
 import steer.proto.v1.PairBatch;
 import steer.store.CheckpointStore;
@@ -284,6 +286,10 @@ public class TrainingLoop {
             c = new KafkaConsumer<>(consumerConfig(), new StringDeserializer(), new ByteArrayDeserializer());
             consumer = c;
             requireOnePartition(c);
+            // a batch the topics cannot hold would fail only when it comes; refuse the mismatch now
+            TopicLimits.requireAccepted(KafkaClientSettings.admin(kafka, config.bootstrapServers()),
+                    List.of(config.batchTopic(), config.deadLetterTopic()), config.maxMessageBytes(),
+                    Duration.ofSeconds(30));
             KafkaConsumer<String, byte[]> subscribed = c;
             c.subscribe(List.of(config.batchTopic()), new ConsumerRebalanceListener() {
                 @Override
@@ -639,13 +645,26 @@ public class TrainingLoop {
                             String reason) {
         ProducerRecord<String, byte[]> out = new ProducerRecord<>(config.deadLetterTopic(), record.key(),
                 record.value());
-        out.headers().add(REASON_HEADER, reason.getBytes(StandardCharsets.UTF_8));
+        out.headers().add(REASON_HEADER, reasonBytes(reason));
         try {
             producer.send(out).get(30, TimeUnit.SECONDS);
         } catch (Exception e) {
             throw new IllegalStateException("publishing to the dead-letter topic " + config.deadLetterTopic() + ": "
                     + e, e);
         }
+    }
+
+    /** The reason in UTF-8, cut to {@link RecordSizes#MAX_REASON_BYTES} so a batch at the limit still fits. */
+    static byte[] reasonBytes(String reason) {
+        byte[] bytes = reason.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length <= RecordSizes.MAX_REASON_BYTES) {
+            return bytes;
+        }
+        String cut = reason;
+        while (cut.getBytes(StandardCharsets.UTF_8).length > RecordSizes.MAX_REASON_BYTES - 3) {
+            cut = cut.substring(0, cut.length() * 9 / 10);
+        }
+        return (cut + "...").getBytes(StandardCharsets.UTF_8);
     }
 
     private void updateLag(KafkaConsumer<String, byte[]> c) {
@@ -663,11 +682,11 @@ public class TrainingLoop {
 
     private Properties consumerConfig() {
         return KafkaClientSettings.consumer(kafka, config.bootstrapServers(), config.groupId(),
-                config.groupInstanceId(), config.maxPollInterval());
+                config.groupInstanceId(), config.maxPollInterval(), config.maxMessageBytes());
     }
 
     private Properties producerConfig() {
-        return KafkaClientSettings.producer(kafka, config.bootstrapServers());
+        return KafkaClientSettings.producer(kafka, config.bootstrapServers(), config.maxMessageBytes());
     }
 
     /** A checkpoint asked for over gRPC, answered by the loop thread. */

@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.testcontainers.junit.jupiter.Testcontainers;
 import org.testcontainers.kafka.KafkaContainer;
+import steer.proto.RecordSizes;
 import steer.proto.v1.GetRunRequest;
 import steer.proto.v1.OrchestratorGrpc;
 import steer.proto.v1.Run;
@@ -38,7 +39,9 @@ class EndToEndOnBrokerImageTest {
 
     @Test
     void anSsoRunTrainsEveryBatchThroughTheBrokerImage() throws Exception {
-        try (KafkaContainer kafka = new KafkaContainer(System.getProperty("steer.kafka.image", "apache/kafka:4.1.1"))) {
+        try (KafkaContainer kafka = new KafkaContainer(System.getProperty("steer.kafka.image", "apache/kafka:4.1.1"))
+                // the limit the services expect of the broker's topics (steer.proto.RecordSizes), checked at start
+                .withEnv("KAFKA_MESSAGE_MAX_BYTES", Integer.toString(RecordSizes.DEFAULT_MAX_MESSAGE_BYTES))) {
             kafka.start();
             try (LocalStack stack = LocalStack.start(new LocalStack.Options(ROOT, work,
                     ROOT.resolve("models/world/small")), line -> { }, kafka.getBootstrapServers())) {
