@@ -153,7 +153,7 @@ class TrainerDurabilityIT {
         props.put("steer.trainer.fault-batch-id", "poison-it0-b1");
         try (TrainerProcess trainer = TrainerProcess.start(props, log("poison.log"))) {
             run.publishIteration(0, 0, null);
-            ConsumerRecord<String, byte[]> dead = run.deadLetters().get(0);
+            ConsumerRecord<String, byte[]> dead = run.deadLetters(1).get(0);
             assertEquals("poison-it0-b1", dead.key());
             String reason = new String(dead.headers().lastHeader(TrainingLoop.REASON_HEADER).value(),
                     StandardCharsets.UTF_8);

@@ -25,6 +25,9 @@ import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.BooleanSupplier;
 import java.util.zip.GZIPInputStream;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -48,7 +51,9 @@ import steer.proto.v1.CheckpointEvent;
 import steer.proto.v1.CheckpointRequest;
 import steer.proto.v1.CheckpointResponse;
 import steer.proto.v1.ObjectiveSpec;
+import steer.proto.RecordSizes;
 import steer.proto.v1.PairBatch;
+import steer.proto.v1.SampledTokens;
 import steer.proto.v1.SsoExample;
 import steer.proto.v1.TrainerRunStatus;
 import steer.proto.v1.TrainerStatus;
@@ -152,10 +157,25 @@ class TrainerServiceIT {
             run.send(run.batch(2, 0, 0, "main-it2-late"), null);
             s = awaitStatus(trainer, st -> st.getBatchesStale() == 1 && st.getConsumerLag() == 0);
             assertEquals(6, s.getStep());
-            ConsumerRecord<String, byte[]> dead = run.deadLetters().get(0);
+            ConsumerRecord<String, byte[]> dead = run.deadLetters(1).get(0);
             String reason = new String(dead.headers().lastHeader(TrainingLoop.REASON_HEADER).value(),
                     StandardCharsets.UTF_8);
             assertTrue(reason.contains("policy version 0"), reason);
+            // a response whose sampled ids leave the model's vocabulary: refused by field and dead-lettered, the
+            // loop goes on
+            PairBatch outside = run.batch(2, 0, 2, "main-it2-outside");
+            outside = outside.toBuilder().setSsoExamples(0, outside.getSsoExamples(0).toBuilder().setYPlusTokens(
+                    SampledTokens.newBuilder().addTokenIds(4).addTokenIds(1_000_000).setFinishReason("length")))
+                    .build();
+            run.send(outside, null);
+            ConsumerRecord<String, byte[]> invalid = run.deadLetters(2).get(1);
+            String why = new String(invalid.headers().lastHeader(TrainingLoop.REASON_HEADER).value(),
+                    StandardCharsets.UTF_8);
+            assertTrue(why.startsWith("invalid batch: sso_examples[0]: y_plus_tokens.token_ids[1] is 1000000, outside"
+                    + " the model's vocabulary of "), why);
+            s = awaitStatus(trainer, st -> st.getConsumerLag() == 0);
+            assertEquals(6, s.getStep());
+            assertEquals(200, trainer.httpGet("/q/health/live").statusCode());
 
             // a requested checkpoint is a snapshot outside the version sequence: no version 3, no event
             CheckpointResponse requested = trainer.stub().requestCheckpoint(CheckpointRequest.newBuilder()
@@ -175,6 +195,7 @@ class TrainerServiceIT {
             assertTrue(metrics.contains("steer_trainer_batches_trained_total 6.0"), metrics);
             assertTrue(metrics.contains("steer_trainer_batches_duplicate_total 1.0"));
             assertTrue(metrics.contains("steer_trainer_batches_stale_total 1.0"));
+            assertTrue(metrics.contains("steer_trainer_batches_invalid_total 1.0"), metrics);
             assertTrue(metrics.contains("steer_trainer_step_seconds_count"));
             assertTrue(metrics.contains("steer_trainer_consumer_lag_records 0.0"));
 
@@ -184,6 +205,31 @@ class TrainerServiceIT {
             byte[] parent = HexFormat.of().parseHex(parentSpanId);
             await("a trainer.step span in trace " + traceId, () -> otlp.bodies().stream().anyMatch(b ->
                     contains(b, trace) && contains(b, parent) && contains(b, "trainer.step".getBytes(StandardCharsets.UTF_8))));
+        }
+    }
+
+    @Test
+    void aTrainerRefusesToStartOnABatchTopicThatCannotHoldItsLargestRecord(@TempDir Path dir) throws Exception {
+        Run run = new Run("small-topic", dir, 1, 1);
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()))) {
+            admin.createTopics(List.of(new NewTopic(run.prefix + ".batches", 1, (short) 1)
+                    .configs(Map.of("max.message.bytes", Integer.toString(1 << 20))))).all()
+                    .get(30, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        try (TrainerProcess trainer = TrainerProcess.launch(run.properties(Map.of()), log("small-topic.log"))) {
+            String[] live = {""};
+            await("liveness DOWN with the topic's limit", () -> {
+                try {
+                    var r = trainer.httpGet("/q/health/live");
+                    live[0] = r == null ? "" : r.statusCode() + " " + r.body();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return live[0].startsWith("503") && live[0].contains("accepts records of at most");
+            });
+            assertTrue(live[0].contains("topic " + run.prefix + ".batches accepts records of at most 1048576 bytes (its"
+                    + " max.message.bytes), less than steer.kafka.max-message-bytes = "
+                    + RecordSizes.DEFAULT_MAX_MESSAGE_BYTES), live[0]);
         }
     }
 
@@ -438,11 +484,12 @@ class TrainerServiceIT {
             return consumer(prefix + ".checkpoints");
         }
 
-        List<ConsumerRecord<String, byte[]>> deadLetters() {
+        /** The first {@code n} dead letters (fewer if they do not come within 30 s). */
+        List<ConsumerRecord<String, byte[]>> deadLetters(int n) {
             try (KafkaConsumer<String, byte[]> c = consumer(prefix + ".dead")) {
                 List<ConsumerRecord<String, byte[]>> out = new ArrayList<>();
                 long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-                while (out.isEmpty() && System.nanoTime() < deadline) {
+                while (out.size() < n && System.nanoTime() < deadline) {
                     c.poll(Duration.ofMillis(200)).forEach(out::add);
                 }
                 return out;
