@@ -35,6 +35,8 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.io.TempDir;
+import steer.checkpoint.DecoderConfig;
+import steer.checkpoint.HfConfigJson;
 import steer.proto.v1.GetRunRequest;
 import steer.proto.v1.IterationResult;
 import steer.proto.v1.JudgeGrpc;
@@ -48,6 +50,7 @@ import steer.proto.v1.Run;
 import steer.proto.v1.RunConfig;
 import steer.proto.v1.RunEvent;
 import steer.proto.v1.RunState;
+import steer.proto.v1.SampledTokens;
 import steer.proto.v1.StartRunRequest;
 import steer.proto.v1.StopRunRequest;
 import steer.proto.v1.TrainerGrpc;
@@ -132,6 +135,14 @@ class EndToEndTest {
         // every published batch id trained exactly once
         List<PairBatch> published = publishedBatches(runId);
         assertTrained(runId, published);
+        // every response travelled with the ids the generator sampled, and the trainer trained them
+        for (PairBatch b : published) {
+            for (var e : b.getSsoExamplesList()) {
+                assertSampled(e.getYPlusTokens(), e.hasYPlusTokens(), "y+ of " + b.getBatchId());
+                assertSampled(e.getYMinusTokens(), e.hasYMinusTokens(), "y- of " + b.getBatchId());
+                assertSampled(e.getYOrigTokens(), e.hasYOrigTokens(), "y° of " + b.getBatchId());
+            }
+        }
 
         // the second iteration's samples came from the first iteration's checkpoint: its batches say so, and the
         // orchestrator refuses any sample whose model_version differs from the batch's policy version
@@ -180,6 +191,10 @@ class EndToEndTest {
             assertEquals(1, b.getMaxPolicyStaleness());
             assertEquals("spce", b.getObjective().getName());
             assertTrue(b.getSoftPairsCount() > 0 && b.getSsoExamplesCount() == 0 && b.getPairsCount() == 0);
+            for (var pair : b.getSoftPairsList()) {
+                assertSampled(pair.getChosenTokens(), pair.hasChosenTokens(), "chosen of " + b.getBatchId());
+                assertSampled(pair.getRejectedTokens(), pair.hasRejectedTokens(), "rejected of " + b.getBatchId());
+            }
         }
         for (IterationResult r : run.getIterationsList()) {
             assertEquals("sft", r.getJudgeModel(), "round " + r.getIteration() + " judged by the pinned SFT model");
@@ -237,6 +252,10 @@ class EndToEndTest {
             assertEquals(b.getPolicyVersion(), b.getReferenceVersion(), "the reference is the round's start");
             assertEquals("dpo", b.getObjective().getName());
             assertTrue(b.getPairsCount() > 0 && b.getSoftPairsCount() == 0, "hard labels");
+            for (var pair : b.getPairsList()) {
+                assertSampled(pair.getChosenTokens(), pair.hasChosenTokens(), "chosen of " + b.getBatchId());
+                assertSampled(pair.getRejectedTokens(), pair.hasRejectedTokens(), "rejected of " + b.getBatchId());
+            }
         }
         for (IterationResult r : run.getIterationsList()) {
             // version 0 is the SFT model the judge serves as sft; later versions are the run's own checkpoints
@@ -289,6 +308,17 @@ class EndToEndTest {
                 assertTrue(Set.of("small", "policy@v0", "self").contains(pair.getRejectedSource()), pair.toString());
                 assertEquals(pair.getChosenSource().equals("self"), pair.getRejectedSource().equals("self"));
                 assertTrue(r >= 3 || !pair.getRejectedSource().equals("policy@v0"), "no earlier version in iteration 1");
+                // the policy's own samples and its earlier version's carry their ids; reference answers and the
+                // other sizes' samples (another model's tokenizer, in general) train from their text
+                assertEquals(Set.of("self").contains(pair.getChosenSource()), pair.hasChosenTokens(), pair.toString());
+                assertEquals(Set.of("self", "policy@v0").contains(pair.getRejectedSource()), pair.hasRejectedTokens(),
+                        pair.toString());
+                if (pair.hasChosenTokens()) {
+                    assertSampled(pair.getChosenTokens(), true, "chosen of " + b.getBatchId());
+                }
+                if (pair.hasRejectedTokens()) {
+                    assertSampled(pair.getRejectedTokens(), true, "rejected of " + b.getBatchId());
+                }
             }
         }
         assertEquals(Map.of(0, Set.of(0L, 1L, 2L), 1, Set.of(3L, 4L, 5L)), referencesPerIteration,
@@ -339,6 +369,20 @@ class EndToEndTest {
         } finally {
             generatorChannel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
+    }
+
+    /**
+     * A response's ids as the generator sampled them: present, within the world models' vocabulary (the small and
+     * medium models share it), and ending with EOS exactly when sampling stopped there.
+     */
+    private static void assertSampled(SampledTokens t, boolean present, String what) {
+        assertTrue(present, what + " carries its sampled ids");
+        DecoderConfig c = HfConfigJson.read(ROOT.resolve("models/world/small").resolve(HfConfigJson.FILE_NAME));
+        assertTrue(Set.of("eos", "stop", "length").contains(t.getFinishReason()), what + ": " + t);
+        assertTrue(t.getTokenIdsCount() > 0, what);
+        assertTrue(t.getTokenIdsList().stream().allMatch(id -> id >= 0 && id < c.vocabSize()), what + ": " + t);
+        int last = t.getTokenIds(t.getTokenIdsCount() - 1);
+        assertEquals(t.getFinishReason().equals("eos"), c.eosTokenIds().contains(last), what + ": " + t);
     }
 
     /** A count within four binomial standard errors of its expected share of n. */
