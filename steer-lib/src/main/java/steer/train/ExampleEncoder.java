@@ -192,9 +192,11 @@ public final class ExampleEncoder {
             }
         }
         int last = ids[ids.length - 1];
-        if (r.finishReason().equals("eos") && !eosTokenIds.contains(last)) {
-            throw new IllegalArgumentException(field + ": finish_reason eos, but its last id " + last
-                    + " is none of the model's EOS ids " + eosTokenIds);
+        boolean eos = r.finishReason().equals("eos");
+        // generation stops at the first EOS it samples, so the ids end with one exactly when the reason is eos
+        if (eos != eosTokenIds.contains(last)) {
+            throw new IllegalArgumentException(field + ": finish_reason " + r.finishReason() + ", but its last id "
+                    + last + (eos ? " is none of" : " is one of") + " the model's EOS ids " + eosTokenIds);
         }
         return ids.clone();
     }

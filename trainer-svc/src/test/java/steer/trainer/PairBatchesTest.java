@@ -142,6 +142,12 @@ class PairBatchesTest {
                         .setRejected("answer 8 .").setStrength(0.7)).build(), encoder));
         assertTrue(noEos.getMessage().startsWith("soft_pairs[0]: chosen_tokens: finish_reason eos, but its last id "),
                 noEos.getMessage());
+        IllegalArgumentException eosButCut = assertThrows(IllegalArgumentException.class, () -> PairBatches.toBatch(
+                dpoBatch().addPairs(steer.proto.v1.PreferencePair.newBuilder().setPrompt(PROMPT)
+                        .setChosen("answer 7 .").setChosenTokens(tokens(endedOnEos(), "length"))
+                        .setRejected("answer 8 .")).build(), encoder));
+        assertEquals("pairs[0]: chosen_tokens: finish_reason length, but its last id " + config.eosTokenId()
+                + " is one of the model's EOS ids " + config.eosTokenIds(), eosButCut.getMessage());
 
         IllegalArgumentException unknown = assertThrows(IllegalArgumentException.class, () -> PairBatches.toBatch(
                 dpoBatch().addPairs(steer.proto.v1.PreferencePair.newBuilder().setPrompt(PROMPT)
