@@ -58,6 +58,21 @@ class ExampleEncoderTest {
         assertTrue(tooLong.getMessage().startsWith("prompt + chosen is"), tooLong.getMessage());
     }
 
+    @Test
+    void aResponseAStopStringCutKeepsTheIdsSampledUpToTheStopWithNothingAppended() {
+        ExampleEncoder encoder = new ExampleEncoder(tokenizer, EOS, 64);
+        // the text was cut before the stop string " ." but the ids run to the token that completed it
+        int[] sampled = tokenizer.encodeWithoutSpecialTokens("answer 7 .");
+        var pair = encoder.pair("add 3 4 :", ExampleEncoder.Response.sampled("answer 7", sampled, "stop"),
+                ExampleEncoder.Response.text("answer 8 ."), Double.NaN);
+        assertArrayEquals(sampled, pair.chosen());
+        assertEquals(tokenizer.encodeWithoutSpecialTokens("answer 8 .").length + 1, pair.rejected().length);
+        IllegalArgumentException tooLong = assertThrows(IllegalArgumentException.class, () -> new ExampleEncoder(
+                tokenizer, EOS, 6).pair("add 3 4 :", ExampleEncoder.Response.sampled("answer", sampled, "length"),
+                ExampleEncoder.Response.text(""), Double.NaN));
+        assertTrue(tooLong.getMessage().startsWith("prompt + chosen is"), tooLong.getMessage());
+    }
+
     private static void assertEquals(int expected, int actual) {
         org.junit.jupiter.api.Assertions.assertEquals(expected, actual);
     }
