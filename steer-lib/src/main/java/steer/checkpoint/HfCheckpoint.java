@@ -3,7 +3,6 @@ package steer.checkpoint;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -37,16 +36,52 @@ public record HfCheckpoint(DecoderConfig config, Map<String, HostTensor> tensors
      *                             with the configuration
      */
     public static HfCheckpoint load(Path dir) {
+        Streamed checkpoint = stream(dir);
+        return new HfCheckpoint(checkpoint.config(), SafetensorsReader.read(checkpoint.entries().values()));
+    }
+
+    /**
+     * A checkpoint directory whose headers are read and checked against the layout (as {@link #load}) but whose
+     * tensors are read only when asked for, one at a time: a loader that turns each into a native array before it
+     * asks for the next never holds the weights in the Java heap.
+     *
+     * @param config  the decoder configuration
+     * @param entries the validated header entry of every tensor the layout names
+     */
+    public record Streamed(DecoderConfig config, Map<String, SafetensorsEntry> entries) {
+
+        public Streamed {
+            entries = Collections.unmodifiableMap(new LinkedHashMap<>(entries));
+        }
+
+        /**
+         * Reads one tensor (widening F16/BF16 to float32), or returns null for a name the layout does not have.
+         *
+         * @throws CheckpointException naming the file if it changed since its header was read
+         */
+        public HostTensor read(String name) {
+            SafetensorsEntry entry = entries.get(name);
+            return entry == null ? null : SafetensorsReader.read(List.of(entry)).get(name);
+        }
+    }
+
+    /**
+     * Opens a checkpoint directory for reading tensor by tensor: reads {@code config.json} and checks every
+     * safetensors header against the layout, reading no tensor data yet.
+     *
+     * @throws CheckpointException naming the file at fault, as {@link #load}
+     */
+    public static Streamed stream(Path dir) {
         DecoderConfig config = HfConfigJson.read(dir.resolve(HfConfigJson.FILE_NAME));
         Map<String, SafetensorsEntry> entries = SafetensorsReader.readCheckpointEntries(dir);
         Path single = dir.resolve(SafetensorsReader.SINGLE_FILE);
         Path source = Files.isRegularFile(single) ? single : dir.resolve(SafetensorsReader.INDEX_FILE);
         HfTensorLayout.validateEntries(config, entries, source);
-        List<SafetensorsEntry> wanted = new ArrayList<>();
+        Map<String, SafetensorsEntry> wanted = new LinkedHashMap<>();
         for (HfTensorLayout.TensorSpec spec : HfTensorLayout.expected(config)) {
-            wanted.add(entries.get(spec.name()));
+            wanted.put(spec.name(), entries.get(spec.name()));
         }
-        return new HfCheckpoint(config, SafetensorsReader.read(wanted));
+        return new Streamed(config, wanted);
     }
 
     /**

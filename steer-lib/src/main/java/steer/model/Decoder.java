@@ -8,11 +8,14 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Activation;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import steer.checkpoint.DecoderConfig;
+import steer.checkpoint.HfCheckpoint;
 import steer.checkpoint.HostTensor;
 import steer.checkpoint.LoraConfig.Target;
 
@@ -175,6 +178,44 @@ public final class Decoder implements AutoCloseable {
      */
     public static Decoder fromHostTensors(DecoderConfig config, Map<String, HostTensor> tensors, NDManager manager,
                                           DataType dtype) {
+        return fromTensors(config, tensors::get, manager, dtype);
+    }
+
+    /**
+     * Builds a decoder from a checkpoint directory read one tensor at a time ({@link HfCheckpoint#stream}): each
+     * tensor's float32 values live in the Java heap only until its native array exists, so loading holds the
+     * weights about once (natively), not twice. The same weights, bit for bit, as
+     * {@code fromHostTensors(HfCheckpoint.load(dir))}.
+     *
+     * @throws steer.checkpoint.CheckpointException naming the file at fault, as {@link HfCheckpoint#load}
+     */
+    public static Decoder load(Path dir, NDManager manager) {
+        HfCheckpoint.Streamed checkpoint;
+        try {
+            checkpoint = HfCheckpoint.stream(dir);
+        } catch (RuntimeException e) {
+            manager.close();   // the decoder would have owned it
+            throw e;
+        }
+        return load(checkpoint, manager);
+    }
+
+    /** {@link #load(Path, NDManager)} from a checkpoint already opened (its headers read and checked). */
+    public static Decoder load(HfCheckpoint.Streamed checkpoint, NDManager manager) {
+        try {
+            return fromTensors(checkpoint.config(), checkpoint::read, manager, DataType.FLOAT32);
+        } catch (RuntimeException | Error e) {
+            manager.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Builds a decoder from a lookup of Hugging Face-named tensors that is asked for each tensor once, in the
+     * layout's order, so a lookup that reads from disk keeps one layer's tensors in the heap at a time.
+     */
+    static Decoder fromTensors(DecoderConfig config, Function<String, HostTensor> tensors, NDManager manager,
+                               DataType dtype) {
         if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT64) {
             throw new IllegalArgumentException("decoder data type must be FLOAT32 or FLOAT64, got " + dtype);
         }
@@ -494,8 +535,8 @@ public final class Decoder implements AutoCloseable {
 
     // ---- layout mapping between Hugging Face tensors and the fused, transposed weights ----
 
-    private static HostTensor require(Map<String, HostTensor> tensors, String name) {
-        HostTensor t = tensors.get(name);
+    private static HostTensor require(Function<String, HostTensor> tensors, String name) {
+        HostTensor t = tensors.apply(name);
         if (t == null) {
             throw new IllegalArgumentException("missing tensor " + name);
         }
@@ -503,41 +544,49 @@ public final class Decoder implements AutoCloseable {
     }
 
     /** A tensor as it is (vectors, the embedding). */
-    private static NDArray vector(NDManager m, DataType dtype, Map<String, HostTensor> tensors, String name) {
+    private static NDArray vector(NDManager m, DataType dtype, Function<String, HostTensor> tensors, String name) {
         HostTensor t = require(tensors, name);
         return create(m, dtype, t.data(), new Shape(t.shape()));
     }
 
     /** Concatenates HF vectors into one, in Java, so no partial arrays are left on the manager. */
-    private static NDArray concatenatedVector(NDManager m, DataType dtype, Map<String, HostTensor> tensors,
+    private static NDArray concatenatedVector(NDManager m, DataType dtype, Function<String, HostTensor> tensors,
                                               String... names) {
+        HostTensor[] parts = requireAll(tensors, names);
         int total = 0;
-        for (String n : names) {
-            total += require(tensors, n).size();
+        for (HostTensor t : parts) {
+            total += t.size();
         }
         float[] out = new float[total];
         int at = 0;
-        for (String n : names) {
-            float[] d = require(tensors, n).data();
-            System.arraycopy(d, 0, out, at, d.length);
-            at += d.length;
+        for (HostTensor t : parts) {
+            System.arraycopy(t.data(), 0, out, at, t.size());
+            at += t.size();
         }
         return create(m, dtype, out, new Shape(total));
     }
 
+    /** Each named tensor, asked for once (a streamed lookup reads it from disk on each call). */
+    private static HostTensor[] requireAll(Function<String, HostTensor> tensors, String... names) {
+        HostTensor[] out = new HostTensor[names.length];
+        for (int i = 0; i < names.length; i++) {
+            out[i] = require(tensors, names[i]);
+        }
+        return out;
+    }
+
     /** Concatenates HF {@code [out_i, in]} matrices along out and transposes to {@code [in, Σ out_i]}. */
-    private static NDArray transposedConcat(NDManager m, DataType dtype, Map<String, HostTensor> tensors,
+    private static NDArray transposedConcat(NDManager m, DataType dtype, Function<String, HostTensor> tensors,
                                             String... names) {
-        HostTensor first = require(tensors, names[0]);
-        int in = (int) first.shape()[1];
+        HostTensor[] parts = requireAll(tensors, names);
+        int in = (int) parts[0].shape()[1];
         int totalOut = 0;
-        for (String n : names) {
-            totalOut += (int) require(tensors, n).shape()[0];
+        for (HostTensor t : parts) {
+            totalOut += (int) t.shape()[0];
         }
         float[] w = new float[in * totalOut];
         int col = 0;
-        for (String n : names) {
-            HostTensor t = require(tensors, n);
+        for (HostTensor t : parts) {
             int out = (int) t.shape()[0];
             float[] d = t.data();
             for (int o = 0; o < out; o++) {

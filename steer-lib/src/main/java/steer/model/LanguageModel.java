@@ -34,15 +34,21 @@ public final class LanguageModel implements AutoCloseable {
      * ({@code CheckpointException}, {@code TokenizerException}).
      */
     public static LanguageModel load(Path dir) {
-        HfCheckpoint checkpoint = HfCheckpoint.load(dir);
+        // headers and tokenizer first, so a mismatch fails before gigabytes are read
+        HfCheckpoint.Streamed checkpoint = HfCheckpoint.stream(dir);
         Tokenizer tokenizer = Tokenizer.load(dir);
         if (tokenizer.vocabSize() > checkpoint.config().vocabSize()) {
             tokenizer.close();
             throw new IllegalArgumentException(dir.resolve(Tokenizer.FILE_NAME) + ": the tokenizer has "
                     + tokenizer.vocabSize() + " tokens but config.json's vocab_size is " + checkpoint.config().vocabSize());
         }
-        Decoder decoder = Decoder.fromHostTensors(checkpoint.config(), checkpoint.tensors(), NDManager.newBaseManager());
-        return new LanguageModel(decoder, tokenizer);
+        try {
+            // tensor by tensor: the weights pass through the Java heap one layer at a time
+            return new LanguageModel(Decoder.load(checkpoint, NDManager.newBaseManager()), tokenizer);
+        } catch (RuntimeException | Error e) {
+            tokenizer.close();
+            throw e;
+        }
     }
 
     /** The decoder. */
