@@ -31,15 +31,20 @@ final class TrainingOptions {
     @Option(names = "--out", required = true, description = "output directory: final model, metrics.jsonl, checkpoints/")
     Path out;
 
-    @Option(names = "--epochs", defaultValue = "1", description = "passes over the data (default: ${DEFAULT-VALUE})")
+    // TRL's defaults (TrainingArguments: per_device_train_batch_size 8, num_train_epochs 3): a file of a hundred
+    // records then trains for 39 optimizer steps, not the 3 that one epoch of batch 32 gave
+    @Option(names = "--epochs", defaultValue = "3", description = "passes over the data (default: ${DEFAULT-VALUE}, TRL's)")
     int epochs;
 
-    @Option(names = "--batch-size", defaultValue = "32", description = "examples per optimizer step (default: ${DEFAULT-VALUE})")
+    @Option(names = "--batch-size", defaultValue = "8", description = "examples per optimizer step (default: ${DEFAULT-VALUE}, TRL's)")
     int batchSize;
 
-    @Option(names = "--micro-batch-size", defaultValue = "32",
-            description = "examples per forward/backward pass; gradients accumulate up to the batch (default: ${DEFAULT-VALUE})")
+    @Option(names = "--micro-batch-size", defaultValue = "0",
+            description = "examples per forward/backward pass; gradients accumulate up to the batch (default: the batch size)")
     int microBatchSize;
+
+    /** Fewer optimizer steps than this and a run barely moves the model: warn before it starts. */
+    static final long FEW_STEPS = 10;
 
     @Option(names = "--lr", description = "peak learning rate (default: 1e-3 for sft, 1e-4 for preference objectives)")
     Double lr;
@@ -114,10 +119,19 @@ final class TrainingOptions {
         LoraConfig lora = lora();
         List<TrainingExample> examples = readExamples(kind);
         double peak = lr == null ? defaultLr : lr;
+        if (batchSize < 1 || epochs < 1 || microBatchSize < 0) {
+            throw new IllegalArgumentException("--batch-size and --epochs must be at least 1 and --micro-batch-size at"
+                    + " least 0 (0: the batch size); got " + batchSize + ", " + epochs + " and " + microBatchSize);
+        }
         long total = TrainingRun.totalSteps(examples.size(), batchSize, epochs, maxSteps);
+        String few = fewStepsWarning(examples.size(), batchSize, epochs, maxSteps, total);
+        if (few != null) {
+            System.err.println(few);
+        }
         TrainingConfig config = new TrainingConfig(
                 new AdamWConfig(peak, 0.9, 0.999, 1e-8, weightDecay),
-                new LearningRateSchedule(Math.round(warmupRatio * total), total, minLrRatio), maxGradNorm, microBatchSize);
+                new LearningRateSchedule(Math.round(warmupRatio * total), total, minLrRatio), maxGradNorm,
+                microBatchSize == 0 ? batchSize : microBatchSize);
         ObjectNode settings = new ObjectMapper().createObjectNode();
         settings.put("objective", objectiveName);
         settings.set("hyperparameters", hyperparameters);
@@ -141,6 +155,17 @@ final class TrainingOptions {
         TrainingRun.run(spec, examples, resume, r -> System.out.println(progressLine(r, total)));
         System.out.println("wrote " + out + (lora == null ? " (model, " : " (LoRA adapter in PEFT's layout, ")
                 + TrainingRun.METRICS_FILE + ", checkpoints/)");
+    }
+
+    /** A warning when the run takes so few optimizer steps that the model will barely move, else null. */
+    static String fewStepsWarning(int examples, int batchSize, int epochs, long maxSteps, long total) {
+        if (total >= FEW_STEPS) {
+            return null;
+        }
+        return String.format(Locale.ROOT, "warning: this run takes only %d optimizer step%s (%d examples, batch %d, %d"
+                + " epoch%s%s), too few to move the model much; lower --batch-size or raise --epochs", total,
+                total == 1 ? "" : "s", examples, batchSize, epochs, epochs == 1 ? "" : "s",
+                maxSteps > 0 && maxSteps == total ? ", --max-steps " + maxSteps : "");
     }
 
     static String progressLine(PolicyTrainer.StepResult r, long total) {

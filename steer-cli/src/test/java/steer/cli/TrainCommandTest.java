@@ -125,6 +125,42 @@ class TrainCommandTest {
         }
     }
 
+    /**
+     * With no options a small file trains for TRL's batch 8 and 3 epochs (48 pairs: 18 steps) and the preference
+     * moves; a run of a couple of steps is warned about before it starts.
+     */
+    @Test
+    void theDefaultsTrainASmallFileEnoughToMoveAndFewStepsAreWarnedAbout() throws Exception {
+        Path out = dir.resolve("defaults");
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream oldErr = System.err;
+        String printed;
+        System.setErr(new java.io.PrintStream(err, true, StandardCharsets.UTF_8));
+        try {
+            printed = Stories260kTest.capture("train", "--objective", "dpo", "--model", model.toString(), "--data",
+                    pairs.toString(), "--out", out.toString());
+        } finally {
+            System.setErr(oldErr);
+        }
+        assertTrue(printed.contains("48 examples") && printed.contains("18 steps of 8"), printed);
+        assertFalse(err.toString(StandardCharsets.UTF_8).contains("warning"), err.toString(StandardCharsets.UTF_8));
+        List<JsonNode> m = metrics(out);
+        assertEquals(18, m.size());
+        assertTrue(m.get(17).get("reward_margin").asDouble() > m.get(0).get("reward_margin").asDouble() + 0.05,
+                "the margin moved: " + m.get(0).get("reward_margin") + " -> " + m.get(17).get("reward_margin"));
+
+        err.reset();
+        System.setErr(new java.io.PrintStream(err, true, StandardCharsets.UTF_8));
+        try {
+            Stories260kTest.capture("train", "--objective", "dpo", "--model", model.toString(), "--data",
+                    pairs.toString(), "--out", dir.resolve("few").toString(), "--batch-size", "32", "--epochs", "1");
+        } finally {
+            System.setErr(oldErr);
+        }
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("only 2 optimizer steps (48 examples, batch 32, 1 epoch)"),
+                err.toString(StandardCharsets.UTF_8));
+    }
+
     @Test
     void malformedRecordsAreReportedWithFileAndLineBeforeAnyTraining() throws IOException {
         Path bad = Files.writeString(dir.resolve("bad.jsonl"), """
