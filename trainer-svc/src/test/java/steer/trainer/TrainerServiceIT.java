@@ -389,10 +389,41 @@ class TrainerServiceIT {
     static void assertSameWeights(CheckpointStore a, String runA, CheckpointStore b, String runB, long versions)
             throws IOException {
         for (long v = 1; v <= versions; v++) {
-            assertArrayEquals(Files.readAllBytes(a.location(runA, v).resolve("model.safetensors")),
-                    Files.readAllBytes(b.location(runB, v).resolve("model.safetensors")),
-                    runA + " vs " + runB + ", version " + v);
+            Path fa = a.location(runA, v).resolve("model.safetensors");
+            Path fb = b.location(runB, v).resolve("model.safetensors");
+            if (!java.util.Arrays.equals(Files.readAllBytes(fa), Files.readAllBytes(fb))) {
+                throw new AssertionError(runA + " vs " + runB + ", version " + v + ": " + firstDifference(fa, fb));
+            }
         }
+    }
+
+    /** Names the first tensor element two checkpoints disagree on, with both values and the count of such elements. */
+    static String firstDifference(Path fa, Path fb) {
+        Map<String, steer.checkpoint.HostTensor> ta = steer.checkpoint.SafetensorsReader.read(fa);
+        Map<String, steer.checkpoint.HostTensor> tb = steer.checkpoint.SafetensorsReader.read(fb);
+        if (!ta.keySet().equals(tb.keySet())) {
+            return "different tensors: " + ta.keySet() + " vs " + tb.keySet();
+        }
+        StringBuilder out = new StringBuilder();
+        for (String name : new java.util.TreeSet<>(ta.keySet())) {
+            float[] x = ta.get(name).data();
+            float[] y = tb.get(name).data();
+            int differ = 0;
+            int first = -1;
+            float maxAbs = 0;
+            for (int i = 0; i < Math.min(x.length, y.length); i++) {
+                if (Float.floatToRawIntBits(x[i]) != Float.floatToRawIntBits(y[i])) {
+                    differ++;
+                    first = first < 0 ? i : first;
+                    maxAbs = Math.max(maxAbs, Math.abs(x[i] - y[i]));
+                }
+            }
+            if (differ > 0) {
+                out.append(String.format("%s: %d of %d elements differ, first [%d] %s vs %s, max |diff| %g; ", name,
+                        differ, x.length, first, x[first], y[first], maxAbs));
+            }
+        }
+        return out.length() == 0 ? "same tensors, different bytes (header)" : out.toString();
     }
 
     /** One run: its own topics, group, state and store, and the batches it publishes. */
