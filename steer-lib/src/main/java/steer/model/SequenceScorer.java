@@ -165,7 +165,7 @@ public final class SequenceScorer {
             }
         }
         if (N == 0) {
-            return hidden.get(":, :-1, 0").toType(out, false).mul(0);   // zeros that keep the graph, as before
+            return Scalars.mul(hidden.get(":, :-1, 0").toType(out, false), 0);   // zeros that keep the graph, as before
         }
         NDArray flat = hidden.reshape(B * (long) L, C);                                        // [B·L, C]
         NDList parts = new NDList();

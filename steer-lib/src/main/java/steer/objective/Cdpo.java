@@ -1,6 +1,7 @@
 package steer.objective;
 
 import ai.djl.ndarray.NDArray;
+import steer.model.Scalars;
 
 /**
  * Conservative DPO: DPO with label smoothing, for preference labels that are wrong with probability ε.
@@ -36,7 +37,7 @@ public record Cdpo(double beta, double epsilon, boolean perToken) implements Pai
 
     @Override
     public NDArray lossPerPair(PreferenceLogps in, LogRatios ratios) {
-        NDArray z = ratios.margin().mul(beta);
-        return PairLosses.logSigmoid(z).mul(-(1 - epsilon)).sub(PairLosses.logSigmoid(z.neg()).mul(epsilon));
+        NDArray z = Scalars.mul(ratios.margin(), beta);
+        return Scalars.mul(PairLosses.logSigmoid(z), -(1 - epsilon)).sub(Scalars.mul(PairLosses.logSigmoid(z.neg()), epsilon));
     }
 }

@@ -1,6 +1,7 @@
 package steer.objective;
 
 import ai.djl.ndarray.NDArray;
+import steer.model.Scalars;
 
 /**
  * Direct Preference Optimization: a logistic loss on the policy's implicit reward margin over the reference.
@@ -31,6 +32,6 @@ public record Dpo(double beta, boolean perToken) implements PairObjective {
 
     @Override
     public NDArray lossPerPair(PreferenceLogps in, LogRatios ratios) {
-        return PairLosses.logSigmoid(ratios.margin().mul(beta)).neg();
+        return PairLosses.logSigmoid(Scalars.mul(ratios.margin(), beta)).neg();
     }
 }

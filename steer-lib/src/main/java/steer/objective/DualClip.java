@@ -1,6 +1,7 @@
 package steer.objective;
 
 import ai.djl.ndarray.NDArray;
+import steer.model.Scalars;
 
 /**
  * TSO's dual-clip loss: two hinges that push the chosen log-ratio up and the rejected one down, each released
@@ -68,14 +69,14 @@ public record DualClip(double beta, double gammaWin, double gammaLose, boolean p
     @Override
     public NDArray lossPerPair(PreferenceLogps in, LogRatios ratios) {
         if (lengthScale == 0) {
-            NDArray win = ratios.chosen().mul(-beta).add(gammaWin).getNDArrayInternal().relu();
-            NDArray lose = ratios.rejected().mul(beta).add(gammaLose).getNDArrayInternal().relu();
+            NDArray win = Scalars.mul(ratios.chosen(), -beta).add(gammaWin).getNDArrayInternal().relu();
+            NDArray lose = Scalars.mul(ratios.rejected(), beta).add(gammaLose).getNDArrayInternal().relu();
             return win.add(lose);
         }
-        NDArray marginWin = in.chosenLengths().mul(gammaWin / lengthScale);
-        NDArray marginLose = in.rejectedLengths().mul(gammaLose / lengthScale);
-        NDArray win = ratios.chosen().mul(-beta).add(marginWin).getNDArrayInternal().relu();
-        NDArray lose = ratios.rejected().mul(beta).add(marginLose).getNDArrayInternal().relu();
+        NDArray marginWin = Scalars.mul(in.chosenLengths(), gammaWin / lengthScale);
+        NDArray marginLose = Scalars.mul(in.rejectedLengths(), gammaLose / lengthScale);
+        NDArray win = Scalars.mul(ratios.chosen(), -beta).add(marginWin).getNDArrayInternal().relu();
+        NDArray lose = Scalars.mul(ratios.rejected(), beta).add(marginLose).getNDArrayInternal().relu();
         return win.add(lose);
     }
 }

@@ -2,6 +2,7 @@ package steer.objective;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
+import steer.model.Scalars;
 
 /**
  * OSP's soft-preference cross-entropy: DPO's logistic loss with a judged preference strength as soft label.
@@ -44,7 +45,7 @@ public record Spce(double beta, boolean perToken) implements PairObjective {
                 throw new IllegalArgumentException("Spce strength p must lie in [0, 1], got " + v);
             }
         }
-        NDArray z = ratios.margin().mul(beta);
+        NDArray z = Scalars.mul(ratios.margin(), beta);
         return PairLosses.logSigmoid(z).mul(p).add(PairLosses.logSigmoid(z.neg()).mul(p.neg().add(1))).neg();
     }
 }

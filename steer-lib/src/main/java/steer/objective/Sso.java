@@ -2,6 +2,7 @@ package steer.objective;
 
 import ai.djl.ndarray.NDArray;
 import java.util.Objects;
+import steer.model.Scalars;
 
 /**
  * Self-Steering Optimization: a base pair loss on the plain query plus a self-steering loss on the
@@ -70,7 +71,7 @@ public record Sso(PairObjective base, double alpha, double theta, double gamma, 
         PreferenceLogps plain = in.plain();
         LogRatios plainRatios = plain.logRatios(base.perToken());
         NDArray lossBase = base.lossPerPair(plain, plainRatios);                                        // [B]
-        NDArray w = plain.policyChosenMean().mul(alpha).add(plain.policyRejectedMean().mul(1 - alpha))
+        NDArray w = Scalars.mul(plain.policyChosenMean(), alpha).add(Scalars.mul(plain.policyRejectedMean(), 1 - alpha))
                 .neg().getNDArrayInternal().sigmoid();                                                  // [B]
         if (!in.hasSteeringPairs()) {
             if (theta > 0) {
@@ -82,7 +83,7 @@ public record Sso(PairObjective base, double alpha, double theta, double gamma, 
         }
         NDArray lossPlus = steering(in.positive());
         NDArray lossMinus = steering(in.negative());
-        NDArray g = lossPlus.add(lossMinus.mul(gamma)).mul(theta);                                      // θ·G
+        NDArray g = Scalars.mul(lossPlus.add(Scalars.mul(lossMinus, gamma)), theta);                                      // θ·G
         NDArray perExample;
         if (form == Form.PAPER) {
             perExample = weighted ? w.mul(g.add(lossBase)) : g.add(lossBase);
@@ -101,7 +102,7 @@ public record Sso(PairObjective base, double alpha, double theta, double gamma, 
     /** L_base(pair) + λ·L_sft(prompt, chosen), {@code [B]}. */
     private NDArray steering(PreferenceLogps pair) {
         NDArray loss = base.lossPerPair(pair, pair.logRatios(base.perToken()));
-        return lambda == 0 ? loss : loss.sub(pair.policyChosenMean().mul(lambda));
+        return lambda == 0 ? loss : loss.sub(Scalars.mul(pair.policyChosenMean(), lambda));
     }
 
     private static void requireNonNegative(String name, double value, String recommended) {

@@ -26,6 +26,7 @@ import steer.objective.Sft;
 import steer.objective.SftLogps;
 import steer.objective.Sso;
 import steer.objective.SsoLogps;
+import steer.model.Scalars;
 
 /**
  * Runs optimizer steps of one objective on a policy decoder: forward over every sequence of a micro-batch in
@@ -145,7 +146,7 @@ public final class PolicyTrainer {
                     MicroBatch mb = new MicroBatch(scope, stepObjective, micro, refs);
                     LossResult r = stepObjective.lossFrom(mb);
                     // the batch loss is the mean over examples: weight each micro-batch by its share
-                    collector.backward(r.loss().mul(share));
+                    collector.backward(Scalars.mul(r.loss(), share));
                     loss += share * r.loss().toType(DataType.FLOAT64, false).getDouble();
                     for (Map.Entry<String, Double> d : r.diagnostics().toMap().entrySet()) {
                         diagnostics.merge(d.getKey(), share * d.getValue(), Double::sum);
