@@ -27,12 +27,16 @@ import steer.checkpoint.LoraCheckpoint;
 import steer.checkpoint.LoraConfig;
 import steer.checkpoint.LoraConfig.Target;
 import steer.launch.ServiceProcess;
+import steer.proto.v1.GenerateRequest;
+import steer.proto.v1.GenerateResponse;
 import steer.proto.v1.GeneratorGrpc;
 import steer.proto.v1.ListModelsRequest;
 import steer.proto.v1.LoadModelRequest;
 import steer.proto.v1.LoadModelResponse;
 import steer.proto.v1.ModelInfo;
 import steer.proto.v1.PromptResponse;
+import steer.proto.v1.Sample;
+import steer.proto.v1.SamplingParams;
 import steer.proto.v1.ScoreRequest;
 import steer.proto.v1.ScoreResponse;
 import steer.proto.v1.SequenceScore;
@@ -40,7 +44,8 @@ import steer.world.TinyWorldModel;
 
 /**
  * LoRA adapters hot-loaded onto the model the packaged generator serves, over real gRPC on loopback, with an admin
- * key set: what the adapted model scores is what the merged checkpoint scores, and a bad adapter changes nothing.
+ * key set: what the adapted model scores and samples is what the merged checkpoint does, and a bad adapter changes
+ * nothing.
  */
 class GeneratorAdapterIT {
 
@@ -117,6 +122,25 @@ class GeneratorAdapterIT {
         return out;
     }
 
+    /**
+     * Greedy samples of both models through the continuous batcher: the same tokens, and log-probs within 1e-4 (a
+     * near-tie between two tokens could flip the greedy choice, which differences of about 1e-6 make unlikely).
+     */
+    private static void assertGreedySamplesAgree(String model, String reference) {
+        GenerateRequest.Builder r = GenerateRequest.newBuilder().setSampling(
+                SamplingParams.newBuilder().setTemperature(0).setMaxNewTokens(8));
+        PAIRS.forEach(p -> r.addPrompts(p[0]));
+        GenerateResponse a = stub().generate(r.setModel(model).build());
+        GenerateResponse b = stub().generate(r.setModel(reference).build());
+        for (int i = 0; i < PAIRS.size(); i++) {
+            Sample x = a.getSamples(i), y = b.getSamples(i);
+            assertEquals(y.getTokenIdsList(), x.getTokenIdsList(), "prompt " + i);
+            for (int t = 0; t < x.getTokenLogprobsCount(); t++) {
+                assertEquals(y.getTokenLogprobs(t), x.getTokenLogprobs(t), 1e-4, "prompt " + i + ", token " + t);
+            }
+        }
+    }
+
     private static long adapterBytes(LoraConfig lora) {
         long values = 0;
         for (Target t : lora.targets()) {
@@ -150,6 +174,7 @@ class GeneratorAdapterIT {
         assertTrue(maxDifference(plain, adapted) > 1e-2, "adapter effect " + maxDifference(plain, adapted));
         double first1 = maxDifference(adapted, score("merged-first"));
         assertTrue(first1 < 1e-4, "served adapter against merged checkpoint: max difference " + first1);
+        assertGreedySamplesAgree("lora", "merged-first");
 
         // the next version replaces it on the same base
         LoadModelResponse v2 = load("lora", 2, second);
