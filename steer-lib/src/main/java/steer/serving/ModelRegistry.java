@@ -127,9 +127,9 @@ public final class ModelRegistry implements AutoCloseable {
      *
      * @param name     the name; not blank
      * @param version  the checkpoint version to report with every result of this model
-     * @return the new and the previous model
      * @param location the checkpoint directory, or a PEFT adapter directory to apply onto the base served under
      *                 {@code name} (see the class comment)
+     * @return the new and the previous model
      * @throws ModelLoadException    naming the file and problem if the location is not allowed or the checkpoint
      *                               is missing or malformed, or an adapter has nothing to go onto or does not fit
      *                               the base's shapes; the previously served model stays served
