@@ -85,6 +85,9 @@ class OnlineTrainerLoraTest {
             assertEquals(2, uninterrupted.status().checkpointVersion());
             assertEquals(1e-2, uninterrupted.status().lastMetrics().get("lr"), 1e-12,
                     "a batch naming no learning rate trains at the trainer's LoRA rate");
+            steer.store.StoredSnapshot requested = uninterrupted.snapshot();
+            assertTrue(LoraCheckpoint.isAdapter(requested.location()), "a snapshot is an adapter too");
+            assertFalse(Files.exists(requested.location().resolve("model.safetensors")));
         }
 
         // each version is a PEFT adapter directory on the base, with its checkpoint.json
