@@ -128,6 +128,21 @@ public record RunSettings(String runId, String algorithm, int iterations, long s
             throw new InvalidSettingException("config.lora", "dropout is not implemented; got " + lora.dropout());
         }
         lora = lora == null ? null : lora.withBaseModel(null);
+        if (lora != null) {
+            AlignmentMethod m = method.method();
+            // an adapter version is loaded onto the base a service already serves under the same name; these
+            // methods load versions under names of their own, which hold no base yet
+            if (m.judge().kind() == AlignmentMethod.JudgeChoice.Kind.FOLLOWS_POLICY) {
+                throw new InvalidSettingException("config.lora", "is not supported with " + algorithm + ", whose"
+                        + " judge loads each version under a name of its own: the judge holds no base there to put"
+                        + " an adapter onto; train it without lora");
+            }
+            if (m.family().equals(steer.method.TsoMethod.FAMILY)) {
+                throw new InvalidSettingException("config.lora", "is not supported with " + algorithm + ", which"
+                        + " samples earlier versions under names of their own (policy@<run>/v<N>): the generator holds"
+                        + " no base there to put an adapter onto; train it without lora");
+            }
+        }
     }
 
     /** Full fine-tuning. */

@@ -101,6 +101,13 @@ class RunSettingsTest {
         RunSettings s = new RunSettings("r", "", 0, 0, 0, 0, 0, 0, 0, null, Map.of(), "", 0, false, "", null, lora);
         assertEquals(lora, s.lora());
         assertEquals(null, m.lora(), "no LoRA settings: full fine-tuning");
+        // methods that load versions under names of their own have no base there for an adapter: refused at start
+        rejects("config.lora", () -> new RunSettings("r", "self-rewarding", 0, 0, 0, 0, 0, 0, 0, null, Map.of(), "", 0,
+                false, "", null, lora));
+        rejects("config.lora", () -> new RunSettings("r", "tso", 1, 0, 0, 6, 4, 0, 0, null, Map.of(), "", 10, true, "",
+                new steer.method.TsoMethod.Settings(0, 0, "", 0, "", 0, Map.of("large", "/l"), Map.of("small", "/s"),
+                        Map.of(), Map.of(), "", "/e"), lora));
+        new RunSettings("r", "osp", 0, 0, 0, 0, 0, 0, 0, null, Map.of(), "", 0, false, "", null, lora); // pinned judge
         RunStateStore store = new RunStateStore(dir);
         RunRecord run = RunRecord.start(s, 1);
         store.save(run);
