@@ -1063,17 +1063,17 @@ public final class OnlineTrainer implements AutoCloseable {
                 return known;
             }
             Path dir = version == 0 ? settings.baseModel() : settings.store().location(runId, version);
+            HfCheckpoint c = policy.adapter() != null ? null : HfCheckpoint.load(dir);
             if (references.size() >= KEPT_REFERENCES) {
                 Long eldest = references.keySet().iterator().next();
                 references.remove(eldest).close();
             }
             Decoder reference;
-            if (policy.adapter() != null) {
+            if (c == null) {
                 // views of the shared base: closing one frees its adapter only (version 0's has none)
                 Decoder shared = base();
                 reference = shared.withAdapter(version == 0 ? null : LoraAdapter.read(dir, shared));
             } else {
-                HfCheckpoint c = HfCheckpoint.load(dir);
                 reference = Decoder.fromHostTensors(c.config(), c.tensors(), NDManager.newBaseManager());
             }
             references.put(version, reference);
