@@ -6,6 +6,7 @@ import java.util.Map;
 import steer.align.EvalMetrics;
 import java.util.HashMap;
 import java.util.List;
+import steer.checkpoint.LoraCheckpoint;
 import steer.world.Task;
 import steer.model.LanguageModel;
 import steer.world.WorldEvaluation;
@@ -14,7 +15,8 @@ import steer.world.WorldEvaluation;
  * Evaluates checkpoints in the oracle world, in this process: the checkpoint is read from its directory in the
  * checkpoint store (a shared volume with the trainer), the SFT baseline is loaded once and kept for the win rate.
  * Every evaluation of a run uses the run's seed, so iterations are compared on the same held-out queries and
- * sampler seeds.
+ * sampler seeds. A checkpoint of a LoRA run is an adapter (PEFT's layout) for the SFT model: it is put onto the
+ * baseline already in memory, sharing its weights, instead of loading a model.
  */
 final class CheckpointEvaluator implements AutoCloseable {
 
@@ -58,7 +60,8 @@ final class CheckpointEvaluator implements AutoCloseable {
             throw new RunFailure("checkpoint directory " + location + " is not readable from the orchestrator;"
                     + " it must share the trainer's checkpoint store");
         }
-        try (LanguageModel model = LanguageModel.load(dir)) {
+        try (LanguageModel model = LoraCheckpoint.isAdapter(dir) ? baseline().withAdapter(dir)
+                : LanguageModel.load(dir)) {
             return EvalMetrics.of(WorldEvaluation.evaluate(model, baseline(), queries,
                     WorldEvaluation.Settings.defaults(seed)));
         }

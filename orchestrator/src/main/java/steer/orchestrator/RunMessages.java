@@ -15,6 +15,8 @@ import steer.method.OspMethod;
 import steer.method.SelfRewardingMethod;
 import steer.method.SsoMethod;
 import steer.method.TsoMethod;
+import steer.checkpoint.LoraConfig;
+import steer.proto.v1.LoraSettings;
 import steer.proto.v1.OspSettings;
 import steer.proto.v1.PreferencePair;
 import steer.proto.v1.SelfRewardingSettings;
@@ -51,7 +53,15 @@ final class RunMessages {
         return new RunSettings(runId, c.getAlgorithm(), c.getIterations(), c.getSeed(), c.getWorldSeed(),
                 c.getPromptsPerIteration(), c.getBatchSize(), c.getLearningRate(), c.getEpochs(), sampling,
                 c.getObjectiveParamsMap(), c.getFeatureAllocation(), c.getEvalQueries(), c.getSkipEvaluation(),
-                c.getEvaluationSplit(), methodSettings(c));
+                c.getEvaluationSplit(), methodSettings(c), c.hasLora() ? RunSettings.lora(c.getLora().getRank(),
+                c.getLora().getAlpha(), c.getLora().getTargetsList()) : null);
+    }
+
+    /** A run's LoRA settings as the records and the API spell them, every default filled in. */
+    static LoraSettings loraSettings(LoraConfig lora) {
+        LoraSettings.Builder b = LoraSettings.newBuilder().setRank(lora.rank()).setAlpha(lora.alpha());
+        lora.orderedTargets().forEach(t -> b.addTargets(t.module()));
+        return b.build();
     }
 
     /** The method settings the config's oneof holds, or null for none (the named method's preset). */
@@ -120,6 +130,9 @@ final class RunMessages {
                 .setEvalQueries(s.evalQueries()).setSkipEvaluation(s.skipEvaluation())
                 .setEvaluationSplit(s.evaluationSplit());
         putMethodSettings(b, s.method());
+        if (s.lora() != null) {
+            b.setLora(loraSettings(s.lora()));
+        }
         return b.build();
     }
 
@@ -161,7 +174,11 @@ final class RunMessages {
     static PairBatch pairBatch(RunSettings s, int round, long policyVersion, long referenceVersion, int staleness,
                                String batchId, int index, int batchesInRound, List<RoundExample> examples) {
         AlignmentMethod.ObjectiveChoice objective = s.objective();
-        PairBatch.Builder b = PairBatch.newBuilder().setSchemaVersion(1).setRunId(s.runId()).setIteration(round)
+        PairBatch.Builder b = PairBatch.newBuilder();
+        if (s.lora() != null) {
+            b.setLora(loraSettings(s.lora()));
+        }
+        b.setSchemaVersion(1).setRunId(s.runId()).setIteration(round)
                 .setBatchId(batchId).setPolicyVersion(policyVersion).setReferenceVersion(referenceVersion)
                 .setMaxPolicyStaleness(staleness)
                 .setObjective(ObjectiveSpec.newBuilder().setName(objective.name()).putAllParams(objective.params()))

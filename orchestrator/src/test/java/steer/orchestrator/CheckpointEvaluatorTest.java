@@ -69,6 +69,34 @@ class CheckpointEvaluatorTest {
         }
     }
 
+    @Test
+    void anAdapterVersionIsEvaluatedOnTheSftModelItWasTrainedOnAsItsMergedModelWouldBe() {
+        RunWorld world = RunWorld.of(0, 1);
+        steer.checkpoint.LoraConfig lora = steer.checkpoint.LoraConfig.of(4, java.util.EnumSet.of(
+                steer.checkpoint.LoraConfig.Target.Q, steer.checkpoint.LoraConfig.Target.V,
+                steer.checkpoint.LoraConfig.Target.DOWN));
+        Path adapter = steer.world.TinyWorldModel.writeAdapter(dir.resolve("lora-v000001"), base, lora, 9, 0.3);
+        // the same model as a full checkpoint: W + (α/r)·B·A folded in
+        HfCheckpoint b = HfCheckpoint.load(base);
+        Path merged = dir.resolve("merged");
+        HfCheckpoint.save(merged, b.config(), steer.checkpoint.LoraCheckpoint.load(adapter, b.config())
+                .merge(b.config(), b.tensors()));
+        WorldVocabulary.writeTokenizer(merged);
+        try (CheckpointEvaluator evaluator = new CheckpointEvaluator(base)) {
+            Map<String, Double> asAdapter = evaluator.evaluate(adapter.toString(), world.heldOut(8), 3);
+            Map<String, Double> asMerged = evaluator.evaluate(merged.toString(), world.heldOut(8), 3);
+            Map<String, Double> sft = evaluator.evaluateBaseline(world.heldOut(8), 3);
+            assertEquals(asMerged.keySet(), asAdapter.keySet());
+            for (String key : asMerged.keySet()) {
+                assertEquals(asMerged.get(key), asAdapter.get(key), 1e-3, key);
+            }
+            assertTrue(!asAdapter.get("on_policy").equals(sft.get("on_policy")), "the adapter changes the model: "
+                    + asAdapter + " vs " + sft);
+            // the baseline the adapter was put on is untouched: its figures are the same afterwards
+            assertEquals(sft, evaluator.evaluateBaseline(world.heldOut(8), 3));
+        }
+    }
+
     private static RunWorld world() {
         return RunWorld.of(0, 1);
     }

@@ -112,6 +112,12 @@ class OrchestratorServiceIT {
                 .setSelfRewarding(SelfRewardingSettings.newBuilder().setPromptsPerRound(501)));
         rejected("config.self_rewarding.beta", c -> c.setAlgorithm("self-rewarding")
                 .setSelfRewarding(SelfRewardingSettings.newBuilder().setBeta(-1)));
+        rejected("config.lora.rank", c -> c.setLora(steer.proto.v1.LoraSettings.newBuilder().setRank(0)));
+        rejected("config.lora.alpha", c -> c.setLora(steer.proto.v1.LoraSettings.newBuilder().setRank(8).setAlpha(-8)));
+        rejected("config.lora.targets", c -> c.setLora(steer.proto.v1.LoraSettings.newBuilder().setRank(8)
+                .addTargets("embed")));
+        rejected("config.lora", c -> c.setAlgorithm("self-rewarding").setLora(steer.proto.v1.LoraSettings.newBuilder()
+                .setRank(8)));
         // nothing was created by the rejected requests
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
                 () -> api.getRun(GetRunRequest.newBuilder().setRunId("it-run").build()));

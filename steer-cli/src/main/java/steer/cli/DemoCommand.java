@@ -68,6 +68,20 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "sampling and training seed (default: ${DEFAULT-VALUE})")
     long seed;
 
+    @Option(names = "--lora-rank", defaultValue = "0", description = "train a LoRA adapter of this rank r on the frozen"
+            + " SFT model instead of every weight: each version is an adapter the generator puts onto the model it"
+            + " serves; the trainer's LoRA learning rate applies (10 times full fine-tuning's) (default: 0, full"
+            + " fine-tuning)")
+    int loraRank;
+
+    @Option(names = "--lora-alpha", defaultValue = "8", description = "LoRA alpha: the adapter's update is scaled by"
+            + " alpha / r (default: ${DEFAULT-VALUE}, PEFT's)")
+    double loraAlpha;
+
+    @Option(names = "--lora-targets", defaultValue = "q,v", description = "the projections that carry an adapter, of q,"
+            + " k, v, o, gate, up, down (default: ${DEFAULT-VALUE}, PEFT's for Llama and Qwen2)")
+    String loraTargets;
+
     @Option(names = "--model", defaultValue = "models/world/medium",
             description = "the SFT model the run starts from (default: ${DEFAULT-VALUE})")
     Path model;
@@ -91,7 +105,11 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
             throw new IllegalArgumentException("--generators must be at least 1, got " + generators);
         }
         Path root = Path.of(System.getProperty("steer.home", ".")).toAbsolutePath().normalize();
-        String runId = String.format(Locale.ROOT, "%s-seed%d-%tY%<tm%<td-%<tH%<tM%<tS", algorithm, seed, new java.util.Date());
+        if (loraRank < 0) {
+            throw new IllegalArgumentException("--lora-rank must be at least 1 (or 0 for full fine-tuning), got " + loraRank);
+        }
+        String runId = String.format(Locale.ROOT, "%s%s-seed%d-%tY%<tm%<td-%<tH%<tM%<tS", algorithm,
+                loraRank > 0 ? "-lora" + loraRank : "", seed, new java.util.Date());
         Path work = out != null ? out : root.resolve("build-out/demo").resolve(runId);
         Path base = model.isAbsolute() ? model : root.resolve(model);
         System.out.println("steer demo: " + algorithm.toUpperCase(Locale.ROOT) + ", " + iterations + " iterations from " + base
@@ -113,7 +131,16 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
                         .setEvaluationSplit(evaluationSplit);
                 onlineSettings(config, stack);
                 tsoSettings(config, stack, root);
+                if (loraRank > 0) {
+                    config.setLora(steer.proto.v1.LoraSettings.newBuilder().setRank(loraRank).setAlpha(loraAlpha)
+                            .addAllTargets(java.util.Arrays.asList(loraTargets.split(","))));
+                }
                 Run started = orchestrator.startRun(StartRunRequest.newBuilder().setConfig(config).build());
+                if (started.getConfig().hasLora()) {
+                    steer.proto.v1.LoraSettings l = started.getConfig().getLora();
+                    System.out.printf(Locale.ROOT, "LoRA adapter: rank %d, alpha %s, targets %s; the SFT model's weights"
+                            + " stay frozen%n", l.getRank(), l.getAlpha(), String.join(",", l.getTargetsList()));
+                }
                 Run run = watch(orchestrator, runId, start, DemoReport.roundsPerSplit(started.getConfig()));
                 DemoReport report = DemoReport.of(run);
                 System.out.println();

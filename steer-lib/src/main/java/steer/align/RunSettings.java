@@ -4,6 +4,7 @@ import java.util.Collections;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.regex.Pattern;
+import steer.checkpoint.LoraConfig;
 import steer.method.AlignmentMethod;
 import steer.method.MethodSettings;
 import steer.method.Methods;
@@ -36,11 +37,15 @@ import steer.method.SsoMethod;
  *                            training and evaluated instead of the held-out set, for tuning a method's settings
  * @param method              the method's own settings, the client's over the named method's preset
  *                            ({@link Methods#resolve}); null = the preset
+ * @param lora                train a LoRA adapter of these settings on the frozen SFT model instead of every weight
+ *                            (no base model named: the trainer's), or null for full fine-tuning; made from the
+ *                            request by {@link #lora(int, double, java.util.List)}
  */
 public record RunSettings(String runId, String algorithm, int iterations, long seed, long worldSeed,
                           int promptsPerIteration, int batchSize, double learningRate, int epochs,
                           SamplingSettings sampling, Map<String, Double> objectiveParams, String featureAllocation,
-                          int evalQueries, boolean skipEvaluation, String evaluationSplit, MethodSettings method) {
+                          int evalQueries, boolean skipEvaluation, String evaluationSplit, MethodSettings method,
+                          LoraConfig lora) {
 
     /** SSO's three iterations. */
     public static final int DEFAULT_ITERATIONS = 3;
@@ -119,6 +124,56 @@ public record RunSettings(String runId, String algorithm, int iterations, long s
                     + " (0 = all " + evalSize + " of the evaluation split), got " + evalQueries);
         }
         evalQueries = evalQueries == 0 ? evalSize : Math.min(evalQueries, evalSize);
+        if (lora != null && lora.dropout() != 0) {
+            throw new InvalidSettingException("config.lora", "dropout is not implemented; got " + lora.dropout());
+        }
+        lora = lora == null ? null : lora.withBaseModel(null);
+        if (lora != null) {
+            AlignmentMethod m = method.method();
+            // an adapter version is loaded onto the base a service already serves under the same name; these
+            // methods load versions under names of their own, which hold no base yet
+            if (m.judge().kind() == AlignmentMethod.JudgeChoice.Kind.FOLLOWS_POLICY) {
+                throw new InvalidSettingException("config.lora", "is not supported with " + algorithm + ", whose"
+                        + " judge loads each version under a name of its own: the judge holds no base there to put"
+                        + " an adapter onto; train it without lora");
+            }
+            if (m.family().equals(steer.method.TsoMethod.FAMILY)) {
+                throw new InvalidSettingException("config.lora", "is not supported with " + algorithm + ", which"
+                        + " samples earlier versions under names of their own (policy@<run>/v<N>): the generator holds"
+                        + " no base there to put an adapter onto; train it without lora");
+            }
+        }
+    }
+
+    /** Full fine-tuning. */
+    public RunSettings(String runId, String algorithm, int iterations, long seed, long worldSeed,
+                       int promptsPerIteration, int batchSize, double learningRate, int epochs,
+                       SamplingSettings sampling, Map<String, Double> objectiveParams, String featureAllocation,
+                       int evalQueries, boolean skipEvaluation, String evaluationSplit, MethodSettings method) {
+        this(runId, algorithm, iterations, seed, worldSeed, promptsPerIteration, batchSize, learningRate, epochs,
+                sampling, objectiveParams, featureAllocation, evalQueries, skipEvaluation, evaluationSplit, method,
+                null);
+    }
+
+    /**
+     * A run's LoRA settings as a request names them ({@link LoraConfig#fromSettings}: α 0 = 8, no targets = q, v).
+     *
+     * @throws InvalidSettingException naming {@code config.lora.rank}, {@code .alpha} or {@code .targets}
+     */
+    public static LoraConfig lora(int rank, double alpha, java.util.List<String> targets) {
+        if (rank < 1) {
+            throw new InvalidSettingException("config.lora.rank", "must be at least 1 (PEFT's default is 8; no lora"
+                    + " message = full fine-tuning), got " + rank);
+        }
+        if (!(alpha >= 0 && Double.isFinite(alpha))) {
+            throw new InvalidSettingException("config.lora.alpha", "must be finite and > 0 (0 = "
+                    + LoraConfig.DEFAULT_ALPHA + ", PEFT's), got " + alpha);
+        }
+        try {
+            return LoraConfig.fromSettings(rank, alpha, targets);
+        } catch (IllegalArgumentException e) {
+            throw new InvalidSettingException("config.lora.targets", e.getMessage());
+        }
     }
 
     /** The same settings as before methods had their own: the method is the named one's preset. */

@@ -58,6 +58,10 @@ public record LoraCheckpoint(LoraConfig config, Map<String, HostTensor> tensors)
     public static LoraCheckpoint load(Path dir, DecoderConfig base) {
         LoraConfig config = LoraConfig.read(dir.resolve(LoraConfig.FILE_NAME));
         Path file = dir.resolve(WEIGHTS_FILE);
+        if (!Files.isRegularFile(file)) {
+            throw new CheckpointException(file, "missing: a PEFT adapter directory holds " + WEIGHTS_FILE + " beside "
+                    + LoraConfig.FILE_NAME);
+        }
         Map<String, SafetensorsEntry> entries = SafetensorsReader.readHeader(file).tensors();
         List<HfTensorLayout.TensorSpec> specs = expected(config, base);
         List<SafetensorsEntry> wanted = new ArrayList<>();

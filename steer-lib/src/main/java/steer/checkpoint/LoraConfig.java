@@ -106,6 +106,24 @@ public record LoraConfig(int rank, double alpha, Set<Target> targets, double dro
         targets = Set.copyOf(EnumSet.copyOf(targets));
     }
 
+    /** The targets when none are given: q and v, PEFT's default for Llama and Qwen2. */
+    public static final Set<Target> DEFAULT_TARGETS = Set.of(Target.Q, Target.V);
+
+    /**
+     * The settings a service request names, zero values taking the defaults: α 0 = {@value #DEFAULT_ALPHA}, no
+     * targets = {@link #DEFAULT_TARGETS}; no dropout, no base model named.
+     *
+     * @throws IllegalArgumentException naming the setting out of range or the unknown target
+     */
+    public static LoraConfig fromSettings(int rank, double alpha, List<String> targets) {
+        Set<Target> parsed = EnumSet.noneOf(Target.class);
+        for (String t : targets) {
+            parsed.add(Target.parse(t));
+        }
+        return new LoraConfig(rank, alpha == 0 ? DEFAULT_ALPHA : alpha, parsed.isEmpty() ? DEFAULT_TARGETS : parsed, 0,
+                null);
+    }
+
     /** Rank r with α = {@value #DEFAULT_ALPHA}, no dropout, no base model named. */
     public static LoraConfig of(int rank, Set<Target> targets) {
         return new LoraConfig(rank, DEFAULT_ALPHA, targets, 0, null);

@@ -17,16 +17,26 @@ import steer.tokenizer.Tokenizer;
  *
  * <p>Thread model: the weights load once; concurrent callers may generate and score at the same time, each
  * call using its own child manager and turning gradient recording off on its own thread.
+ *
+ * <p>A model made by {@link #withAdapter} is a view: a LoRA adapter in front of this model's weights, sharing them
+ * and the tokenizer. The view owns only its adapter, so the model it came from must stay open while the view is
+ * in use (a serving registry keeps it open by reference counting).
  */
 public final class LanguageModel implements AutoCloseable {
 
     private final Decoder decoder;
     private final Tokenizer tokenizer;
+    private final boolean ownsTokenizer; // false for a view made by withAdapter
 
     /** Wraps a decoder and a tokenizer; the model owns and closes both. */
     public LanguageModel(Decoder decoder, Tokenizer tokenizer) {
+        this(decoder, tokenizer, true);
+    }
+
+    private LanguageModel(Decoder decoder, Tokenizer tokenizer, boolean ownsTokenizer) {
         this.decoder = decoder;
         this.tokenizer = tokenizer;
+        this.ownsTokenizer = ownsTokenizer;
     }
 
     /**
@@ -51,6 +61,37 @@ public final class LanguageModel implements AutoCloseable {
         }
     }
 
+    /**
+     * This model's weights and tokenizer with a LoRA adapter read from a PEFT directory ({@code adapter_config.json},
+     * {@code adapter_model.safetensors}) in front of them; nothing of the base is copied. On a view, the new adapter
+     * replaces the view's (adapters do not stack). The adapter's matrices live on a child of the weights' manager
+     * and are freed when the returned view is closed; closing it never frees the weights or the tokenizer.
+     *
+     * @throws steer.checkpoint.CheckpointException naming the file and the problem when a file is missing or
+     *                                              malformed, or a tensor's shape does not fit this model (another
+     *                                              rank, targets or base shape than the file says); nothing is
+     *                                              left allocated
+     */
+    public LanguageModel withAdapter(Path adapterDir) {
+        LoraAdapter adapter = LoraAdapter.read(adapterDir, decoder);
+        try {
+            return withAdapter(adapter);
+        } catch (RuntimeException e) {
+            adapter.close();
+            throw e;
+        }
+    }
+
+    /**
+     * This model's weights and tokenizer with {@code adapter} in front of them ({@link Decoder#withAdapter}). The
+     * view owns the adapter: closing it closes the adapter only.
+     *
+     * @throws IllegalArgumentException if the adapter was made for another shape or data type
+     */
+    public LanguageModel withAdapter(LoraAdapter adapter) {
+        return new LanguageModel(decoder.withAdapter(adapter), tokenizer, false);
+    }
+
     /** The decoder. */
     public Decoder decoder() {
         return decoder;
@@ -61,10 +102,10 @@ public final class LanguageModel implements AutoCloseable {
         return tokenizer;
     }
 
-    /** Number of trainable parameters (a tied head counted once). */
+    /** Number of parameters (a tied head counted once), an adapter's matrices included. */
     public long parameterCount() {
         long n = 0;
-        for (Map.Entry<String, NDArray> p : decoder.parameters()) {
+        for (Map.Entry<String, NDArray> p : heldParameters()) {
             n += p.getValue().size();
         }
         return n;
@@ -72,15 +113,24 @@ public final class LanguageModel implements AutoCloseable {
 
     /**
      * Bytes the weights take as held: each parameter array's element count times its data type's width (so a
-     * float32 model counts 4 bytes a parameter whatever dtype its checkpoint file used). Working memory of
-     * requests (KV caches, activations) is not included.
+     * float32 model counts 4 bytes a parameter whatever dtype its checkpoint file used). A view counts the base's
+     * weights and its adapter's. Working memory of requests (KV caches, activations) is not included.
      */
     public long parameterBytes() {
         long bytes = 0;
-        for (Map.Entry<String, NDArray> p : decoder.parameters()) {
+        for (Map.Entry<String, NDArray> p : heldParameters()) {
             bytes += p.getValue().size() * p.getValue().getDataType().getNumOfBytes();
         }
         return bytes;
+    }
+
+    /** The decoder's weights, then the adapter's matrices if there is one. */
+    private List<Map.Entry<String, NDArray>> heldParameters() {
+        List<Map.Entry<String, NDArray>> out = new ArrayList<>(decoder.parameters());
+        if (decoder.adapter() != null) {
+            out.addAll(decoder.adapter().parameters());
+        }
+        return out;
     }
 
     /**
@@ -251,9 +301,12 @@ public final class LanguageModel implements AutoCloseable {
         return first;
     }
 
+    /** Frees the weights and the tokenizer, or for a view made by {@link #withAdapter}, its adapter only. */
     @Override
     public void close() {
         decoder.close();
-        tokenizer.close();
+        if (ownsTokenizer) {
+            tokenizer.close();
+        }
     }
 }

@@ -15,6 +15,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
+import steer.checkpoint.LoraCheckpoint;
+import steer.checkpoint.LoraConfig;
 import steer.model.LanguageModel;
 
 /**
@@ -33,6 +35,16 @@ import steer.model.LanguageModel;
  * finishes the requests that leased it, like a swapped-out one. The budget bounds what is served, not the process:
  * a load holds the new model beside the served ones until it is placed, and evicted or swapped-out instances stay
  * in memory until their last lease ends.
+ *
+ * <p>LoRA adapters. A location that holds {@code adapter_config.json} is a PEFT adapter, not a full model: it is
+ * applied onto the base weights already served under the name ({@link LanguageModel#withAdapter}), with nothing of
+ * the base copied, so a trainer's new version is a few MB to read instead of the whole model. If the name serves an
+ * adapter already, the new one goes onto that adapter's base and replaces it (adapters do not stack). An adapted
+ * entry holds a reference on its base's instance, so the base's weights live as long as any adapter on them is
+ * served or leased, although the name no longer serves the plain base; the adapter's own matrices are freed when
+ * its last lease ends, like a swapped-out model's. Its {@link ServedModel#memoryBytes} counts the base's weights
+ * and the adapter's, since the base is held for it alone. A full checkpoint loaded under the name later replaces
+ * both.
  *
  * <p>Thread model: {@link #acquire} is lock-free and may run on any thread; loads (and so evictions) are
  * serialised, since two loads under one name racing would make "the previous version" ambiguous, and the served
@@ -115,10 +127,12 @@ public final class ModelRegistry implements AutoCloseable {
      *
      * @param name     the name; not blank
      * @param version  the checkpoint version to report with every result of this model
-     * @param location the checkpoint directory
+     * @param location the checkpoint directory, or a PEFT adapter directory to apply onto the base served under
+     *                 {@code name} (see the class comment)
      * @return the new and the previous model
      * @throws ModelLoadException    naming the file and problem if the location is not allowed or the checkpoint
-     *                               is missing or malformed; the previously served model stays served
+     *                               is missing or malformed, or an adapter has nothing to go onto or does not fit
+     *                               the base's shapes; the previously served model stays served
      * @throws MemoryBudgetException if the model does not fit the budget even with every unpinned model evicted;
      *                               nothing is evicted and the previously served model stays served
      */
@@ -145,20 +159,29 @@ public final class ModelRegistry implements AutoCloseable {
         if (name == null || name.isBlank()) {
             throw new IllegalArgumentException("name: empty");
         }
+        Entry base = LoraCheckpoint.isAdapter(dir) ? retainBaseFor(name, dir) : null;
         LanguageModel model;
         try {
-            model = loader.apply(dir);
+            model = base != null ? base.model.withAdapter(dir) : loader.apply(dir);
         } catch (RuntimeException e) {
+            if (base != null) {
+                base.release();
+                throw new ModelLoadException("cannot apply the adapter " + dir + " onto '" + name + "' (base "
+                        + base.info.location() + "): " + e.getMessage(), false, e);
+            }
             throw new ModelLoadException("cannot load " + dir + ": " + e.getMessage(), false, e);
         }
-        ServedModel info = new ServedModel(name, version, dir, model.parameterCount(),
-                model.decoder().config().maxPositionEmbeddings(), model.decoder().config().vocabSize(),
-                model.parameterBytes());
+        ServedModel info = new ServedModel(name, version, dir, Optional.ofNullable(base).map(b -> b.info.location()),
+                model.parameterCount(), model.decoder().config().maxPositionEmbeddings(),
+                model.decoder().config().vocabSize(), model.parameterBytes());
         List<Entry> evicted;
         try {
             evicted = evictionsToFit(info);
         } catch (MemoryBudgetException e) {
             model.close();
+            if (base != null) {
+                base.release();
+            }
             throw e;
         }
         for (Entry e : evicted) {
@@ -167,13 +190,34 @@ public final class ModelRegistry implements AutoCloseable {
         if (pin) {
             pinned.add(name);
         }
-        Entry old = entries.put(name, new Entry(info, model, uses.incrementAndGet()));
+        Entry old = entries.put(name, new Entry(info, model, uses.incrementAndGet(), base));
         // the registry's own references; leases still running keep those instances alive
         evicted.forEach(Entry::release);
         if (old != null) {
             old.release();
         }
         return new LoadResult(info, Optional.ofNullable(old).map(e -> e.info), evicted.stream().map(e -> e.info).toList());
+    }
+
+    /**
+     * The plain model an adapter loaded under {@code name} goes onto, with a reference taken for the adapted entry:
+     * the model served under the name, or its base when that is itself adapted. Called under the lock, where the
+     * served entry (or the adapted entry holding the base) keeps the count above zero, so the reference is granted.
+     *
+     * @throws ModelLoadException if nothing is served under the name
+     */
+    private Entry retainBaseFor(String name, Path dir) {
+        Entry served = entries.get(name);
+        if (served == null) {
+            throw new ModelLoadException("location: " + dir + " is a LoRA adapter (" + LoraConfig.FILE_NAME
+                    + ") but no model is served under '" + name + "' to apply it onto; load its base model under that"
+                    + " name first", false, null);
+        }
+        Entry base = served.base != null ? served.base : served;
+        if (!base.retain()) {
+            throw new IllegalStateException("the base of '" + name + "' was closed while still referenced");
+        }
+        return base;
     }
 
     /**
@@ -314,19 +358,21 @@ public final class ModelRegistry implements AutoCloseable {
     }
 
     /**
-     * A model instance and its reference count: one for the registry while served, one per lease; and when it was
-     * last acquired, on the registry's use counter.
+     * A model instance and its reference count: one for the registry while served, one per lease, and for a base,
+     * one per adapted entry on it; and when it was last acquired, on the registry's use counter.
      */
     private static final class Entry {
         final ServedModel info;
         final LanguageModel model;
+        final Entry base; // for an adapter: the entry whose weights it shares, referenced until this one closes
         final AtomicInteger references = new AtomicInteger(1);
         volatile long lastUsed;
 
-        Entry(ServedModel info, LanguageModel model, long lastUsed) {
+        Entry(ServedModel info, LanguageModel model, long lastUsed, Entry base) {
             this.info = info;
             this.model = model;
             this.lastUsed = lastUsed;
+            this.base = base;
         }
 
         /** Takes a reference unless the count already reached 0 (the instance is closed or closing). */
@@ -342,9 +388,13 @@ public final class ModelRegistry implements AutoCloseable {
             }
         }
 
+        /** Drops a reference; the last one closes the instance (an adapter's matrices only) and releases its base. */
         void release() {
             if (references.decrementAndGet() == 0) {
                 model.close();
+                if (base != null) {
+                    base.release();
+                }
             }
         }
     }

@@ -24,13 +24,17 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import steer.checkpoint.CheckpointException;
 import steer.checkpoint.HfCheckpoint;
+import steer.checkpoint.LoraCheckpoint;
 import steer.tokenizer.Tokenizer;
 
 /**
  * Versioned policy checkpoints per run, as generators and judges load them:
  * {@code ROOT/<run id>/v000001/} holds {@code config.json}, {@code model.safetensors} and {@code tokenizer.json}
  * (the Hugging Face layout) plus {@code checkpoint.json} (run id, version, iteration, step, metrics, creation
- * time).
+ * time). A run that trains a LoRA adapter stores the adapter instead of the weights, in PEFT's layout
+ * ({@code adapter_config.json}, {@code adapter_model.safetensors}, a few MB), with the same tokenizer and
+ * {@code checkpoint.json}: {@link LoraCheckpoint#isAdapter} tells the two apart, and a reader puts the adapter onto
+ * the base model the run started from.
  *
  * <p>Version 0 is the base (SFT) model the run started from; it lives wherever the run's configuration says and
  * is never stored here, so stored versions start at 1.
@@ -118,6 +122,30 @@ public final class CheckpointStore {
      */
     public StoredCheckpoint write(String runId, long version, int iteration, long step, Map<String, Double> metrics,
                                   List<String> batchIds, HfCheckpoint model, Path tokenizerDir) {
+        return write(runId, version, iteration, step, metrics, batchIds, weights(model), tokenizerDir);
+    }
+
+    /**
+     * Writes a version that is a LoRA adapter, in PEFT's layout, to be loaded onto the run's base model; otherwise as
+     * {@link #write(String, long, int, long, Map, List, HfCheckpoint, Path)}.
+     */
+    public StoredCheckpoint write(String runId, long version, int iteration, long step, Map<String, Double> metrics,
+                                  List<String> batchIds, LoraCheckpoint adapter, Path tokenizerDir) {
+        return write(runId, version, iteration, step, metrics, batchIds, adapter::save, tokenizerDir);
+    }
+
+    /** Writes what a version's directory holds besides its tokenizer and metadata. */
+    @FunctionalInterface
+    private interface Weights {
+        void writeInto(Path dir) throws IOException;
+    }
+
+    private static Weights weights(HfCheckpoint model) {
+        return dir -> HfCheckpoint.save(dir, model.config(), model.tensors());
+    }
+
+    private StoredCheckpoint write(String runId, long version, int iteration, long step, Map<String, Double> metrics,
+                                   List<String> batchIds, Weights model, Path tokenizerDir) {
         requireRunId(runId);
         if (version < 1) {
             throw new IllegalArgumentException("stored versions start at 1 (version 0 is the base model), got "
@@ -152,6 +180,17 @@ public final class CheckpointStore {
      */
     public StoredSnapshot writeSnapshot(String runId, int iteration, long step, long basedOnVersion,
                                         Map<String, Double> metrics, HfCheckpoint model, Path tokenizerDir) {
+        return writeSnapshot(runId, iteration, step, basedOnVersion, metrics, weights(model), tokenizerDir);
+    }
+
+    /** A snapshot of a run that trains a LoRA adapter: the adapter in PEFT's layout, as its versions. */
+    public StoredSnapshot writeSnapshot(String runId, int iteration, long step, long basedOnVersion,
+                                        Map<String, Double> metrics, LoraCheckpoint adapter, Path tokenizerDir) {
+        return writeSnapshot(runId, iteration, step, basedOnVersion, metrics, adapter::save, tokenizerDir);
+    }
+
+    private StoredSnapshot writeSnapshot(String runId, int iteration, long step, long basedOnVersion,
+                                         Map<String, Double> metrics, Weights model, Path tokenizerDir) {
         requireRunId(runId);
         Path target = root.resolve(runId).resolve(SNAPSHOTS).resolve(String.format("step-%08d", step));
         Path info = target.resolve(SNAPSHOT_FILE);
@@ -185,13 +224,13 @@ public final class CheckpointStore {
      * Writes weights, tokenizer and an info file into a hidden temporary directory beside {@code target}, forces
      * them, runs {@code beforeRename}, renames the directory to {@code target} and forces the parent.
      */
-    private static void writeDirectory(Path target, HfCheckpoint model, Path tokenizerDir, String infoName,
+    private static void writeDirectory(Path target, Weights model, Path tokenizerDir, String infoName,
                                        byte[] info, Runnable beforeRename) throws IOException {
         Path temp = target.resolveSibling("." + target.getFileName() + ".tmp-" + ProcessHandle.current().pid() + "-"
                 + UUID.randomUUID());
         try {
             Files.createDirectories(temp);
-            HfCheckpoint.save(temp, model.config(), model.tensors());
+            model.writeInto(temp);
             copyDurably(tokenizerDir.resolve(Tokenizer.FILE_NAME), temp.resolve(Tokenizer.FILE_NAME));
             writeDurably(temp.resolve(infoName), info);
             beforeRename.run();

@@ -27,8 +27,10 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.stream.Stream;
 import steer.checkpoint.HfCheckpoint;
+import steer.checkpoint.LoraConfig;
 import steer.data.TrainingExample;
 import steer.model.Decoder;
+import steer.model.LoraAdapter;
 import steer.objective.Objective;
 import steer.objective.Sso;
 import steer.store.CheckpointStore;
@@ -66,6 +68,16 @@ import steer.store.VersionConflictException;
  * a restart lists again any version a crash left unannounced. {@link #snapshot} writes weights on request outside
  * the version sequence.
  *
+ * <p>LoRA: a run whose batches name {@link Batch#lora()} settings trains an adapter of them over the frozen base
+ * model instead of every weight (Hu et al. 2021, arXiv 2106.09685): only the adapter's matrices get gradients and
+ * AdamW moments, its saved state holds the adapter and its moments ({@link AdapterCheckpoint}, a few MB where the
+ * weights are GB), and its versions and snapshots are adapters in PEFT's layout, to be put onto the base model.
+ * The base is loaded once per trainer and shared, without a copy ({@link Decoder#withAdapter}), by every LoRA
+ * run's policy and reference models: the reference of version 0 is the base itself, of version v the base with
+ * version v's adapter. A new adapter starts as PEFT's does (B = 0, so the policy starts equal to the base), its A
+ * drawn from a seed derived from the run id, so a replay from nothing draws the same. A run keeps the LoRA
+ * settings (or their absence) of its first batch: a batch naming others is refused.
+ *
  * <p>Memory: a run's ledger (trained ids, progress, counters) is small and always in memory; its live state
  * (policy, AdamW moments, reference model) is loaded when one of its batches arrives, and at most
  * {@link Settings#maxLoadedRuns()} runs are live at once. Loading another run unloads the least recently trained
@@ -100,9 +112,20 @@ public final class OnlineTrainer implements AutoCloseable {
      * @param microBatchSize     examples per forward/backward pass
      * @param maxPolicyStaleness how many versions a batch's policy may lag the run's newest checkpoint, ≥ 0
      * @param maxLoadedRuns      how many runs' models (policy, moments, reference) stay in memory, ≥ 1
+     * @param loraLearningRate   the default peak learning rate of a run that trains a LoRA adapter, when a batch
+     *                           names none, &gt; 0; {@link #DEFAULT_LORA_LR_FACTOR} times the optimizer's by default
      */
     public record Settings(Path baseModel, Path stateDir, CheckpointStore store, String runId, AdamWConfig optimizer,
-                           double maxGradNorm, int microBatchSize, int maxPolicyStaleness, int maxLoadedRuns) {
+                           double maxGradNorm, int microBatchSize, int maxPolicyStaleness, int maxLoadedRuns,
+                           double loraLearningRate) {
+
+        /**
+         * A LoRA run's default learning rate over full fine-tuning's: 10, chosen before any run here, from common
+         * practice: the optimal LoRA learning rate was about 10 times full fine-tuning's across model sizes and
+         * datasets in Schulman et al. 2025 ("LoRA Without Regret", Thinking Machines Lab), as PEFT's and TRL's
+         * guides use 1e-4 to 2e-4 for LoRA where full fine-tuning of the same models uses 1e-5.
+         */
+        public static final double DEFAULT_LORA_LR_FACTOR = 10;
 
         /** Two live runs: a run and the next one (or two interleaved runs) train without reloading. */
         public static final int DEFAULT_MAX_LOADED_RUNS = 2;
@@ -118,7 +141,19 @@ public final class OnlineTrainer implements AutoCloseable {
             if (runId != null) {
                 CheckpointStore.requireRunId(runId);
             }
+            if (!(loraLearningRate > 0 && Double.isFinite(loraLearningRate))) {
+                throw new IllegalArgumentException("the LoRA learning rate must be finite and > 0, got "
+                        + loraLearningRate + " (default: " + DEFAULT_LORA_LR_FACTOR + " times the full fine-tuning"
+                        + " rate)");
+            }
             new TrainingConfig(optimizer, constantSchedule(), maxGradNorm, microBatchSize); // validates both
+        }
+
+        /** The same settings with LoRA's default learning rate, {@link #DEFAULT_LORA_LR_FACTOR} times the optimizer's. */
+        public Settings(Path baseModel, Path stateDir, CheckpointStore store, String runId, AdamWConfig optimizer,
+                        double maxGradNorm, int microBatchSize, int maxPolicyStaleness, int maxLoadedRuns) {
+            this(baseModel, stateDir, store, runId, optimizer, maxGradNorm, microBatchSize, maxPolicyStaleness,
+                    maxLoadedRuns, DEFAULT_LORA_LR_FACTOR * optimizer.lr());
         }
 
         /** The same settings with {@link #DEFAULT_MAX_LOADED_RUNS}. */
@@ -148,10 +183,14 @@ public final class OnlineTrainer implements AutoCloseable {
      * @param maxPolicyStaleness the run's own bound on how far policyVersion may lag the run's newest checkpoint,
      *                           or -1 for none (the trainer's {@link Settings#maxPolicyStaleness()} applies; with
      *                           both, the smaller)
+     * @param lora               the run trains a LoRA adapter of these settings over the frozen base model, or null
+     *                           for full fine-tuning; a run keeps its first batch's ({@code baseModel} is ignored:
+     *                           the base is the trainer's)
      */
     public record Batch(String runId, int iteration, String batchId, long policyVersion, Objective<?> objective,
                         int batchIndex, int batchesInIteration, double learningRate, long totalSteps,
-                        List<? extends TrainingExample> examples, long referenceVersion, int maxPolicyStaleness) {
+                        List<? extends TrainingExample> examples, long referenceVersion, int maxPolicyStaleness,
+                        LoraConfig lora) {
 
         public Batch {
             require(runId != null && !runId.isBlank(), "run_id is empty");
@@ -179,6 +218,28 @@ public final class OnlineTrainer implements AutoCloseable {
                         + kind.getSimpleName() + " examples; the batch holds a " + e.getClass().getSimpleName());
             }
             examples = List.copyOf(examples);
+            if (lora != null) {
+                try {
+                    lora.requireNoDropout();
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("lora: " + e.getMessage(), e);
+                }
+                lora = lora.withBaseModel(null);
+            }
+        }
+
+        /** A full fine-tuning batch. */
+        public Batch(String runId, int iteration, String batchId, long policyVersion, Objective<?> objective,
+                     int batchIndex, int batchesInIteration, double learningRate, long totalSteps,
+                     List<? extends TrainingExample> examples, long referenceVersion, int maxPolicyStaleness) {
+            this(runId, iteration, batchId, policyVersion, objective, batchIndex, batchesInIteration, learningRate,
+                    totalSteps, examples, referenceVersion, maxPolicyStaleness, null);
+        }
+
+        /** The same batch training a LoRA adapter of {@code settings} (null: full fine-tuning). */
+        public Batch withLora(LoraConfig settings) {
+            return new Batch(runId, iteration, batchId, policyVersion, objective, batchIndex, batchesInIteration,
+                    learningRate, totalSteps, examples, referenceVersion, maxPolicyStaleness, settings);
         }
 
         /** A batch measured against the version that sampled it, under the trainer's staleness bound. */
@@ -220,7 +281,9 @@ public final class OnlineTrainer implements AutoCloseable {
         /** It belongs to another run than the one this trainer is configured for. */
         OTHER_RUN,
         /** It names a policy version this trainer has not written for its run. */
-        UNKNOWN_POLICY
+        UNKNOWN_POLICY,
+        /** Its LoRA settings (or their absence) differ from those its run started with. */
+        CHANGED_LORA
     }
 
     /** The batch was refused and changed nothing but a counter. */
@@ -253,6 +316,8 @@ public final class OnlineTrainer implements AutoCloseable {
     private final Map<String, RunState> runs = new TreeMap<>();
     /** The runs whose model is in memory, least recently trained first. */
     private final LinkedHashMap<String, RunState> live = new LinkedHashMap<>(4, 0.75f, true);
+    /** The base model's weights, which every LoRA run's policy and references share; null until one trains. */
+    private Decoder base;
     /** The run of the last trained batch. */
     private RunState current;
     /** Orders saves across runs, so a restart knows which run trained last. */
@@ -339,12 +404,20 @@ public final class OnlineTrainer implements AutoCloseable {
         }
         if (run == null) {
             run = new RunState(b.runId(), runDir(b.runId()));
+            run.lora = b.lora();
             runs.put(run.runId, run);
         }
         if (run.trainedIds.contains(b.batchId())) {
             run.duplicates++;
             publishStatus();
             return new Duplicate(b.batchId());
+        }
+        if (!java.util.Objects.equals(run.lora, b.lora())) {
+            run.refused++;
+            publishStatus();
+            return new Refused(RefusalKind.CHANGED_LORA, "batch " + b.batchId() + " asks for " + describe(b.lora())
+                    + ", but run " + run.runId + " trains " + describe(run.lora) + ": a run keeps the LoRA settings"
+                    + " it started with; start another run for others");
         }
         int bound = b.maxPolicyStaleness() < 0 ? settings.maxPolicyStaleness()
                 : Math.min(b.maxPolicyStaleness(), settings.maxPolicyStaleness());
@@ -374,7 +447,8 @@ public final class OnlineTrainer implements AutoCloseable {
         }
         Live m = activate(run);
         m.trainer.frozenReference(m.referenceFor(b.referenceVersion(), run.runId));
-        double peak = b.learningRate() > 0 ? b.learningRate() : settings.optimizer().lr();
+        double peak = b.learningRate() > 0 ? b.learningRate()
+                : run.lora != null ? settings.loraLearningRate() : settings.optimizer().lr();
         long t = m.trainer.stepCount() + 1;
         double lr = b.totalSteps() > 0 ? LearningRateSchedule.forSteps(b.totalSteps()).lr(peak, t) : peak;
         PolicyTrainer.StepResult r = m.trainer.step(b.examples(), b.objective(), lr);
@@ -429,6 +503,10 @@ public final class OnlineTrainer implements AutoCloseable {
             throw new NoSuchElementException("run " + runId + " has not trained here; runs: " + runs.keySet());
         }
         Live m = activate(run);
+        if (run.lora != null) {
+            return settings.store().writeSnapshot(run.runId, run.iteration, m.trainer.stepCount(),
+                    run.checkpointVersion, run.lastMetrics, m.policy.adapter().toCheckpoint(), settings.baseModel());
+        }
         return settings.store().writeSnapshot(run.runId, run.iteration, m.trainer.stepCount(), run.checkpointVersion,
                 run.lastMetrics, new HfCheckpoint(m.policy.config(), m.policy.toHostTensors()), settings.baseModel());
     }
@@ -531,6 +609,10 @@ public final class OnlineTrainer implements AutoCloseable {
             r.live = null;
         }
         live.clear();
+        if (base != null) {
+            base.close();
+            base = null;
+        }
         try {
             lock.release();
             lockChannel.close();
@@ -551,6 +633,9 @@ public final class OnlineTrainer implements AutoCloseable {
         while (live.size() >= settings.maxLoadedRuns()) {
             RunState eldest = live.values().iterator().next();
             unload(eldest);
+        }
+        if (run.lora != null) {
+            return activateAdapter(run);
         }
         Optional<Path> latest = TrainerCheckpoint.latest(run.dir);
         HfCheckpoint start;
@@ -579,6 +664,60 @@ public final class OnlineTrainer implements AutoCloseable {
         return run.live;
     }
 
+    /**
+     * A LoRA run's model: the shared base with the run's adapter in front, from its newest state (adapter and
+     * moments) or new.
+     */
+    private Live activateAdapter(RunState run) {
+        Decoder shared = base();
+        Optional<Path> latest = TrainerCheckpoint.latest(run.dir);
+        AdapterCheckpoint.Loaded loaded = latest.map(p -> AdapterCheckpoint.load(p, shared.config())).orElse(null);
+        LoraConfig lora = run.lora.withBaseModel(settings.baseModel().toAbsolutePath().normalize().toString());
+        if (loaded != null && !loaded.adapter().config().withBaseModel(null).equals(run.lora)) {
+            throw new IllegalStateException("run " + run.runId + ": the saved adapter in " + latest.get() + " is "
+                    + describe(loaded.adapter().config()) + ", but the run's ledger says " + describe(run.lora));
+        }
+        LoraAdapter adapter = loaded == null
+                ? LoraAdapter.initialise(shared.config(), lora, adapterSeed(run.runId), shared.manager().newSubManager(),
+                        shared.dtype())
+                : LoraAdapter.fromCheckpoint(shared.config(), loaded.adapter(), shared.manager().newSubManager(),
+                        shared.dtype());
+        Decoder policy = shared.withAdapter(adapter);
+        PolicyTrainer trainer = new PolicyTrainer(policy, Sso.defaults(), new TrainingConfig(settings.optimizer(),
+                constantSchedule(), settings.maxGradNorm(), settings.microBatchSize()));
+        if (loaded != null) {
+            trainer.optimizer().importState(loaded.optimizer());
+        }
+        if (trainer.stepCount() != run.steps) {
+            policy.close();
+            throw new IllegalStateException("run " + run.runId + ": the saved state in " + latest.orElse(run.dir)
+                    + " has " + trainer.stepCount() + " steps, but its ledger " + run.steps);
+        }
+        run.live = new Live(policy, trainer);
+        live.put(run.runId, run);
+        modelLoads++;
+        return run.live;
+    }
+
+    /** The base model's weights, loaded on first use and shared by every LoRA run until the trainer closes. */
+    private Decoder base() {
+        if (base == null) {
+            HfCheckpoint c = HfCheckpoint.load(settings.baseModel());
+            base = Decoder.fromHostTensors(c.config(), c.tensors(), NDManager.newBaseManager());
+        }
+        return base;
+    }
+
+    /** The seed of a run's new adapter: String.hashCode is fixed by the language, so every process draws the same A. */
+    static long adapterSeed(String runId) {
+        return 0x5EED_10BAL ^ runId.hashCode();
+    }
+
+    private static String describe(LoraConfig lora) {
+        return lora == null ? "full fine-tuning" : "a LoRA adapter (rank " + lora.rank() + ", alpha " + lora.alpha()
+                + ", targets " + lora.orderedTargets().stream().map(LoraConfig.Target::module).toList() + ")";
+    }
+
     /** Saves the run if it has unsaved changes, then frees its model; its ledger stays. */
     private void unload(RunState run) {
         if (run.dirty) {
@@ -593,9 +732,15 @@ public final class OnlineTrainer implements AutoCloseable {
     private void save(RunState run, Map<String, Long> position) {
         long next = run.saves + 1;
         long sequence = saveSequence + 1;
-        TrainerCheckpoint.save(run.dir.resolve(TrainerCheckpoint.name(next)), run.live.policy,
-                run.live.trainer.optimizer(), new TrainerCheckpoint.State(run.live.trainer.stepCount(), 0, 0,
-                        run.stateJson(next, sequence, position)), settings.baseModel());
+        TrainerCheckpoint.State state = new TrainerCheckpoint.State(run.live.trainer.stepCount(), 0, 0,
+                run.stateJson(next, sequence, position));
+        if (run.lora != null) {
+            AdapterCheckpoint.save(run.dir.resolve(TrainerCheckpoint.name(next)), run.live.policy.adapter(),
+                    run.live.trainer.optimizer(), state, settings.baseModel());
+        } else {
+            TrainerCheckpoint.save(run.dir.resolve(TrainerCheckpoint.name(next)), run.live.policy,
+                    run.live.trainer.optimizer(), state, settings.baseModel());
+        }
         run.saves = next;
         run.saveSequence = sequence;
         run.savedPosition = position;
@@ -635,6 +780,9 @@ public final class OnlineTrainer implements AutoCloseable {
                         + batchIds.stream().sorted().toList() + "; the store and the state directory disagree"
                         + " (another trainer, or a state directory restored from elsewhere): move one of them aside");
             }
+        } else if (run.lora != null) {
+            c = settings.store().write(run.runId, version, ofIteration, step, metrics, batchIds,
+                    run.live.policy.adapter().toCheckpoint(), settings.baseModel());
         } else {
             Decoder policy = run.live.policy;
             c = settings.store().write(run.runId, version, ofIteration, step, metrics, batchIds,
@@ -806,6 +954,8 @@ public final class OnlineTrainer implements AutoCloseable {
         final Set<String> trainedIds = new LinkedHashSet<>();
         final Map<Integer, IterationProgress> iterations = new TreeMap<>();
         Map<String, Double> lastMetrics = Map.of();
+        /** The LoRA settings of the run's adapter (base model not named), or null for full fine-tuning. */
+        LoraConfig lora;
         long duplicates;
         long stale;
         long refused;
@@ -844,6 +994,13 @@ public final class OnlineTrainer implements AutoCloseable {
             counters.put("duplicate", duplicates);
             counters.put("stale", stale);
             counters.put("refused", refused);
+            if (lora != null) {
+                ObjectNode l = o.putObject("lora");
+                l.put("r", lora.rank());
+                l.put("alpha", lora.alpha());
+                ArrayNode targets = l.putArray("targets");
+                lora.orderedTargets().forEach(t -> targets.add(t.module()));
+            }
             return o;
         }
 
@@ -873,6 +1030,13 @@ public final class OnlineTrainer implements AutoCloseable {
             duplicates = o.path("counters").path("duplicate").asLong();
             stale = o.path("counters").path("stale").asLong();
             refused = o.path("counters").path("refused").asLong();
+            JsonNode l = o.path("lora");
+            if (l.isObject()) {
+                List<LoraConfig.Target> targets = new ArrayList<>();
+                l.path("targets").forEach(t -> targets.add(LoraConfig.Target.parse(t.asText())));
+                lora = new LoraConfig(l.path("r").asInt(), l.path("alpha").asDouble(), java.util.EnumSet.copyOf(targets),
+                        0, null);
+            }
         }
     }
 
@@ -899,12 +1063,19 @@ public final class OnlineTrainer implements AutoCloseable {
                 return known;
             }
             Path dir = version == 0 ? settings.baseModel() : settings.store().location(runId, version);
-            HfCheckpoint c = HfCheckpoint.load(dir);
+            HfCheckpoint c = policy.adapter() != null ? null : HfCheckpoint.load(dir);
             if (references.size() >= KEPT_REFERENCES) {
                 Long eldest = references.keySet().iterator().next();
                 references.remove(eldest).close();
             }
-            Decoder reference = Decoder.fromHostTensors(c.config(), c.tensors(), NDManager.newBaseManager());
+            Decoder reference;
+            if (c == null) {
+                // views of the shared base: closing one frees its adapter only (version 0's has none)
+                Decoder shared = base();
+                reference = shared.withAdapter(version == 0 ? null : LoraAdapter.read(dir, shared));
+            } else {
+                reference = Decoder.fromHostTensors(c.config(), c.tensors(), NDManager.newBaseManager());
+            }
             references.put(version, reference);
             return reference;
         }

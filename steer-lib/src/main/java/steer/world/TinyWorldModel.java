@@ -1,8 +1,15 @@
 package steer.world;
 
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Random;
 import steer.checkpoint.DecoderConfig;
 import steer.checkpoint.HfCheckpoint;
+import steer.checkpoint.HfTensorLayout;
+import steer.checkpoint.HostTensor;
+import steer.checkpoint.LoraCheckpoint;
+import steer.checkpoint.LoraConfig;
 import steer.model.DecoderInit;
 import steer.tokenizer.Tokenizer;
 
@@ -34,6 +41,29 @@ public final class TinyWorldModel {
         }
         DecoderConfig c = SIZE.config(vocab);
         HfCheckpoint.save(dir, c, new DecoderInit(0.5, false).tensors(c, seed));
+        return dir;
+    }
+
+    /**
+     * Writes a LoRA adapter for the model in {@code base} in PEFT's layout ({@code adapter_config.json},
+     * {@code adapter_model.safetensors}) into {@code dir}: A and B both drawn from N(0, std²), as if trained, so
+     * that the adapted model differs from the base (a fresh adapter's B = 0 would leave it equal).
+     *
+     * @param seed the matrices' seed: the same seed writes the same adapter
+     * @return {@code dir}
+     */
+    public static Path writeAdapter(Path dir, Path base, LoraConfig lora, long seed, double std) {
+        DecoderConfig c = HfCheckpoint.load(base).config();
+        Random random = new Random(seed);
+        Map<String, HostTensor> tensors = new LinkedHashMap<>();
+        for (HfTensorLayout.TensorSpec spec : LoraCheckpoint.expected(lora, c)) {
+            float[] d = new float[(int) (spec.shape()[0] * spec.shape()[1])];
+            for (int i = 0; i < d.length; i++) {
+                d[i] = (float) (random.nextGaussian() * std);
+            }
+            tensors.put(spec.name(), new HostTensor(spec.name(), spec.shape(), d));
+        }
+        new LoraCheckpoint(lora.withBaseModel(base.toString()), tensors).save(dir);
         return dir;
     }
 }

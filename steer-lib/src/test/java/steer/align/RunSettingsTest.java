@@ -82,4 +82,35 @@ class RunSettingsTest {
         assertEquals("config.objective_params", e.field());
         assertTrue(e.getMessage().contains("'custom_knob'"), e.getMessage());
     }
+
+    @Test
+    void loraSettingsTakePeftsDefaultsAreNamedWhenWrongAndSurviveTheStateFile(@org.junit.jupiter.api.io.TempDir
+                                                                              java.nio.file.Path dir) {
+        steer.checkpoint.LoraConfig lora = RunSettings.lora(8, 0, List.of());
+        assertEquals(8, lora.rank());
+        assertEquals(8, lora.alpha(), "alpha 0 = PEFT's 8");
+        assertEquals(steer.checkpoint.LoraConfig.DEFAULT_TARGETS, lora.targets());
+        assertEquals(java.util.EnumSet.of(steer.checkpoint.LoraConfig.Target.Q, steer.checkpoint.LoraConfig.Target.DOWN),
+                RunSettings.lora(4, 16, List.of("q", "down_proj")).targets());
+        rejects("config.lora.rank", () -> RunSettings.lora(0, 8, List.of()));
+        rejects("config.lora.rank", () -> RunSettings.lora(-2, 8, List.of()));
+        rejects("config.lora.alpha", () -> RunSettings.lora(8, -1, List.of()));
+        rejects("config.lora.targets", () -> RunSettings.lora(8, 8, List.of("q", "lm_head")));
+
+        RunSettings m = minimal("r");
+        RunSettings s = new RunSettings("r", "", 0, 0, 0, 0, 0, 0, 0, null, Map.of(), "", 0, false, "", null, lora);
+        assertEquals(lora, s.lora());
+        assertEquals(null, m.lora(), "no LoRA settings: full fine-tuning");
+        // methods that load versions under names of their own have no base there for an adapter: refused at start
+        rejects("config.lora", () -> new RunSettings("r", "self-rewarding", 0, 0, 0, 0, 0, 0, 0, null, Map.of(), "", 0,
+                false, "", null, lora));
+        rejects("config.lora", () -> new RunSettings("r", "tso", 1, 0, 0, 6, 4, 0, 0, null, Map.of(), "", 10, true, "",
+                new steer.method.TsoMethod.Settings(0, 0, "", 0, "", 0, Map.of("large", "/l"), Map.of("small", "/s"),
+                        Map.of(), Map.of(), "", "/e"), lora));
+        new RunSettings("r", "osp", 0, 0, 0, 0, 0, 0, 0, null, Map.of(), "", 0, false, "", null, lora); // pinned judge
+        RunStateStore store = new RunStateStore(dir);
+        RunRecord run = RunRecord.start(s, 1);
+        store.save(run);
+        assertEquals(run, store.load("r").orElseThrow(), "a resumed run keeps its adapter's settings");
+    }
 }

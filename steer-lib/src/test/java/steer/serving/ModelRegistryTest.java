@@ -11,11 +11,16 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import steer.checkpoint.DecoderConfig;
+import steer.checkpoint.LoraCheckpoint;
+import steer.checkpoint.LoraConfig;
+import steer.checkpoint.LoraConfig.Target;
 import steer.model.LanguageModel;
 import steer.model.SamplingParams;
 import steer.world.TinyWorldModel;
@@ -270,5 +275,94 @@ class ModelRegistryTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> new ModelRegistry(Optional.empty(), -1));
         assertEquals("memory budget: -1 bytes is negative; 0 = unbounded", e.getMessage());
+    }
+
+    private static int arrays(LanguageModel m) {
+        return m.decoder().manager().getManagedArrays().size();
+    }
+
+    static final LoraConfig LORA = LoraConfig.of(2, EnumSet.of(Target.Q, Target.V));
+
+    /** Native arrays one {@link #LORA} adapter on a tiny model holds: A and B per layer and target, and the scale. */
+    static int adapterArrays() {
+        return 2 * LORA.targets().size() * TinyWorldModel.SIZE.layers() + 1;
+    }
+
+    @Test
+    void adaptersGoOntoTheServedBaseReplaceEachOtherAndKeepTheBaseOpenUntilAFullModelReplacesThem() throws IOException {
+        Path first = TinyWorldModel.writeAdapter(dir.resolve("first"), tiny1, LORA, 1, 0.3);
+        Path second = TinyWorldModel.writeAdapter(dir.resolve("second"), tiny1, LORA, 2, 0.3);
+        try (ModelRegistry registry = new ModelRegistry(Optional.empty())) {
+            registry.load("policy", 0, tiny1);
+            ModelRegistry.Lease onBase = registry.acquire("policy");
+            LanguageModel base = onBase.model();
+            int before = arrays(base);
+
+            ModelRegistry.LoadResult v1 = registry.load("policy", 1, first);
+            assertEquals(Optional.of(tiny1.toAbsolutePath().normalize()), v1.model().base());
+            assertEquals(first.toAbsolutePath().normalize(), v1.model().location());
+            assertEquals(0, v1.previous().orElseThrow().version());
+            DecoderConfig c = base.decoder().config();
+            long adapterValues = (long) c.numLayers() * LORA.rank()
+                    * (Target.Q.in(c) + Target.Q.out(c) + Target.V.in(c) + Target.V.out(c));
+            assertEquals(tinyBytes + 4 * adapterValues, v1.model().memoryBytes(), "the base's weights and the adapter's");
+            assertEquals(registry.memoryUsedBytes(), v1.model().memoryBytes());
+            ModelRegistry.Lease onFirst = registry.acquire("policy");
+            LanguageModel adapted = onFirst.model();
+            assertSame(base.tokenizer(), adapted.tokenizer());
+            assertSame(base.decoder().manager(), adapted.decoder().manager(), "the base's weights, not a copy");
+            assertEquals(before + adapterArrays(), arrays(base));
+
+            // a second version onto the same base; a request on the first adapter finishes on it
+            ModelRegistry.LoadResult v2 = registry.load("policy", 2, second);
+            assertEquals(Optional.of(tiny1.toAbsolutePath().normalize()), v2.model().base(), "onto the base, not stacked");
+            assertEquals(before + 2 * adapterArrays(), arrays(base));
+            assertEquals(1, adapted.complete(List.of("query : add 1 2"), SamplingParams.greedy(2), List.of()).size());
+            onFirst.close();
+            assertEquals(before + adapterArrays(), arrays(base), "the last lease of the replaced adapter frees it");
+            onBase.close();
+            assertTrue(open(base), "the served adapter keeps its base open");
+
+            // a misfit fails naming the file, and the second adapter stays served
+            Path misfit = TinyWorldModel.writeAdapter(dir.resolve("misfit"), tiny1, LoraConfig.of(2, EnumSet.of(Target.Q)), 3, 0.3);
+            Files.writeString(misfit.resolve(LoraConfig.FILE_NAME),
+                    Files.readString(misfit.resolve(LoraConfig.FILE_NAME)).replace("\"r\" : 2", "\"r\" : 4"));
+            ModelLoadException e = assertThrows(ModelLoadException.class, () -> registry.load("policy", 3, misfit));
+            assertFalse(e.badRequest());
+            assertTrue(e.getMessage().startsWith("cannot apply the adapter " + misfit.toAbsolutePath().normalize()
+                    + " onto 'policy' (base " + tiny1.toAbsolutePath().normalize() + "): "), e.getMessage());
+            assertTrue(e.getMessage().contains(LoraCheckpoint.WEIGHTS_FILE + ": tensor "), e.getMessage());
+            assertEquals(2, registry.find("policy").orElseThrow().version());
+            assertEquals(before + adapterArrays(), arrays(base), "a failed adapter load leaves nothing allocated");
+
+            // a full model under the name replaces adapter and base alike
+            registry.load("policy", 4, tiny2);
+            assertFalse(open(base));
+            try (ModelRegistry.Lease l = registry.acquire("policy")) {
+                assertTrue(l.info().base().isEmpty());
+                assertNotSame(base.tokenizer(), l.model().tokenizer());
+            }
+        }
+    }
+
+    @Test
+    void anAdapterNeedsItsBaseServedUnderTheNameAndClosingTheRegistryClosesBoth() {
+        Path adapter = TinyWorldModel.writeAdapter(dir.resolve("adapter"), tiny1, LORA, 1, 0.3);
+        try (ModelRegistry registry = new ModelRegistry(Optional.empty())) {
+            ModelLoadException e = assertThrows(ModelLoadException.class, () -> registry.load("fresh", 1, adapter));
+            assertEquals("location: " + adapter.toAbsolutePath().normalize() + " is a LoRA adapter (adapter_config.json)"
+                    + " but no model is served under 'fresh' to apply it onto; load its base model under that name first",
+                    e.getMessage());
+            assertTrue(registry.list().isEmpty());
+        }
+        LanguageModel base;
+        ModelRegistry registry = new ModelRegistry(Optional.empty());
+        registry.load("policy", 0, tiny1);
+        try (ModelRegistry.Lease l = registry.acquire("policy")) {
+            base = l.model();
+        }
+        registry.load("policy", 1, adapter);
+        registry.close();
+        assertFalse(open(base), "the registry's close releases the adapter, and the adapter its base");
     }
 }

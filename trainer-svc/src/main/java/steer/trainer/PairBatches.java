@@ -2,9 +2,11 @@ package steer.trainer;
 
 import java.util.ArrayList;
 import java.util.List;
+import steer.checkpoint.LoraConfig;
 import steer.data.TrainingExample;
 import steer.objective.Objective;
 import steer.objective.ObjectiveFactory;
+import steer.proto.v1.LoraSettings;
 import steer.proto.v1.PairBatch;
 import steer.proto.v1.PreferencePair;
 import steer.proto.v1.SampledTokens;
@@ -71,9 +73,11 @@ final class PairBatches {
         }
         // absent reference: an older producer, whose reference was always the sampling version
         long reference = b.hasReferenceVersion() ? b.getReferenceVersion() : b.getPolicyVersion();
-        return new OnlineTrainer.Batch(b.getRunId(), b.getIteration(), b.getBatchId(), b.getPolicyVersion(),
-                objective, b.getBatchIndex(), b.getBatchesInIteration(), b.getLearningRate(), b.getTotalSteps(),
+        OnlineTrainer.Batch batch = new OnlineTrainer.Batch(b.getRunId(), b.getIteration(), b.getBatchId(),
+                b.getPolicyVersion(), objective, b.getBatchIndex(), b.getBatchesInIteration(), b.getLearningRate(),
+                b.getTotalSteps(),
                 examples, reference, b.hasMaxPolicyStaleness() ? b.getMaxPolicyStaleness() : -1);
+        return b.hasLora() ? batch.withLora(lora(b.getLora())) : batch;
     }
 
     /** A response's text with its sampled tokens, or its text alone when {@code tokens} is null. */
@@ -93,6 +97,15 @@ final class PairBatches {
             return encode.get();
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(field + "[" + index + "]: " + e.getMessage(), e);
+        }
+    }
+
+    /** The run's LoRA settings, zero values taking PEFT's defaults (α 8, targets q and v). */
+    private static LoraConfig lora(LoraSettings l) {
+        try {
+            return LoraConfig.fromSettings(l.getRank(), l.getAlpha(), l.getTargetsList());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("lora: " + e.getMessage(), e);
         }
     }
 }

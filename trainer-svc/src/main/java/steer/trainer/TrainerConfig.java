@@ -91,6 +91,14 @@ public interface TrainerConfig {
     @WithDefault("2e-4")
     double learningRate();
 
+    /**
+     * Peak learning rate of a run that trains a LoRA adapter ({@code PairBatch.lora}) when its batch names none.
+     * Unset: {@link OnlineTrainer.Settings#DEFAULT_LORA_LR_FACTOR} (10) times learning-rate, 2e-3 by default: LoRA's
+     * optimal rate is about ten times full fine-tuning's (Schulman et al. 2025, "LoRA Without Regret"), a ratio
+     * taken from there, not tuned here.
+     */
+    Optional<Double> loraLearningRate();
+
     /** AdamW decoupled weight decay (PyTorch's AdamW default). */
     @WithDefault("0.01")
     double weightDecay();
@@ -181,6 +189,7 @@ public interface TrainerConfig {
         AdamWConfig d = AdamWConfig.defaults();
         return new OnlineTrainer.Settings(baseModel(), stateDir(), store,
                 runId().orElse(null), new AdamWConfig(learningRate(), d.beta1(), d.beta2(), d.epsilon(), weightDecay()),
-                maxGradNorm(), microBatchSize(), maxPolicyStaleness(), maxLoadedRuns());
+                maxGradNorm(), microBatchSize(), maxPolicyStaleness(), maxLoadedRuns(),
+                loraLearningRate().orElse(OnlineTrainer.Settings.DEFAULT_LORA_LR_FACTOR * learningRate()));
     }
 }

@@ -377,6 +377,62 @@ class TrainerServiceIT {
                 "steady", 2);
     }
 
+    @Test
+    void aLoraRunWritesPeftAdapterVersionsAndDeadLettersBatchesThatChangeItsSettings(@TempDir Path dir)
+            throws Exception {
+        Run run = new Run("lora-run", dir, 2, 4);
+        steer.proto.v1.LoraSettings rank4 = steer.proto.v1.LoraSettings.newBuilder().setRank(4)
+                .addAllTargets(List.of("q", "v", "down")).build();
+        try (TrainerProcess trainer = TrainerProcess.start(run.properties(Map.of()), log("lora.log"));
+             KafkaConsumer<String, byte[]> events = run.eventConsumer()) {
+            for (int it = 0; it < 2; it++) {
+                for (int i = 0; i < run.perIteration; i++) {
+                    run.send(run.batch(it, i, it, "lora-it" + it + "-b" + i).toBuilder().setLora(rank4).build(), null);
+                }
+                CheckpointEvent e = awaitEvents(events, 1).get(0);
+                assertEquals(it + 1, e.getVersion());
+                assertEquals(2L * (it + 1), e.getStep());
+                Path location = Path.of(e.getLocation());
+                // the event's location is a PEFT adapter directory for the trainer's base model, no full model
+                assertTrue(Files.isRegularFile(location.resolve("adapter_config.json")), e.getLocation());
+                assertTrue(Files.isRegularFile(location.resolve("adapter_model.safetensors")), e.getLocation());
+                assertTrue(Files.notExists(location.resolve("model.safetensors")), e.getLocation());
+                steer.checkpoint.LoraCheckpoint adapter = steer.checkpoint.LoraCheckpoint.load(location,
+                        steer.checkpoint.HfConfigJson.read(baseModel.resolve("config.json")));
+                assertEquals(4, adapter.config().rank());
+                assertEquals(8, adapter.config().alpha(), "alpha 0 = PEFT's 8");
+                assertEquals(baseModel.toAbsolutePath().normalize().toString(), adapter.config().baseModel());
+                assertTrue(Files.size(location.resolve("adapter_model.safetensors"))
+                        < Files.size(baseModel.resolve("model.safetensors")) / 4);
+            }
+            TrainerStatus s = awaitStatus(trainer, st -> st.getStep() == 4 && st.getConsumerLag() == 0);
+            assertEquals(2, s.getCheckpointVersion());
+            // the durable state is the adapter and its moments
+            Path saved = TrainerCheckpoint.latest(run.runState()).orElseThrow();
+            assertTrue(Files.isRegularFile(saved.resolve("adapter_model.safetensors")), saved.toString());
+            assertTrue(Files.notExists(saved.resolve("model.safetensors")), saved.toString());
+
+            // another rank midway, and a target that does not exist: each dead-lettered, naming why
+            run.send(run.batch(2, 0, 2, "lora-it2-rank8").toBuilder().setLora(rank4.toBuilder().setRank(8)).build(),
+                    null);
+            run.send(run.batch(2, 0, 2, "lora-it2-lm-head").toBuilder().setLora(rank4.toBuilder()
+                    .addTargets("lm_head")).build(), null);
+            List<String> reasons = new ArrayList<>();
+            try (KafkaConsumer<String, byte[]> dead = run.consumer(run.prefix + ".dead")) {
+                long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+                while (reasons.size() < 2 && System.nanoTime() < deadline) {
+                    dead.poll(Duration.ofMillis(200)).forEach(r -> reasons.add(new String(
+                            r.headers().lastHeader(TrainingLoop.REASON_HEADER).value(), StandardCharsets.UTF_8)));
+                }
+            }
+            assertEquals(2, reasons.size(), reasons.toString());
+            assertTrue(reasons.get(0).contains("rank 8") && reasons.get(0).contains("keeps the LoRA settings"),
+                    reasons.get(0));
+            assertTrue(reasons.get(1).contains("lora: unknown LoRA target 'lm_head'"), reasons.get(1));
+            assertEquals(4, awaitStatus(trainer, st -> st.getConsumerLag() == 0).getStep());
+        }
+    }
+
     /** The batch ids in a run's newest saved trainer state, in training order. */
     static List<String> trainedIds(Run run) throws IOException {
         JsonNode state = JSON.readTree(TrainerCheckpoint.latest(run.runState()).orElseThrow()

@@ -10,6 +10,7 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -18,6 +19,9 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import steer.checkpoint.HfCheckpoint;
+import steer.checkpoint.LoraCheckpoint;
+import steer.checkpoint.LoraConfig;
 import steer.judge.JudgeTemplates;
 import steer.judge.PairwiseJudge;
 import steer.judge.RubricJudge;
@@ -169,6 +173,35 @@ class JudgeServiceIT {
         }
         assertEquals(0, listed.getMemoryBudgetBytes());
         assertEquals(used, listed.getMemoryUsedBytes());
+    }
+
+    /**
+     * A policy-following judge takes the trainer's LoRA adapter onto the base it serves: its verdicts are those of
+     * the checkpoint merged by {@link LoraCheckpoint#merge}.
+     */
+    @Test
+    void anAdapterLoadedOntoAServedBaseJudgesAsTheMergedCheckpoint() throws Exception {
+        LoraConfig lora = new LoraConfig(2, 4, EnumSet.of(LoraConfig.Target.Q, LoraConfig.Target.V), 0, null);
+        Path adapter = TinyWorldModel.writeAdapter(dir.resolve("follower-adapter"), model, lora, 8, 0.3);
+        HfCheckpoint base = HfCheckpoint.load(model);
+        Path merged = dir.resolve("follower-merged");
+        HfCheckpoint.save(merged, base.config(), LoraCheckpoint.load(adapter, base.config()).merge(base.config(), base.tensors()));
+        Files.copy(model.resolve("tokenizer.json"), merged.resolve("tokenizer.json"));
+        List<PairwiseJudge.Verdict> expected;
+        try (LanguageModel m = LanguageModel.load(merged)) {
+            expected = new PairwiseJudge(JudgeTemplates.world().pairwise("template_id", "")).compare(m, ITEMS);
+        }
+        stub().loadModel(LoadModelRequest.newBuilder().setName("follower").setVersion(0).setLocation(model.toString()).build());
+        var loaded = stub().loadModel(LoadModelRequest.newBuilder().setName("follower").setVersion(1)
+                .setLocation(adapter.toString()).build()).getModel();
+        assertEquals(model.toAbsolutePath().normalize().toString(), loaded.getBaseLocation());
+        CompareRequest.Builder item = compare("add 3 4", "answer : 7 .", "answer : 8 .").toBuilder().setModel("follower");
+        Comparison adapted = stub().compare(item.build());
+        assertSameValues(expected.get(0), adapted);
+        assertEquals(1, adapted.getModelVersion());
+        assertTrue(Math.abs(adapted.getLogitsAb().getLogitA() - inProcess().get(0).ab().a()) > 1e-3,
+                "the adapter changes the verdict's logits");
+        assertCompareMatchesTheLibrary(); // the pinned judge is untouched
     }
 
     @Test

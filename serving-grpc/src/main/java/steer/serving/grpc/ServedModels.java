@@ -125,7 +125,10 @@ public final class ServedModels implements AutoCloseable {
         response.onCompleted();
     }
 
-    /** LoadModel: reads a checkpoint and swaps it in under the name (empty = the start model's); blocks while reading. */
+    /**
+     * LoadModel: reads a checkpoint, or a LoRA adapter to apply onto the base served under the name
+     * ({@link ModelRegistry}), and swaps it in under the name (empty = the start model's); blocks while reading.
+     */
     public void loadModel(LoadModelRequest request, StreamObserver<LoadModelResponse> response) {
         try {
             String name = request.getName().isEmpty() ? config.modelName() : request.getName();
@@ -153,7 +156,8 @@ public final class ServedModels implements AutoCloseable {
     public ModelInfo toProto(ServedModel m) {
         return ModelInfo.newBuilder().setName(m.name()).setVersion(m.version()).setLocation(m.location().toString())
                 .setParameters(m.parameters()).setMaxPositions(m.maxPositions()).setVocabSize(m.vocabSize())
-                .setMemoryBytes(m.memoryBytes()).setPinned(registry.pinned(m.name())).build();
+                .setMemoryBytes(m.memoryBytes()).setPinned(registry.pinned(m.name()))
+                .setBaseLocation(m.base().map(Path::toString).orElse("")).build();
     }
 
     @Override
