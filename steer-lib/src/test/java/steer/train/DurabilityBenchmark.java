@@ -39,6 +39,10 @@ class DurabilityBenchmark {
                 : Path.of(named).toAbsolutePath();
         int batch = Integer.getInteger("steer.bench.batch", 16);
         int runs = Integer.getInteger("steer.bench.steps", 7);
+        // -Dsteer.bench.lora-rank=R: the run trains a LoRA adapter (alpha 2R, all seven targets) and saves only it
+        int loraRank = Integer.getInteger("steer.bench.lora-rank", 0);
+        steer.checkpoint.LoraConfig lora = loraRank == 0 ? null : new steer.checkpoint.LoraConfig(loraRank,
+                2.0 * loraRank, steer.checkpoint.LoraConfig.parseTargets("q,k,v,o,gate,up,down"), 0, null);
         List<OnlineTrainer.Batch> batches = new ArrayList<>();
         try (Tokenizer t = Tokenizer.load(model)) {
             ExampleEncoder encoder = ExampleEncoder.forModel(t, HfConfigJson.read(model.resolve(HfConfigJson.FILE_NAME)));
@@ -55,11 +59,15 @@ class DurabilityBenchmark {
             batches.add(new OnlineTrainer.Batch("bench", 0, "last", 0, ObjectiveFactory.create("sso", Map.of()),
                     runs + 1, runs + 2, 0, 0, batches.get(0).examples()));
         }
+        if (lora != null) {
+            batches.replaceAll(b -> b.withLora(lora));
+        }
         OnlineTrainer.Settings s = new OnlineTrainer.Settings(model, root.resolve("state"),
                 new CheckpointStore(root.resolve("store")), null, AdamWConfig.defaults().withLr(1e-4), 1.0, 32, 1);
         double[] step = new double[runs];
         double[] save = new double[runs];
         double version;
+        double lastStepWithVersion;
         try (OnlineTrainer t = OnlineTrainer.open(s)) {
             t.train(batches.get(0));
             t.saveState(Map.of("p-0", 1L));
@@ -72,7 +80,9 @@ class DurabilityBenchmark {
                 step[i] = (t1 - t0) / 1e9;
                 save[i] = (t2 - t1) / 1e9;
             }
+            long t0 = System.nanoTime();
             OnlineTrainer.Outcome o = t.train(batches.get(runs + 1));
+            lastStepWithVersion = (System.nanoTime() - t0) / 1e9;
             if (!(o instanceof OnlineTrainer.Trained trained) || trained.checkpoint().isEmpty()) {
                 throw new AssertionError("the last batch should have written the version: " + o);
             }
@@ -81,6 +91,19 @@ class DurabilityBenchmark {
         Path newest = TrainerCheckpoint.latest(root.resolve("state/runs/bench/states")).orElseThrow();
         try (var files = Files.walk(newest)) {
             stateBytes = files.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+        }
+        double st = median(step), sv = median(save);
+        double stMin = Arrays.stream(step).min().orElseThrow(), svMin = Arrays.stream(save).min().orElseThrow();
+        if (lora != null) {
+            // an adapter version is written inside the iteration's last step: that step less a median step
+            System.out.printf("durability on %s with LoRA r %d (all seven targets), %d SSO examples per step: median"
+                    + " step %.3f s, state save %.3f s (%.2f MB: the adapter and its moments) = %.1f%% of a step"
+                    + " (minima: %.3f s, %.3f s = %.1f%%); saving per step at save-every-steps=N: %.3f s / N; the"
+                    + " step that wrote the adapter version %.3f s (a median step %.3f s)%n", model, loraRank, batch,
+                    st, sv, stateBytes / 1e6, 100 * sv / st, stMin, svMin, 100 * svMin / stMin, sv,
+                    lastStepWithVersion, st);
+            System.out.printf("steps %s%nsaves %s%n", Arrays.toString(step), Arrays.toString(save));
+            return;
         }
         // a version alone: the weights as the store writes them at an iteration's end (config, safetensors,
         // tokenizer, checkpoint.json, every file forced, renamed)
@@ -93,8 +116,6 @@ class DurabilityBenchmark {
             write[i] = (System.nanoTime() - t0) / 1e9;
         }
         version = median(write);
-        double st = median(step), sv = median(save);
-        double stMin = Arrays.stream(step).min().orElseThrow(), svMin = Arrays.stream(save).min().orElseThrow();
         System.out.printf("durability on %s, %d SSO examples per step: median step %.3f s, state save %.3f s"
                 + " (%.1f MB) = %.1f%% of a step (minima: %.3f s, %.3f s = %.1f%%); saving per step at"
                 + " save-every-steps=N: %.3f s / N; a version write %.3f s (median)%n", model, batch, st, sv,
