@@ -91,7 +91,7 @@ final class BenchCommand implements Runnable {
                 if (prefillSamples > 0) {
                     sharedPrefill(d, ids);
                 }
-                System.out.printf("peak resident memory: %,d MB%n", peakResidentKb() / 1024);
+                System.out.printf("peak resident memory: %,d MB%n", ProcessMemory.peakResidentKb() / 1024);
             }
         }
 
@@ -138,19 +138,6 @@ final class BenchCommand implements Runnable {
                     shared * 1e3, shared / single, prefillSamples, separate * 1e3, separate / single);
         }
 
-        /** VmHWM from /proc/self/status: the process's peak resident set, including native memory. */
-        static long peakResidentKb() {
-            try {
-                for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                    if (line.startsWith("VmHWM:")) {
-                        return Long.parseLong(line.replaceAll("[^0-9]", ""));
-                    }
-                }
-            } catch (java.io.IOException e) {
-                return -1;
-            }
-            return -1;
-        }
     }
 
     /** Optimizer-step time and model-FLOPs utilisation against the fp32 matmul rate measured in the same run. */

@@ -79,9 +79,11 @@ final class GenerateCommand implements Runnable {
                 o.putPOJO("token_ids", c.tokenIds());
                 o.putPOJO("logprobs", c.logProbs());
                 o.put("finish_reason", c.finishReason().name().toLowerCase());
+                o.put("peak_resident_mb", ProcessMemory.peakResidentKb() / 1024);
                 System.out.println(o);
             } else {
                 System.out.println(shown + c.text());
+                System.err.println(ProcessMemory.peakLine());
             }
         }
     }

@@ -57,6 +57,7 @@ final class LoraCommand implements Runnable {
             System.out.printf("merged %s (r %d, alpha %s, %s) into %s -> %s%n", adapter, lora.config().rank(),
                     lora.config().alpha(), String.join(", ", lora.config().orderedTargets().stream()
                     .map(t -> t.module()).toList()), base, out);
+            System.out.println(ProcessMemory.peakLine());
         }
 
         private static boolean isEmpty(Path dir) {

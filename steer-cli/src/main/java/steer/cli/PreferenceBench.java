@@ -82,7 +82,7 @@ final class PreferenceBench {
                     microBatch == null ? batch : microBatch, warmup, steps);
             System.out.printf("  %-40s trainable %,13d of %,d: step %8.1f s, %,8.1f tokens/s, peak resident %,d MB%n",
                     name, r.trainable(), r.parameters(), r.stepSeconds(), r.tokensPerSecond(),
-                    BenchCommand.Generate.peakResidentKb() / 1024);
+                    ProcessMemory.peakResidentKb() / 1024);
         }
     }
 

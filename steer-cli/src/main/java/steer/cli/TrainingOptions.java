@@ -154,7 +154,7 @@ final class TrainingOptions {
                         ", LoRA r %d alpha %s on %s", lora.rank(), lora.alpha(), loraTargets), out);
         TrainingRun.run(spec, examples, resume, r -> System.out.println(progressLine(r, total)));
         System.out.println("wrote " + out + (lora == null ? " (model, " : " (LoRA adapter in PEFT's layout, ")
-                + TrainingRun.METRICS_FILE + ", checkpoints/)");
+                + TrainingRun.METRICS_FILE + ", checkpoints/); " + ProcessMemory.peakLine());
     }
 
     /** A warning when the run takes so few optimizer steps that the model will barely move, else null. */

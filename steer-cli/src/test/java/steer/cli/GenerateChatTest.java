@@ -39,6 +39,7 @@ class GenerateChatTest {
                 + "<|im_start|>assistant\n", r.get("prompt").asText());
         assertEquals(20, r.get("prompt_token_ids").size(), r.toString());
         assertTrue(r.get("token_ids").size() >= 1 && r.get("token_ids").size() <= 3, r.toString());
+        assertTrue(r.get("peak_resident_mb").asLong() > 100, "the process's peak, native memory included: " + r);
 
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         PrintStream old = System.err;

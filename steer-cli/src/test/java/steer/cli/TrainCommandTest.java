@@ -143,6 +143,7 @@ class TrainCommandTest {
             System.setErr(oldErr);
         }
         assertTrue(printed.contains("48 examples") && printed.contains("18 steps of 8"), printed);
+        assertTrue(printed.matches("(?s).*wrote .*; peak resident memory: [0-9,]+ MB.*"), printed);
         assertFalse(err.toString(StandardCharsets.UTF_8).contains("warning"), err.toString(StandardCharsets.UTF_8));
         List<JsonNode> m = metrics(out);
         assertEquals(18, m.size());
