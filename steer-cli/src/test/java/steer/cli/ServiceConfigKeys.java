@@ -217,7 +217,16 @@ record ServiceConfigKeys(String module, Map<String, Boolean> mapping, Map<String
             // a map of named groups (judge-svc's callers) is empty when none is configured, never required
             boolean optional = r == Optional.class || r == OptionalInt.class || r == OptionalLong.class
                     || r == OptionalDouble.class || r == Map.class;
-            keys.put(key, !optional && m.getAnnotation(withDefault) == null);
+            Annotation fallback = m.getAnnotation(withDefault);
+            keys.put(key, !optional && fallback == null);
+            if (fallback != null) {
+                // a default of "${other.key:value}" reads other.key at run time too (a setting shared by services)
+                java.util.regex.Matcher shared = java.util.regex.Pattern.compile("\\$\\{([a-z0-9.-]+)[:}]")
+                        .matcher((String) withDefault.getMethod("value").invoke(fallback));
+                while (shared.find()) {
+                    keys.putIfAbsent(shared.group(1), false);
+                }
+            }
         }
     }
 
