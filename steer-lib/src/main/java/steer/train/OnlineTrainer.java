@@ -638,30 +638,9 @@ public final class OnlineTrainer implements AutoCloseable {
             return activateAdapter(run);
         }
         Optional<Path> latest = TrainerCheckpoint.latest(run.dir);
-        HfCheckpoint start;
-        TrainerCheckpoint.Loaded loaded = null;
-        if (latest.isPresent()) {
-            loaded = TrainerCheckpoint.load(latest.get());
-            start = loaded.model();
-        } else {
-            start = HfCheckpoint.load(settings.baseModel());
-        }
-        Decoder policy = Decoder.fromHostTensors(start.config(), start.tensors(), NDManager.newBaseManager());
-        // the objective given here is never used: every step names its own (PolicyTrainer.step(batch, objective, lr))
-        PolicyTrainer trainer = new PolicyTrainer(policy, Sso.defaults(), new TrainingConfig(settings.optimizer(),
-                constantSchedule(), settings.maxGradNorm(), settings.microBatchSize()));
-        if (loaded != null) {
-            trainer.optimizer().importState(loaded.optimizer());
-        }
-        if (trainer.stepCount() != run.steps) {
-            policy.close();
-            throw new IllegalStateException("run " + run.runId + ": the saved state in " + latest.orElse(run.dir)
-                    + " has " + trainer.stepCount() + " steps, but its ledger " + run.steps);
-        }
-        run.live = new Live(policy, trainer);
-        live.put(run.runId, run);
-        modelLoads++;
-        return run.live;
+        // weights streamed tensor by tensor from the newest state, or the base model for a new run
+        AdamWState saved = latest.map(TrainerCheckpoint::loadOptimizer).orElse(null);
+        return live(run, Decoder.load(latest.orElse(settings.baseModel()), NDManager.newBaseManager()), saved, latest);
     }
 
     /**
@@ -682,16 +661,28 @@ public final class OnlineTrainer implements AutoCloseable {
                         shared.dtype())
                 : LoraAdapter.fromCheckpoint(shared.config(), loaded.adapter(), shared.manager().newSubManager(),
                         shared.dtype());
-        Decoder policy = shared.withAdapter(adapter);
+        return live(run, shared.withAdapter(adapter), loaded == null ? null : loaded.optimizer(), latest);
+    }
+
+    /**
+     * Puts a run's policy in memory with its optimizer, restoring the saved moments, after checking that they hold
+     * as many steps as the run's ledger.
+     */
+    private Live live(RunState run, Decoder policy, AdamWState saved, Optional<Path> latest) {
+        // the objective given here is never used: every step names its own (PolicyTrainer.step(batch, objective, lr))
         PolicyTrainer trainer = new PolicyTrainer(policy, Sso.defaults(), new TrainingConfig(settings.optimizer(),
                 constantSchedule(), settings.maxGradNorm(), settings.microBatchSize()));
-        if (loaded != null) {
-            trainer.optimizer().importState(loaded.optimizer());
-        }
-        if (trainer.stepCount() != run.steps) {
-            policy.close();
-            throw new IllegalStateException("run " + run.runId + ": the saved state in " + latest.orElse(run.dir)
-                    + " has " + trainer.stepCount() + " steps, but its ledger " + run.steps);
+        try {
+            if (saved != null) {
+                trainer.optimizer().importState(saved);
+            }
+            if (trainer.stepCount() != run.steps) {
+                throw new IllegalStateException("run " + run.runId + ": the saved state in " + latest.orElse(run.dir)
+                        + " has " + trainer.stepCount() + " steps, but its ledger " + run.steps);
+            }
+        } catch (RuntimeException e) {
+            policy.close();   // a view closes its adapter only
+            throw e;
         }
         run.live = new Live(policy, trainer);
         live.put(run.runId, run);
@@ -702,8 +693,7 @@ public final class OnlineTrainer implements AutoCloseable {
     /** The base model's weights, loaded on first use and shared by every LoRA run until the trainer closes. */
     private Decoder base() {
         if (base == null) {
-            HfCheckpoint c = HfCheckpoint.load(settings.baseModel());
-            base = Decoder.fromHostTensors(c.config(), c.tensors(), NDManager.newBaseManager());
+            base = Decoder.load(settings.baseModel(), NDManager.newBaseManager());
         }
         return base;
     }
@@ -1063,18 +1053,17 @@ public final class OnlineTrainer implements AutoCloseable {
                 return known;
             }
             Path dir = version == 0 ? settings.baseModel() : settings.store().location(runId, version);
-            HfCheckpoint c = policy.adapter() != null ? null : HfCheckpoint.load(dir);
-            if (references.size() >= KEPT_REFERENCES) {
-                Long eldest = references.keySet().iterator().next();
-                references.remove(eldest).close();
-            }
             Decoder reference;
-            if (c == null) {
+            if (policy.adapter() != null) {
                 // views of the shared base: closing one frees its adapter only (version 0's has none)
                 Decoder shared = base();
                 reference = shared.withAdapter(version == 0 ? null : LoraAdapter.read(dir, shared));
             } else {
-                reference = Decoder.fromHostTensors(c.config(), c.tensors(), NDManager.newBaseManager());
+                reference = Decoder.load(dir, NDManager.newBaseManager());
+            }
+            if (references.size() >= KEPT_REFERENCES) {
+                Long eldest = references.keySet().iterator().next();
+                references.remove(eldest).close();
             }
             references.put(version, reference);
             return reference;

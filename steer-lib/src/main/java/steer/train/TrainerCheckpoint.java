@@ -103,7 +103,11 @@ public final class TrainerCheckpoint {
 
     /** Reads a checkpoint written by {@link #save}. */
     public static Loaded load(Path dir) {
-        HfCheckpoint model = HfCheckpoint.load(dir);
+        return new Loaded(HfCheckpoint.load(dir), loadOptimizer(dir), state(readStateJson(dir)));
+    }
+
+    /** Reads only the optimizer state of a checkpoint written by {@link #save}: step count and moments. */
+    public static AdamWState loadOptimizer(Path dir) {
         JsonNode json = readStateJson(dir);
         Map<String, HostTensor> tensors = SafetensorsReader.read(dir.resolve(OPTIMIZER_FILE));
         Map<String, float[]> first = new HashMap<>();
@@ -111,7 +115,7 @@ public final class TrainerCheckpoint {
         for (HostTensor t : tensors.values()) {
             (t.name().startsWith("m.") ? first : second).put(t.name().substring(2), t.data());
         }
-        return new Loaded(model, new AdamWState(json.get("optimizer_step").asLong(), first, second), state(json));
+        return new AdamWState(json.get("optimizer_step").asLong(), first, second);
     }
 
     /** Reads only the trainer state of a checkpoint written by {@link #save}: no weights, no moments. */
