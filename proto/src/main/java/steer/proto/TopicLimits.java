@@ -42,25 +42,16 @@ public final class TopicLimits {
 
     private static Map.Entry<Long, String> limit(Admin admin, String topic, Duration timeout) {
         try {
-            ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
-            Config c = admin.describeConfigs(List.of(resource)).all().get(timeout.toMillis(), TimeUnit.MILLISECONDS)
-                    .get(resource);
-            return Map.entry(value(c, "max.message.bytes", "topic " + topic), "its max.message.bytes");
-        } catch (ExecutionException e) {
-            if (!(e.getCause() instanceof UnknownTopicOrPartitionException)) {
-                throw unreadable(topic, e.getCause());
+            try {
+                Config c = describe(admin, new ConfigResource(ConfigResource.Type.TOPIC, topic), timeout);
+                return Map.entry(value(c, "max.message.bytes", "topic " + topic), "its max.message.bytes");
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof UnknownTopicOrPartitionException)) {
+                    throw e;
+                }
             }
-        } catch (TimeoutException e) {
-            throw unreadable(topic, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw unreadable(topic, e);
-        }
-        try {
             Node node = admin.describeCluster().nodes().get(timeout.toMillis(), TimeUnit.MILLISECONDS).iterator().next();
-            ConfigResource broker = new ConfigResource(ConfigResource.Type.BROKER, node.idString());
-            Config c = admin.describeConfigs(List.of(broker)).all().get(timeout.toMillis(), TimeUnit.MILLISECONDS)
-                    .get(broker);
+            Config c = describe(admin, new ConfigResource(ConfigResource.Type.BROKER, node.idString()), timeout);
             return Map.entry(value(c, "message.max.bytes", "broker " + node.idString()),
                     "not created yet: the broker's message.max.bytes, which auto-creation gives it");
         } catch (ExecutionException e) {
@@ -71,6 +62,12 @@ public final class TopicLimits {
             Thread.currentThread().interrupt();
             throw unreadable(topic, e);
         }
+    }
+
+    private static Config describe(Admin admin, ConfigResource resource, Duration timeout)
+            throws ExecutionException, TimeoutException, InterruptedException {
+        return admin.describeConfigs(List.of(resource)).all().get(timeout.toMillis(), TimeUnit.MILLISECONDS)
+                .get(resource);
     }
 
     private static long value(Config c, String name, String owner) {
