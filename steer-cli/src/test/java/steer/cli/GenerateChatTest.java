@@ -24,15 +24,20 @@ class GenerateChatTest {
     @TempDir
     Path dir;
 
-    @Test
-    void chatRendersTheConversationAndAnswersAsTheAssistant() throws Exception {
-        Path model = dir.resolve("qwen-tiny");
+    /** A random-weight Qwen2-architecture model of width 16 with the real Qwen tokenizer and its chat template. */
+    static Path tinyQwenChatModel(Path model) throws java.io.IOException {
         Files.createDirectories(model);
         Files.copy(QWEN.resolve("tokenizer.json"), model.resolve("tokenizer.json"));
         Files.copy(QWEN.resolve("tokenizer_config.json"), model.resolve("tokenizer_config.json"));
         DecoderConfig c = new DecoderConfig("qwen2", 151936, 16, 32, 2, 4, 2, 1e-6, 1_000_000.0, 512, true, true,
                 151643, 151645);
         HfCheckpoint.save(model, c, new DecoderInit(0.5, false).tensors(c, 7));
+        return model;
+    }
+
+    @Test
+    void chatRendersTheConversationAndAnswersAsTheAssistant() throws Exception {
+        Path model = tinyQwenChatModel(dir.resolve("qwen-tiny"));
         JsonNode r = Stories260kTest.parse(Stories260kTest.capture("generate", "--model", model.toString(), "--chat",
                 "--system", "Be brief.", "--prompt", "2+2?", "--max-new-tokens", "3", "--temperature", "0", "--json"));
         assertEquals("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n2+2?<|im_end|>\n"

@@ -12,9 +12,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import steer.checkpoint.DecoderConfig;
-import steer.checkpoint.HfCheckpoint;
-import steer.model.DecoderInit;
 
 /**
  * The command line on the class path {@code ./steer} gives it ({@code target/steer-cli.jar} and {@code target/lib/*},
@@ -23,21 +20,12 @@ import steer.model.DecoderInit;
  */
 class LauncherClasspathIT {
 
-    private static final Path QWEN = Path.of(System.getProperty("user.dir")).getParent().getParent()
-            .resolve("shared/models/qwen3-tokenizer");
-
     @TempDir
     Path dir;
 
     @Test
     void generateChatRunsOnTheLaunchersClassPath() throws Exception {
-        Path model = dir.resolve("qwen-tiny");
-        Files.createDirectories(model);
-        Files.copy(QWEN.resolve("tokenizer.json"), model.resolve("tokenizer.json"));
-        Files.copy(QWEN.resolve("tokenizer_config.json"), model.resolve("tokenizer_config.json"));
-        DecoderConfig c = new DecoderConfig("qwen2", 151936, 16, 32, 2, 4, 2, 1e-6, 1_000_000.0, 512, true, true,
-                151643, 151645);
-        HfCheckpoint.save(model, c, new DecoderInit(0.5, false).tensors(c, 7));
+        Path model = GenerateChatTest.tinyQwenChatModel(dir.resolve("qwen-tiny"));
         String classPath = System.getProperty("steer.cli.jar") + File.pathSeparator
                 + Path.of(System.getProperty("steer.cli.lib")).resolve("*");
         Process p = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
