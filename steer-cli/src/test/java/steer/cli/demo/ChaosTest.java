@@ -121,10 +121,9 @@ class ChaosTest {
                         seen++;
                         while (next < victims.size() && seen >= atEvent[next]) {
                             sleep(delayMs[next]);
-                            // one service down at a time: the previous victim is back before the next kill
-                            if (next > 0) {
-                                awaitBack(victims.get(next - 1));
-                            }
+                            // no waiting for the previous victim to come back: a restart takes seconds, and on a fast
+                            // machine the run ended before a kill that waited (seed 21: 3 of 4 landed); two services
+                            // down at once is a harder case, not an easier one
                             victims.get(next).kill();
                             killed.add(victims.get(next).name() + " after event " + seen + " (iteration "
                                     + e.getIteration() + " " + e.getPhase() + ") +" + delayMs[next] + " ms");
