@@ -34,8 +34,15 @@ final class BenchCommand implements Runnable {
             description = "Decode throughput (tokens/s, median of repeats after warm-up) and peak resident memory.")
     static final class Generate implements Runnable {
 
-        @Option(names = "--model", required = true, description = "model directory (Hugging Face layout)")
+        @Option(names = "--model", description = "model directory (Hugging Face layout)")
         Path model;
+
+        @Option(names = "--config", description = "instead of --model: random weights (DecoderInit, seed 0) of this"
+                + " config.json's shape, built in memory (no checkpoint written), with --tokenizer's tokenizer")
+        Path config;
+
+        @Option(names = "--tokenizer", description = "with --config: a directory holding tokenizer.json")
+        Path tokenizer;
 
         @Option(names = "--streams", split = ",", defaultValue = "1,64", description = "batch sizes to measure (default: ${DEFAULT-VALUE})")
         int[] streams;
@@ -53,17 +60,26 @@ final class BenchCommand implements Runnable {
                 + " measurement; 0 skips it (default: ${DEFAULT-VALUE})")
         int prefillSamples;
 
+        @picocli.CommandLine.Mixin
+        PlacementOptions placement = new PlacementOptions();
+
         @Option(names = "--prefill-tokens", defaultValue = "64", description = "that prompt's length in tokens (default: ${DEFAULT-VALUE})")
         int prefillTokens;
 
         @Override
         public void run() {
-            try (LanguageModel lm = LanguageModel.load(model)) {
+            steer.model.Placement at = placement.placement();
+            if ((model == null) == (config == null) || (config != null) != (tokenizer != null)) {
+                throw new IllegalArgumentException("bench generate needs --model DIR, or --config config.json with"
+                        + " --tokenizer DIR");
+            }
+            try (LanguageModel lm = model != null ? LanguageModel.load(model, at) : randomModel(at)) {
                 Decoder d = lm.decoder();
+                System.out.println("placement: " + at);
                 int[] ids = lm.tokenizer().encode(prompt);
                 int maxNew = Math.min(newTokens, d.config().maxPositionEmbeddings() - ids.length);
                 System.out.printf("model %s: %,d parameters, %d layers, width %d; prompt %d tokens, %d new tokens per stream%n",
-                        model, lm.parameterCount(), d.config().numLayers(), d.config().hiddenSize(), ids.length, maxNew);
+                        model != null ? model : "random weights of " + config, lm.parameterCount(), d.config().numLayers(), d.config().hiddenSize(), ids.length, maxNew);
                 System.out.printf("machine: %d cores (%s %s), Java %s%n", Runtime.getRuntime().availableProcessors(),
                         System.getProperty("os.name"), System.getProperty("os.arch"), System.getProperty("java.version"));
                 for (int n : streams) {
@@ -92,6 +108,20 @@ final class BenchCommand implements Runnable {
                     sharedPrefill(d, ids);
                 }
                 System.out.printf("peak resident memory: %,d MB%n", ProcessMemory.peakResidentKb() / 1024);
+                DeviceMemory.print(at);
+            }
+        }
+
+        /** Random weights of --config's shape on the placement, with --tokenizer's tokenizer. */
+        private LanguageModel randomModel(steer.model.Placement at) {
+            DecoderConfig c = steer.checkpoint.HfConfigJson.read(config);
+            steer.tokenizer.Tokenizer t = steer.tokenizer.Tokenizer.load(tokenizer);
+            try {
+                return new LanguageModel(Decoder.fromHostTensors(c, DecoderInit.defaults().tensors(c, 0), at.newManager(),
+                        at.precision(), false), t);
+            } catch (RuntimeException | Error e) {
+                t.close();
+                throw e;
             }
         }
 
@@ -171,6 +201,10 @@ final class BenchCommand implements Runnable {
                 Main.setTorchThreads(threads == null ? 1 : threads[0]);
                 preference.run(model, batch, seqLen, steps);
                 return;
+            }
+            if (!preference.placement.placement().equals(steer.model.Placement.CPU_F32)) {
+                throw new IllegalArgumentException("--device and --precision apply to --objective dpo; the SFT"
+                        + " utilisation benchmark measures against the CPU's float32 matmul rate");
             }
             int cores = Runtime.getRuntime().availableProcessors();
             int[] counts = threads != null ? threads : cores > 1 ? new int[] {1, cores} : new int[] {1};

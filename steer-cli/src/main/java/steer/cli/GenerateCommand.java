@@ -46,13 +46,16 @@ final class GenerateCommand implements Runnable {
     @Option(names = "--stop", description = "stop when the continuation contains this text (repeatable)")
     List<String> stop = List.of();
 
+    @picocli.CommandLine.Mixin
+    PlacementOptions placement = new PlacementOptions();
+
     @Option(names = "--json", description = "print one JSON object with the text, token ids and per-token log-probs")
     boolean json;
 
     @Override
     public void run() {
         SamplingParams params = new SamplingParams(maxNewTokens, temperature, topP, topK, seed);
-        try (LanguageModel lm = LanguageModel.load(model)) {
+        try (LanguageModel lm = LanguageModel.load(model, placement.placement())) {
             if (system != null && !chat) {
                 throw new IllegalArgumentException("--system needs --chat");
             }

@@ -47,6 +47,9 @@ final class PreferenceBench {
     @Option(names = "--micro-batch", description = "with dpo: pairs per forward/backward pass (default: the batch)")
     Integer microBatch;
 
+    @picocli.CommandLine.Mixin
+    PlacementOptions placement = new PlacementOptions();
+
     @Option(names = "--warmup", defaultValue = "1", description = "with dpo: untimed steps first (default: ${DEFAULT-VALUE})")
     int warmup;
 
@@ -64,6 +67,8 @@ final class PreferenceBench {
         Supplier<Map<String, HostTensor>> weights = model != null ? () -> HfCheckpoint.load(model).tensors()
                 : () -> DecoderInit.defaults().tensors(c, 0);
         String source = model != null ? model.toString() : "random weights of " + config;
+        steer.model.Placement at = placement.placement();
+        System.out.println("placement: " + at);
         System.out.printf("%s: %s, width %d, %d layers, vocabulary %,d; DPO, %d pairs x 2 x %d tokens, micro-batch %d,"
                         + " median of %d steps after %d%n", source, c.modelType(), c.hiddenSize(), c.numLayers(),
                 c.vocabSize(), batch, seqLen, microBatch == null ? batch : microBatch, steps, warmup);
@@ -79,10 +84,11 @@ final class PreferenceBench {
             String name = lora == null ? "full fine-tuning" : String.format("LoRA r %d alpha %s on %s", lora.rank(),
                     lora.alpha(), loraTargets);
             TrainingBenchmark.PreferenceResult r = TrainingBenchmark.measurePreference(c, weights, lora, batch, seqLen,
-                    microBatch == null ? batch : microBatch, warmup, steps);
+                    microBatch == null ? batch : microBatch, warmup, steps, at);
             System.out.printf("  %-40s trainable %,13d of %,d: step %8.1f s, %,8.1f tokens/s, peak resident %,d MB%n",
                     name, r.trainable(), r.parameters(), r.stepSeconds(), r.tokensPerSecond(),
                     ProcessMemory.peakResidentKb() / 1024);
+            DeviceMemory.print(at);
         }
     }
 

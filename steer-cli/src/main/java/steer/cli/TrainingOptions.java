@@ -25,6 +25,9 @@ final class TrainingOptions {
     @Option(names = "--model", required = true, description = "starting model directory (Hugging Face layout); also the reference")
     Path model;
 
+    @picocli.CommandLine.Mixin
+    PlacementOptions placement = new PlacementOptions();
+
     @Option(names = "--data", required = true, description = "training records, JSONL")
     Path data;
 
@@ -148,7 +151,7 @@ final class TrainingOptions {
             lora.orderedTargets().forEach(t -> l.withArray("targets").add(t.module()));
         }
         TrainingRun.Spec spec = new TrainingRun.Spec(model, out, objective, config, batchSize, epochs, maxSteps, saveEvery,
-                stopAfter, seed, reference.equals("precomputed"), settings, lora);
+                stopAfter, seed, reference.equals("precomputed"), settings, lora, placement.placement());
         System.out.printf("%s: %d examples from %s, %d steps of %d, peak lr %.2g%s -> %s%n", objectiveName,
                 examples.size(), data, total, batchSize, peak, lora == null ? "" : String.format(Locale.ROOT,
                         ", LoRA r %d alpha %s on %s", lora.rank(), lora.alpha(), loraTargets), out);

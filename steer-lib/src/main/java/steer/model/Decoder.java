@@ -36,8 +36,11 @@ import steer.checkpoint.LoraConfig.Target;
  * {@link #toHostTensors}.
  *
  * <p>Precision: weights and every constant table share one data type, float32 by default; float64 serves
- * finite-difference gradient checks, where float32's rounding would swamp the differences. Host tensors are
- * float32 either way.
+ * finite-difference gradient checks, where float32's rounding would swamp the differences. In half precision
+ * (bfloat16 on a GPU, float16 anywhere; see {@link Placement}) activations are half while RMSNorm, attention's
+ * softmax and the logits are float32, as in Hugging Face's eager Llama; the weights are half, or float32 master
+ * weights cast at each use when full parameters train. Callers pass float inputs (attention biases) and get
+ * logits in {@link #dtype()}, float32 for every precision but float64. Host tensors are float32 either way.
  *
  * <p>Memory: the weights live on the model manager for the model's whole life. Every method that computes
  * puts an activation first in each op, so results attach to the caller's manager (DJL attaches a result
@@ -56,7 +59,9 @@ public final class Decoder implements AutoCloseable {
 
     private final DecoderConfig config;
     private final NDManager manager;
-    private final DataType dtype;         // FLOAT32 or FLOAT64, of weights and constants alike
+    private final DataType dtype;         // FLOAT32 or FLOAT64: of float inputs, logits and (unless half) weights
+    private final DataType compute;       // activations' and constants' type: dtype, or FLOAT16 / BFLOAT16
+    private final boolean half;           // compute is FLOAT16 or BFLOAT16
     private final NDArray embed;          // [V, C]
     private final Layer[] layers;
     private final NDArray finalNorm;      // [C]
@@ -77,11 +82,13 @@ public final class Decoder implements AutoCloseable {
         // bqkv [(H+2KV)*Dh] is null without attention bias; qNorm and kNorm [Dh] are null without q/k norm
     }
 
-    private Decoder(DecoderConfig config, NDManager manager, DataType dtype, NDArray embed, Layer[] layers,
-                    NDArray finalNorm, NDArray lmHead) {
+    private Decoder(DecoderConfig config, NDManager manager, DataType dtype, DataType compute, NDArray embed,
+                    Layer[] layers, NDArray finalNorm, NDArray lmHead) {
         this.config = config;
         this.manager = manager;
         this.dtype = dtype;
+        this.compute = compute;
+        this.half = compute != dtype;
         this.embed = embed;
         this.layers = layers;
         this.finalNorm = finalNorm;
@@ -90,15 +97,16 @@ public final class Decoder implements AutoCloseable {
         this.ownsWeights = true;
         int dh = config.headDim();
         float[][] tables = rotaryTables(config.maxPositionEmbeddings(), dh, config.ropeTheta(), config.ropeScaling());
-        this.cosTable = create(manager, dtype, tables[0], new Shape(config.maxPositionEmbeddings(), dh));
-        this.sinTable = create(manager, dtype, tables[1], new Shape(config.maxPositionEmbeddings(), dh));
+        this.cosTable = create(manager, compute, tables[0], new Shape(config.maxPositionEmbeddings(), dh));
+        this.sinTable = create(manager, compute, tables[1], new Shape(config.maxPositionEmbeddings(), dh));
         float[] r = new float[dh * dh];
         int half = dh / 2;
         for (int i = 0; i < half; i++) {
             r[(i + half) * dh + i] = -1f;   // out[i] = -x[i + half]
             r[i * dh + i + half] = 1f;      // out[i + half] = x[i]
         }
-        this.rotateHalf = create(manager, dtype, r, new Shape(dh, dh));
+        this.rotateHalf = create(manager, compute, r, new Shape(dh, dh));
+        // half precision normalises in float32, so epsilon is float32 there
         this.normEps = create(manager, dtype, new float[] {(float) config.rmsNormEps()}, new Shape(1));
         int heads = config.numHeads() + 2 * config.numKvHeads();
         float[] scale = new float[heads];
@@ -106,8 +114,8 @@ public final class Decoder implements AutoCloseable {
         java.util.Arrays.fill(scale, 0, config.numHeads(), (float) (1.0 / Math.sqrt(dh)));
         java.util.Arrays.fill(scale, config.numHeads(), config.numHeads() + config.numKvHeads(), 1f);
         java.util.Arrays.fill(identity, config.numHeads() + config.numKvHeads(), heads, 1f);
-        this.rotaryScale = create(manager, dtype, scale, new Shape(heads, 1));
-        this.rotaryIdentity = create(manager, dtype, identity, new Shape(heads, 1));
+        this.rotaryScale = create(manager, compute, scale, new Shape(heads, 1));
+        this.rotaryIdentity = create(manager, compute, identity, new Shape(heads, 1));
     }
 
     /** A view of {@code base}'s weights and tables with {@code adapter} in front of them. */
@@ -115,6 +123,8 @@ public final class Decoder implements AutoCloseable {
         this.config = base.config;
         this.manager = base.manager;
         this.dtype = base.dtype;
+        this.compute = base.compute;
+        this.half = base.half;
         this.embed = base.embed;
         this.layers = base.layers;
         this.finalNorm = base.finalNorm;
@@ -202,12 +212,56 @@ public final class Decoder implements AutoCloseable {
 
     /** {@link #load(Path, NDManager)} from a checkpoint already opened (its headers read and checked). */
     public static Decoder load(HfCheckpoint.Streamed checkpoint, NDManager manager) {
+        return load(checkpoint, manager, Placement.Precision.F32, false);
+    }
+
+    /**
+     * {@link #load(Path, NDManager)} in a precision: float32 as there, or half-precision activations with the
+     * weights stored half ({@code masterWeights} false: serving, references, a LoRA run's frozen base) or float32
+     * ({@code masterWeights} true: full fine-tuning, where the optimizer updates float32 weights and every forward
+     * pass casts them, so gradients reach the float32 arrays through the casts).
+     *
+     * @param manager on the device the model runs on ({@link Placement#newManager()}); the decoder owns it
+     */
+    public static Decoder load(Path dir, NDManager manager, Placement.Precision precision, boolean masterWeights) {
+        HfCheckpoint.Streamed checkpoint;
         try {
-            return fromTensors(checkpoint.config(), checkpoint::read, manager, DataType.FLOAT32);
+            checkpoint = HfCheckpoint.stream(dir);
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+        return load(checkpoint, manager, precision, masterWeights);
+    }
+
+    /** {@link #load(Path, NDManager, Placement.Precision, boolean)} from a checkpoint already opened. */
+    public static Decoder load(HfCheckpoint.Streamed checkpoint, NDManager manager, Placement.Precision precision,
+                               boolean masterWeights) {
+        try {
+            return fromTensors(checkpoint.config(), checkpoint::read, manager, precision, masterWeights);
         } catch (RuntimeException | Error e) {
             manager.close();
             throw e;
         }
+    }
+
+    /**
+     * {@link #fromHostTensors(DecoderConfig, Map, NDManager)} in a precision, with half or float32 master weights
+     * as {@link #load(Path, NDManager, Placement.Precision, boolean)} says.
+     */
+    public static Decoder fromHostTensors(DecoderConfig config, Map<String, HostTensor> tensors, NDManager manager,
+                                          Placement.Precision precision, boolean masterWeights) {
+        return fromTensors(config, tensors::get, manager, precision, masterWeights);
+    }
+
+    private static Decoder fromTensors(DecoderConfig config, Function<String, HostTensor> tensors, NDManager manager,
+                                       Placement.Precision precision, boolean masterWeights) {
+        if (!precision.isHalf()) {
+            return fromTensors(config, tensors, manager, DataType.FLOAT32);
+        }
+        DataType halfType = precision.dataType();
+        return fromTensors(config, tensors, manager, DataType.FLOAT32, masterWeights ? DataType.FLOAT32 : halfType,
+                halfType);
     }
 
     /**
@@ -219,26 +273,36 @@ public final class Decoder implements AutoCloseable {
         if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT64) {
             throw new IllegalArgumentException("decoder data type must be FLOAT32 or FLOAT64, got " + dtype);
         }
+        return fromTensors(config, tensors, manager, dtype, dtype, dtype);
+    }
+
+    /**
+     * @param dtype      float inputs' and logits' type (FLOAT32 or FLOAT64)
+     * @param weightType the stored weights' type: dtype, or the half type
+     * @param compute    the activations' type: dtype, or FLOAT16 / BFLOAT16
+     */
+    private static Decoder fromTensors(DecoderConfig config, Function<String, HostTensor> tensors, NDManager manager,
+                                       DataType dtype, DataType weightType, DataType compute) {
         Layer[] layers = new Layer[config.numLayers()];
         for (int i = 0; i < layers.length; i++) {
             String p = "model.layers." + i + ".";
-            NDArray wqkv = transposedConcat(manager, dtype, tensors, p + "self_attn.q_proj.weight",
+            NDArray wqkv = transposedConcat(manager, weightType, tensors, p + "self_attn.q_proj.weight",
                     p + "self_attn.k_proj.weight", p + "self_attn.v_proj.weight");
-            NDArray bqkv = config.attentionBias() ? concatenatedVector(manager, dtype, tensors,
+            NDArray bqkv = config.attentionBias() ? concatenatedVector(manager, weightType, tensors,
                     p + "self_attn.q_proj.bias", p + "self_attn.k_proj.bias", p + "self_attn.v_proj.bias") : null;
-            NDArray qNorm = config.qkNorm() ? vector(manager, dtype, tensors, p + "self_attn.q_norm.weight") : null;
-            NDArray kNorm = config.qkNorm() ? vector(manager, dtype, tensors, p + "self_attn.k_norm.weight") : null;
-            layers[i] = new Layer(vector(manager, dtype, tensors, p + "input_layernorm.weight"), wqkv, bqkv, qNorm, kNorm,
-                    transposedConcat(manager, dtype, tensors, p + "self_attn.o_proj.weight"),
-                    vector(manager, dtype, tensors, p + "post_attention_layernorm.weight"),
-                    transposedConcat(manager, dtype, tensors, p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"),
-                    transposedConcat(manager, dtype, tensors, p + "mlp.down_proj.weight"));
+            NDArray qNorm = config.qkNorm() ? vector(manager, weightType, tensors, p + "self_attn.q_norm.weight") : null;
+            NDArray kNorm = config.qkNorm() ? vector(manager, weightType, tensors, p + "self_attn.k_norm.weight") : null;
+            layers[i] = new Layer(vector(manager, weightType, tensors, p + "input_layernorm.weight"), wqkv, bqkv, qNorm, kNorm,
+                    transposedConcat(manager, weightType, tensors, p + "self_attn.o_proj.weight"),
+                    vector(manager, weightType, tensors, p + "post_attention_layernorm.weight"),
+                    transposedConcat(manager, weightType, tensors, p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"),
+                    transposedConcat(manager, weightType, tensors, p + "mlp.down_proj.weight"));
         }
-        NDArray embed = vector(manager, dtype, tensors, "model.embed_tokens.weight");
+        NDArray embed = vector(manager, weightType, tensors, "model.embed_tokens.weight");
         NDArray lmHead = config.tieWordEmbeddings() ? null
-                : transposedConcat(manager, dtype, tensors, "lm_head.weight");
-        return new Decoder(config, manager, dtype, embed, layers,
-                vector(manager, dtype, tensors, "model.norm.weight"), lmHead);
+                : transposedConcat(manager, weightType, tensors, "lm_head.weight");
+        return new Decoder(config, manager, dtype, compute, embed, layers,
+                vector(manager, weightType, tensors, "model.norm.weight"), lmHead);
     }
 
     /**
@@ -316,9 +380,17 @@ public final class Decoder implements AutoCloseable {
         return config;
     }
 
-    /** The data type of the weights and constants: FLOAT32, or FLOAT64 for gradient checks. */
+    /**
+     * The data type of float inputs (attention biases) and of logits: FLOAT32, or FLOAT64 for gradient checks. It is
+     * also the weights' type unless the decoder runs in half precision ({@link #computeType()}).
+     */
     public DataType dtype() {
         return dtype;
+    }
+
+    /** The activations' data type: {@link #dtype()}, or FLOAT16 / BFLOAT16 in half precision. */
+    public DataType computeType() {
+        return compute;
     }
 
     /** The manager that owns the weights; request managers are made as its children. */
@@ -343,6 +415,7 @@ public final class Decoder implements AutoCloseable {
         long B = ids.getShape().get(0), T = ids.getShape().get(1);
         int H = config.numHeads(), KV = config.numKvHeads(), Dh = config.headDim(), G = H / KV;
         NDArray x = rows(embed, ids);                                                      // [B, T, C]
+        x = Casts.to(x, compute, x.getManager());                                           // float32 masters
         NDArray[] rotary = rotary(positions);                                           // 2 × [B, T, H+2KV, Dh]
         if (attnBias != null && G > 1 && T > 1) {
             attnBias = attnBias.tile(new long[] {1, 1, G, 1});                             // [B, 1, G*T, S]
@@ -353,12 +426,12 @@ public final class Decoder implements AutoCloseable {
             Layer l = layers[li];
             // attention block
             NDArray h = rmsNorm(x, l.attnNorm);
-            NDArray qkv = h.matMul(l.wqkv);                                                // [B, T, (H+2KV)*Dh]
+            NDArray qkv = h.matMul(use(l.wqkv, h));                                                // [B, T, (H+2KV)*Dh]
             if (lora != null) {
                 qkv = lora.addTo(li, qkv, h, Target.Q, Target.K, Target.V);
             }
             if (l.bqkv != null) {
-                qkv = qkv.add(l.bqkv);
+                qkv = qkv.add(use(l.bqkv, h));
             }
             qkv = qkv.reshape(B, T, H + 2L * KV, Dh);                                     // [B, T, H+2KV, Dh]
             if (l.qNorm != null) {
@@ -385,22 +458,28 @@ public final class Decoder implements AutoCloseable {
                 v = kv[1];                                                                  // [B, KV, S, Dh]
             }
             NDArray att = q.matMul(kT);                                                     // [B, KV, G*T, S]
-            att = (attnBias == null ? att : att.add(attnBias)).softmax(-1);
+            if (half) {
+                // scores, masking and softmax in float32 (a float16 mask of -1e9 would be -inf), then back
+                att = Casts.to(att, dtype, att.getManager());
+                att = Casts.to((attnBias == null ? att : att.add(attnBias)).softmax(-1), compute, att.getManager());
+            } else {
+                att = (attnBias == null ? att : att.add(attnBias)).softmax(-1);
+            }
             NDArray y = att.matMul(v);                                                      // [B, KV, G*T, Dh]
             y = T == 1 ? y.reshape(B, 1, (long) H * Dh)
                     : y.reshape(B, H, T, Dh).transpose(0, 2, 1, 3).reshape(B, T, (long) H * Dh); // [B, T, H*Dh]
-            NDArray o = y.matMul(l.wo);                                                     // [B, T, C]
+            NDArray o = y.matMul(use(l.wo, y));                                                    // [B, T, C]
             x = x.add(lora == null ? o : lora.addTo(li, o, y, Target.O));
             // SwiGLU MLP block
             h = rmsNorm(x, l.mlpNorm);
-            NDArray gateUpOut = h.matMul(l.wGateUp);                                        // [B, T, 2I]
+            NDArray gateUpOut = h.matMul(use(l.wGateUp, h));                                        // [B, T, 2I]
             if (lora != null) {
                 gateUpOut = lora.addTo(li, gateUpOut, h, Target.GATE, Target.UP);
             }
             NDList gateUp = gateUpOut.split(2, 2);                                         // 2 × [B, T, I]
             NDArray gate = gateUp.get(0);
             NDArray m = gate.mul(Activation.sigmoid(gate)).mul(gateUp.get(1));             // [B, T, I]
-            NDArray down = m.matMul(l.wDown);                                               // [B, T, C]
+            NDArray down = m.matMul(use(l.wDown, m));                                               // [B, T, C]
             x = x.add(lora == null ? down : lora.addTo(li, down, m, Target.DOWN));
         }
         if (cache != null) {
@@ -431,8 +510,18 @@ public final class Decoder implements AutoCloseable {
     public NDArray logits(NDArray hidden) {
         // a tied head reuses the embedding [V, C] as a linear layer's weight (x·Wᵀ), an op that starts from
         // the activation, so nothing touches the shared model manager
-        return lmHead == null ? hidden.getNDArrayInternal().linear(hidden, embed, null).singletonOrThrow()
-                : hidden.matMul(lmHead);
+        NDArray logits = lmHead == null
+                ? hidden.getNDArrayInternal().linear(hidden, use(embed, hidden), null).singletonOrThrow()
+                : hidden.matMul(use(lmHead, hidden));
+        return Casts.to(logits, dtype, hidden.getManager());
+    }
+
+    /**
+     * A weight in the activations' type: itself, or for float32 master weights under half precision a cast owned
+     * by {@code activation}'s manager (the step's, not the model's), through which autograd reaches the weight.
+     */
+    private NDArray use(NDArray weight, NDArray activation) {
+        return Casts.to(weight, compute, activation.getManager());
     }
 
     /**
@@ -456,6 +545,12 @@ public final class Decoder implements AutoCloseable {
 
     /** RMSNorm (Zhang and Sennrich 2019): x / sqrt(mean(x²) + eps) · w, over the last axis. */
     private NDArray rmsNorm(NDArray x, NDArray w) {
+        if (half) {
+            // normalised in float32, then scaled in the activations' type (Hugging Face's LlamaRMSNorm)
+            NDArray f = Casts.to(x, dtype, x.getManager());
+            NDArray n = f.div(f.square().mean(new int[] {-1}, true).add(normEps).sqrt());
+            return Casts.to(n, compute, x.getManager()).mul(use(w, x));
+        }
         return x.div(x.square().mean(new int[] {-1}, true).add(normEps).sqrt()).mul(w);
     }
 
@@ -520,7 +615,8 @@ public final class Decoder implements AutoCloseable {
 
     /** Makes a request-scoped KV cache for {@code batch} sequences of at most {@code capacity} positions. */
     public KvCache newCache(NDManager requestManager, int batch, int capacity) {
-        return new KvCache(requestManager, config.numLayers(), batch, config.numKvHeads(), capacity, config.headDim());
+        return new KvCache(requestManager, config.numLayers(), batch, config.numKvHeads(), capacity, config.headDim(),
+                compute);
     }
 
     /** Frees the weights, or for a view made by {@link #withAdapter}, its adapter only. */
@@ -620,10 +716,18 @@ public final class Decoder implements AutoCloseable {
         out.put(name, new HostTensor(name, a.getShape().getShape(), floats(a)));
     }
 
-    /** Float32 values widened to {@code dtype} in Java, so no float32 copy is left on the manager. */
+    /**
+     * Float32 values in {@code dtype}: widened to float64 in Java, or narrowed to a half type natively with the
+     * float32 copy freed at once, so no float32 copy is left on the manager.
+     */
     private static NDArray create(NDManager m, DataType dtype, float[] values, Shape shape) {
         if (dtype == DataType.FLOAT32) {
             return m.create(values, shape);
+        }
+        if (dtype == DataType.FLOAT16 || dtype == DataType.BFLOAT16) {
+            try (NDArray f = m.create(values, shape)) {
+                return f.toType(dtype, false);
+            }
         }
         double[] wide = new double[values.length];
         for (int i = 0; i < values.length; i++) {
@@ -636,6 +740,11 @@ public final class Decoder implements AutoCloseable {
     private static float[] floats(NDArray a) {
         if (a.getDataType() == DataType.FLOAT32) {
             return a.toFloatArray();
+        }
+        if (a.getDataType() == DataType.FLOAT16 || a.getDataType() == DataType.BFLOAT16) {
+            try (NDArray f = a.toType(DataType.FLOAT32, false)) {   // exact: every half value is a float32
+                return f.toFloatArray();
+            }
         }
         double[] wide = a.toDoubleArray();
         float[] out = new float[wide.length];

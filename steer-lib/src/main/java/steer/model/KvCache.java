@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 /**
@@ -29,14 +30,14 @@ public final class KvCache {
     private int capacity;
     private int length;
 
-    KvCache(NDManager manager, int layers, int batch, int kvHeads, int capacity, int headDim) {
+    KvCache(NDManager manager, int layers, int batch, int kvHeads, int capacity, int headDim, DataType dtype) {
         this.manager = manager;
         this.keys = new NDArray[layers];
         this.values = new NDArray[layers];
         this.capacity = capacity;
         for (int i = 0; i < layers; i++) {
-            keys[i] = manager.zeros(new Shape(batch, kvHeads, headDim, capacity));
-            values[i] = manager.zeros(new Shape(batch, kvHeads, capacity, headDim));
+            keys[i] = manager.zeros(new Shape(batch, kvHeads, headDim, capacity), dtype);
+            values[i] = manager.zeros(new Shape(batch, kvHeads, capacity, headDim), dtype);
         }
     }
 
@@ -162,8 +163,8 @@ public final class KvCache {
         for (int i = 0; i < keys.length; i++) {
             Shape ks = keys[i].getShape();
             Shape vs = values[i].getShape();
-            keys[i] = grow(keys[i], manager.zeros(new Shape(ks.get(0), ks.get(1), ks.get(2), grown - capacity)), 3);
-            values[i] = grow(values[i], manager.zeros(new Shape(vs.get(0), vs.get(1), grown - capacity, vs.get(3))), 2);
+            keys[i] = grow(keys[i], manager.zeros(new Shape(ks.get(0), ks.get(1), ks.get(2), grown - capacity), keys[i].getDataType()), 3);
+            values[i] = grow(values[i], manager.zeros(new Shape(vs.get(0), vs.get(1), grown - capacity, vs.get(3)), values[i].getDataType()), 2);
         }
         capacity = grown;
     }
@@ -177,8 +178,8 @@ public final class KvCache {
         for (int i = 0; i < keys.length; i++) {
             Shape ks = keys[i].getShape();
             Shape vs = values[i].getShape();
-            keys[i] = grow(keys[i], manager.zeros(new Shape(rows - have, ks.get(1), ks.get(2), ks.get(3))), 0);
-            values[i] = grow(values[i], manager.zeros(new Shape(rows - have, vs.get(1), vs.get(2), vs.get(3))), 0);
+            keys[i] = grow(keys[i], manager.zeros(new Shape(rows - have, ks.get(1), ks.get(2), ks.get(3)), keys[i].getDataType()), 0);
+            values[i] = grow(values[i], manager.zeros(new Shape(rows - have, vs.get(1), vs.get(2), vs.get(3)), values[i].getDataType()), 0);
         }
     }
 

@@ -1,7 +1,6 @@
 package steer.model;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -44,6 +43,14 @@ public final class LanguageModel implements AutoCloseable {
      * ({@code CheckpointException}, {@code TokenizerException}).
      */
     public static LanguageModel load(Path dir) {
+        return load(dir, Placement.CPU_F32);
+    }
+
+    /**
+     * Loads a model directory onto a device in a precision (see {@link Placement}): half precision stores the
+     * weights half, for serving; training loads its models itself.
+     */
+    public static LanguageModel load(Path dir, Placement placement) {
         // headers and tokenizer first, so a mismatch fails before gigabytes are read
         HfCheckpoint.Streamed checkpoint = HfCheckpoint.stream(dir);
         Tokenizer tokenizer = Tokenizer.load(dir);
@@ -54,7 +61,8 @@ public final class LanguageModel implements AutoCloseable {
         }
         try {
             // tensor by tensor: the weights pass through the Java heap one layer at a time
-            return new LanguageModel(Decoder.load(checkpoint, NDManager.newBaseManager()), tokenizer);
+            return new LanguageModel(Decoder.load(checkpoint, placement.newManager(), placement.precision(), false),
+                    tokenizer);
         } catch (RuntimeException | Error e) {
             tokenizer.close();
             throw e;

@@ -218,7 +218,12 @@ public final class LoraAdapter implements AutoCloseable {
         }
         NDArray aT = NDArrays.concat(a, 1);                                                 // [in, n·r]
         NDArray bT = NDArrays.concat(rows, 0);                                              // [n·r, Σ out]
-        return y.addi(x.matMul(aT).mul(scale).matMul(bT));                                // [..., n·r] → [..., Σ out]
+        if (x.getDataType() == dtype) {
+            return y.addi(x.matMul(aT).mul(scale).matMul(bT));                            // [..., n·r] → [..., Σ out]
+        }
+        // a half-precision base: the adapter stays float32 (its master weights), as PEFT casts the input to it
+        NDArray delta = Casts.to(x, dtype, step).matMul(aT).mul(scale).matMul(bT);
+        return y.addi(Casts.to(delta, y.getDataType(), step));
     }
 
     @Override

@@ -1,6 +1,5 @@
 package steer.train;
 
-import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -31,6 +30,7 @@ import steer.checkpoint.LoraConfig;
 import steer.data.TrainingExample;
 import steer.model.Decoder;
 import steer.model.LoraAdapter;
+import steer.model.Placement;
 import steer.objective.Objective;
 import steer.objective.Sso;
 import steer.store.CheckpointStore;
@@ -114,10 +114,13 @@ public final class OnlineTrainer implements AutoCloseable {
      * @param maxLoadedRuns      how many runs' models (policy, moments, reference) stay in memory, ≥ 1
      * @param loraLearningRate   the default peak learning rate of a run that trains a LoRA adapter, when a batch
      *                           names none, &gt; 0; {@link #DEFAULT_LORA_LR_FACTOR} times the optimizer's by default
+     * @param placement          the device and precision every model of the trainer runs in: in half precision a
+     *                           fully trained policy keeps float32 master weights and moments, while references
+     *                           and a LoRA run's frozen base are stored half (see {@link Placement})
      */
     public record Settings(Path baseModel, Path stateDir, CheckpointStore store, String runId, AdamWConfig optimizer,
                            double maxGradNorm, int microBatchSize, int maxPolicyStaleness, int maxLoadedRuns,
-                           double loraLearningRate) {
+                           double loraLearningRate, Placement placement) {
 
         /**
          * A LoRA run's default learning rate over full fine-tuning's: 10, chosen before any run here, from common
@@ -147,6 +150,17 @@ public final class OnlineTrainer implements AutoCloseable {
                         + " rate)");
             }
             new TrainingConfig(optimizer, constantSchedule(), maxGradNorm, microBatchSize); // validates both
+            if (placement == null) {
+                throw new IllegalArgumentException("the trainer's placement (device and precision) is required");
+            }
+        }
+
+        /** The same settings on the CPU in float32. */
+        public Settings(Path baseModel, Path stateDir, CheckpointStore store, String runId, AdamWConfig optimizer,
+                        double maxGradNorm, int microBatchSize, int maxPolicyStaleness, int maxLoadedRuns,
+                        double loraLearningRate) {
+            this(baseModel, stateDir, store, runId, optimizer, maxGradNorm, microBatchSize, maxPolicyStaleness,
+                    maxLoadedRuns, loraLearningRate, Placement.CPU_F32);
         }
 
         /** The same settings with LoRA's default learning rate, {@link #DEFAULT_LORA_LR_FACTOR} times the optimizer's. */
@@ -640,7 +654,9 @@ public final class OnlineTrainer implements AutoCloseable {
         Optional<Path> latest = TrainerCheckpoint.latest(run.dir);
         // weights streamed tensor by tensor from the newest state, or the base model for a new run
         AdamWState saved = latest.map(TrainerCheckpoint::loadOptimizer).orElse(null);
-        return live(run, Decoder.load(latest.orElse(settings.baseModel()), NDManager.newBaseManager()), saved, latest);
+        Placement at = settings.placement();
+        return live(run, Decoder.load(latest.orElse(settings.baseModel()), at.newManager(), at.precision(), true),
+                saved, latest);
     }
 
     /**
@@ -693,7 +709,8 @@ public final class OnlineTrainer implements AutoCloseable {
     /** The base model's weights, loaded on first use and shared by every LoRA run until the trainer closes. */
     private Decoder base() {
         if (base == null) {
-            base = Decoder.load(settings.baseModel(), NDManager.newBaseManager());
+            Placement at = settings.placement();
+            base = Decoder.load(settings.baseModel(), at.newManager(), at.precision(), false);
         }
         return base;
     }
@@ -1059,7 +1076,8 @@ public final class OnlineTrainer implements AutoCloseable {
                 Decoder shared = base();
                 reference = shared.withAdapter(version == 0 ? null : LoraAdapter.read(dir, shared));
             } else {
-                reference = Decoder.load(dir, NDManager.newBaseManager());
+                Placement at = settings.placement();
+                reference = Decoder.load(dir, at.newManager(), at.precision(), false);
             }
             if (references.size() >= KEPT_REFERENCES) {
                 Long eldest = references.keySet().iterator().next();

@@ -18,6 +18,7 @@ import steer.data.Demonstration;
 import steer.data.PreferencePair;
 import steer.model.Decoder;
 import steer.model.LoraAdapter;
+import steer.model.Placement;
 import steer.objective.Dpo;
 import steer.objective.Sft;
 
@@ -109,6 +110,17 @@ public final class TrainingBenchmark {
     public static PreferenceResult measurePreference(DecoderConfig c, Supplier<Map<String, HostTensor>> weights,
                                                      LoraConfig lora, int pairs, int seqLen, int microBatch, int warmup,
                                                      int steps) {
+        return measurePreference(c, weights, lora, pairs, seqLen, microBatch, warmup, steps, Placement.CPU_F32);
+    }
+
+    /**
+     * {@link #measurePreference(DecoderConfig, Supplier, LoraConfig, int, int, int, int, int)} on a device in a
+     * precision: in half precision full fine-tuning trains float32 master weights, and the reference and a LoRA
+     * run's base are stored half.
+     */
+    public static PreferenceResult measurePreference(DecoderConfig c, Supplier<Map<String, HostTensor>> weights,
+                                                     LoraConfig lora, int pairs, int seqLen, int microBatch, int warmup,
+                                                     int steps, Placement placement) {
         Random r = new Random(0);
         int promptLen = seqLen / 2, responseLen = seqLen - promptLen;
         List<PreferencePair> data = new ArrayList<>();
@@ -118,9 +130,10 @@ public final class TrainingBenchmark {
         }
         TrainingConfig config = new TrainingConfig(AdamWConfig.defaults().withLr(1e-5),
                 new LearningRateSchedule(0, warmup + steps, 1), 1.0, microBatch);
-        try (Decoder base = Decoder.fromHostTensors(c, weights.get(), NDManager.newBaseManager());
-             Decoder reference = lora == null ? Decoder.fromHostTensors(c, weights.get(), NDManager.newBaseManager())
-                     : null;
+        Placement.Precision precision = placement.precision();
+        try (Decoder base = Decoder.fromHostTensors(c, weights.get(), placement.newManager(), precision, lora == null);
+             Decoder reference = lora == null
+                     ? Decoder.fromHostTensors(c, weights.get(), placement.newManager(), precision, false) : null;
              Decoder policy = lora == null ? null : base.withAdapter(LoraAdapter.initialise(c, lora, 0,
                      base.manager().newSubManager(), DataType.FLOAT32))) {
             Decoder trained = lora == null ? base : policy;

@@ -1,6 +1,5 @@
 package steer.train;
 
-import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
@@ -17,12 +16,12 @@ import java.util.Optional;
 import java.util.Random;
 import java.util.function.Consumer;
 import steer.checkpoint.DecoderConfig;
-import steer.checkpoint.HfCheckpoint;
 import steer.checkpoint.HfConfigJson;
 import steer.checkpoint.LoraConfig;
 import steer.data.TrainingExample;
 import steer.model.Decoder;
 import steer.model.LoraAdapter;
+import steer.model.Placement;
 import steer.objective.Objective;
 
 /**
@@ -64,7 +63,15 @@ public final class TrainingRun {
      */
     public record Spec(Path model, Path out, Objective<?> objective, TrainingConfig config, int batchSize, int epochs,
                        long maxSteps, int saveEvery, long stopAfter, long seed, boolean precomputeReference,
-                       ObjectNode settings, LoraConfig lora) {
+                       ObjectNode settings, LoraConfig lora, Placement placement) {
+
+        /** On the CPU in float32. */
+        public Spec(Path model, Path out, Objective<?> objective, TrainingConfig config, int batchSize, int epochs,
+                    long maxSteps, int saveEvery, long stopAfter, long seed, boolean precomputeReference,
+                    ObjectNode settings, LoraConfig lora) {
+            this(model, out, objective, config, batchSize, epochs, maxSteps, saveEvery, stopAfter, seed,
+                    precomputeReference, settings, lora, Placement.CPU_F32);
+        }
 
         /** Full fine-tuning. */
         public Spec(Path model, Path out, Objective<?> objective, TrainingConfig config, int batchSize, int epochs,
@@ -81,6 +88,9 @@ public final class TrainingRun {
             }
             if (lora != null) {
                 lora.requireNoDropout();
+            }
+            if (placement == null) {
+                throw new IllegalArgumentException("a training run needs a placement (device and precision)");
             }
             if (model.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
                 throw new IllegalArgumentException("--out must differ from --model (" + out + "): the starting"
@@ -131,9 +141,12 @@ public final class TrainingRun {
         TrainerCheckpoint.Loaded loaded = from.map(TrainerCheckpoint::load).orElse(null);
         AdamWState optimizer = loaded == null ? null : loaded.optimizer();
         TrainerCheckpoint.State resumed = loaded == null ? null : loaded.state();
-        Decoder start = loaded == null ? load(spec.model()) : decoder(loaded.model());
+        // the policy trains: in half precision it keeps float32 master weights; the frozen reference is stored half
+        Decoder start = loaded == null ? load(spec.model(), spec.placement(), true)
+                : Decoder.fromHostTensors(loaded.model().config(), loaded.model().tensors(), spec.placement().newManager(),
+                        spec.placement().precision(), true);
         loaded = null; // lets the host copy of the weights go: it is as large as the model
-        try (Decoder policy = start; Decoder reference = load(spec.model())) {
+        try (Decoder policy = start; Decoder reference = load(spec.model(), spec.placement(), false)) {
             PolicyTrainer trainer = new PolicyTrainer(policy, spec.objective(), spec.config());
             return train(spec, examples, trainer, reference, optimizer, resumed, progress, new Saver() {
                         @Override
@@ -163,7 +176,7 @@ public final class TrainingRun {
             throw new IllegalArgumentException("the checkpoint's adapter (" + loaded.adapter().config() + ") is not the"
                     + " one this run asks for (" + lora + "): resume with the same LoRA settings");
         }
-        try (Decoder reference = load(spec.model());
+        try (Decoder reference = load(spec.model(), spec.placement(), false);
              Decoder policy = reference.withAdapter(loaded == null
                      ? LoraAdapter.initialise(base, lora, spec.seed(), reference.manager().newSubManager(),
                              reference.dtype())
@@ -185,13 +198,13 @@ public final class TrainingRun {
         }
     }
 
-    /** A float32 decoder of a checkpoint directory; the host copy of the weights is garbage when this returns. */
-    private static Decoder load(Path dir) {
-        return decoder(HfCheckpoint.load(dir));
-    }
-
-    private static Decoder decoder(HfCheckpoint checkpoint) {
-        return Decoder.fromHostTensors(checkpoint.config(), checkpoint.tensors(), NDManager.newBaseManager());
+    /**
+     * A decoder of a checkpoint directory, streamed tensor by tensor onto the placement's device.
+     *
+     * @param masterWeights float32 weights under half precision, for the policy that trains them
+     */
+    private static Decoder load(Path dir, Placement placement, boolean masterWeights) {
+        return Decoder.load(dir, placement.newManager(), placement.precision(), masterWeights);
     }
 
     /** Where a run's checkpoints and its finished output go: a full model, or an adapter. */

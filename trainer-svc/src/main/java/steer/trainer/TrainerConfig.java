@@ -99,6 +99,17 @@ public interface TrainerConfig {
      */
     Optional<Double> loraLearningRate();
 
+    /** Where the trainer's models run: {@code cpu}, {@code gpu} (the first GPU) or {@code gpu:N}. */
+    @WithDefault("cpu")
+    String device();
+
+    /**
+     * The trainer's precision: {@code f32}, {@code bf16} or {@code f16}; unset: f32 on the CPU, bf16 on a GPU. In half
+     * precision a fully trained policy keeps float32 master weights and AdamW moments; references and a LoRA run's
+     * frozen base are stored half; norms, softmax, log-probs and losses are float32.
+     */
+    Optional<String> precision();
+
     /** AdamW decoupled weight decay (PyTorch's AdamW default). */
     @WithDefault("0.01")
     double weightDecay();
@@ -186,10 +197,16 @@ public interface TrainerConfig {
             throw new IllegalArgumentException("steer.trainer.max-train-attempts must be >= 1, got "
                     + maxTrainAttempts());
         }
+        steer.model.Placement placement;
+        try {
+            placement = steer.model.Placement.parse(device(), precision().orElse(null));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("steer.trainer.device / steer.trainer.precision: " + e.getMessage(), e);
+        }
         AdamWConfig d = AdamWConfig.defaults();
         return new OnlineTrainer.Settings(baseModel(), stateDir(), store,
                 runId().orElse(null), new AdamWConfig(learningRate(), d.beta1(), d.beta2(), d.epsilon(), weightDecay()),
                 maxGradNorm(), microBatchSize(), maxPolicyStaleness(), maxLoadedRuns(),
-                loraLearningRate().orElse(OnlineTrainer.Settings.DEFAULT_LORA_LR_FACTOR * learningRate()));
+                loraLearningRate().orElse(OnlineTrainer.Settings.DEFAULT_LORA_LR_FACTOR * learningRate()), placement);
     }
 }

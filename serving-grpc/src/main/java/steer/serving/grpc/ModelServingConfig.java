@@ -20,6 +20,21 @@ public interface ModelServingConfig {
     /** Name of the model served at start; requests with an empty model field use it. */
     String modelName();
 
+    /** Where served models run: {@code cpu}, {@code gpu} (the first GPU) or {@code gpu:N}; see {@code Placement}. */
+    @WithDefault("cpu")
+    String device();
+
+    /**
+     * Served models' precision: {@code f32}, {@code bf16} or {@code f16}; unset: f32 on the CPU, bf16 on a GPU
+     * (bf16 is refused on the CPU, where DJL's engine aborts on it).
+     */
+    Optional<String> precision();
+
+    /** The device and precision settings, checked (a GPU that the engine does not see fails startup). */
+    default steer.model.Placement placement() {
+        return steer.model.Placement.parse(device(), precision().orElse(null));
+    }
+
     /** Checkpoint version reported for the model served at start (0 = the SFT model). */
     @WithDefault("0")
     long modelVersion();

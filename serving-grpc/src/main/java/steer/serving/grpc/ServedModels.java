@@ -10,6 +10,7 @@ import steer.proto.v1.LoadModelRequest;
 import steer.proto.v1.LoadModelResponse;
 import steer.proto.v1.ModelInfo;
 import steer.serving.InvalidFieldException;
+import steer.model.LanguageModel;
 import steer.serving.ModelRegistry;
 import steer.serving.ServedModel;
 import steer.serving.UnknownModelException;
@@ -38,7 +39,15 @@ public final class ServedModels implements AutoCloseable {
     public ServedModels(ModelServingConfig config, String configPrefix) {
         this.config = config;
         this.configPrefix = configPrefix;
-        this.registry = new ModelRegistry(config.allowedRoot(), budgetBytes(config.memoryBudgetMb(), configPrefix));
+        steer.model.Placement placement;
+        try {
+            placement = config.placement();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(configPrefix + ".device / " + configPrefix + ".precision: "
+                    + e.getMessage(), e);
+        }
+        this.registry = new ModelRegistry(config.allowedRoot(), budgetBytes(config.memoryBudgetMb(), configPrefix),
+                dir -> LanguageModel.load(dir, placement));
     }
 
     /**
