@@ -99,7 +99,7 @@ public final class TrainerCheckpoint {
      * ({@link AdamW#writeMoment}), so the Java heap never holds the moments (twice the weights for full training).
      * The bytes are those of writing {@link AdamW#exportState}'s arrays; atomic as every safetensors write.
      */
-    static void saveOptimizer(Path file, AdamW optimizer) {
+    public static void saveOptimizer(Path file, AdamW optimizer) {
         List<SafetensorsWriter.Entry> entries = new ArrayList<>();
         for (Map.Entry<String, long[]> e : optimizer.momentShapes().entrySet()) {
             long size = 1;
