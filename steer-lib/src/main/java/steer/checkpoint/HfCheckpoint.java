@@ -3,6 +3,7 @@ package steer.checkpoint;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -113,5 +114,46 @@ public record HfCheckpoint(DecoderConfig config, Map<String, HostTensor> tensors
      */
     public void save(Path dir) {
         save(dir, config, tensors);
+    }
+
+    /**
+     * A checkpoint to be written whose tensors are supplied one at a time, in pieces (a decoder's weights read from
+     * native memory): {@link #save} holds at most a piece of one tensor in the Java heap, where
+     * {@link HfCheckpoint#save(Path, DecoderConfig, Map)} needs every weight there at once.
+     *
+     * @param config the decoder configuration; it names the tensors and their shapes ({@link HfTensorLayout#expected})
+     * @param values each tensor's values, asked for by Hugging Face name, once each, in the file's (name) order
+     */
+    public record Source(DecoderConfig config, SafetensorsWriter.Values values) {
+
+        /** Saves as F32; see {@link #save(Path, SafetensorsWriter.StoredType)}. */
+        public void save(Path dir) {
+            save(dir, SafetensorsWriter.StoredType.F32);
+        }
+
+        /**
+         * Saves a checkpoint directory as {@link HfCheckpoint#save(Path, DecoderConfig, Map)} does, byte for byte
+         * the same files for the same weights: {@code model.safetensors} streamed through
+         * {@link SafetensorsWriter#write(Path, List, SafetensorsWriter.Values, Map, SafetensorsWriter.StoredType)},
+         * then {@code config.json}, each to a temporary file renamed into place. If the supplier fails, neither
+         * file is touched and a checkpoint saved there before stays whole.
+         *
+         * @param type F32, or BF16 (half the size, as published checkpoints ship)
+         * @throws CheckpointException if a tensor gets the wrong number of values or a file cannot be written
+         */
+        public void save(Path dir, SafetensorsWriter.StoredType type) {
+            List<SafetensorsWriter.Entry> entries = new ArrayList<>();
+            for (HfTensorLayout.TensorSpec spec : HfTensorLayout.expected(config)) {
+                entries.add(new SafetensorsWriter.Entry(spec.name(), spec.shape()));
+            }
+            try {
+                Files.createDirectories(dir);
+            } catch (IOException e) {
+                throw new CheckpointException(dir, "could not create the directory: " + e, e);
+            }
+            SafetensorsWriter.write(dir.resolve(SafetensorsReader.SINGLE_FILE), entries, values,
+                    SafetensorsWriter.PYTORCH_METADATA, type);
+            HfConfigJson.write(config, dir.resolve(HfConfigJson.FILE_NAME));
+        }
     }
 }

@@ -18,6 +18,7 @@ import steer.checkpoint.DecoderConfig;
 import steer.checkpoint.HfCheckpoint;
 import steer.checkpoint.HostTensor;
 import steer.checkpoint.LoraConfig.Target;
+import steer.checkpoint.SafetensorsWriter;
 
 /**
  * A Llama/Qwen2/Qwen3-family decoder in DJL: token embedding, RMSNorm, rotary position embedding (Hugging Face
@@ -31,9 +32,9 @@ import steer.checkpoint.LoraConfig.Target;
  * width, I MLP width, V vocabulary.
  *
  * <p>Weights are kept in a layout made for speed, fused and transposed to {@code [in, out]} so every
- * projection is one {@code x.matMul(w)}: q, k and v are one matrix, gate and up are one matrix. The one
- * place that maps Hugging Face tensors to this layout and back is {@link #fromHostTensors} /
- * {@link #toHostTensors}.
+ * projection is one {@code x.matMul(w)}: q, k and v are one matrix, gate and up are one matrix. Hugging Face
+ * tensors map to this layout in {@link #fromTensors} and back in {@link #hfWeights} (tensor by tensor, for saving)
+ * and {@link #toHostTensors} (all at once, for tests).
  *
  * <p>Precision: weights and every constant table share one data type, float32 by default; float64 serves
  * finite-difference gradient checks, where float32's rounding would swamp the differences. In half precision
@@ -306,8 +307,10 @@ public final class Decoder implements AutoCloseable {
     }
 
     /**
-     * The weights under their Hugging Face names and layout, copied to Java memory as float32 (for saving). An
-     * adapter is not folded in: that is {@code LoraCheckpoint.merge}.
+     * The weights under their Hugging Face names and layout, all copied to Java memory as float32 at once (a whole
+     * model's worth of heap: 2 GB at Qwen2.5-0.5B's shape). For tests and small models; saving goes through
+     * {@link #hfWeights}, which holds one piece of one tensor at a time. An adapter is not folded in: that is
+     * {@code LoraCheckpoint.merge}.
      */
     public Map<String, HostTensor> toHostTensors() {
         Map<String, HostTensor> out = new LinkedHashMap<>();
@@ -341,6 +344,106 @@ public final class Decoder implements AutoCloseable {
             splitTransposed(out, lmHead, C, new String[] {"lm_head.weight"}, new int[] {config.vocabSize()});
         }
         return out;
+    }
+
+    /**
+     * The weights as a checkpoint to save one Hugging Face tensor at a time, straight from native memory: saving it
+     * ({@link HfCheckpoint.Source#save}) splits q|k|v and gate|up and transposes back to {@code [out, in]} per
+     * tensor, in pieces of at most {@value NativeFloats#CHUNK_VALUES} values, so the Java heap never holds more than one
+     * piece of one tensor, where {@link #toHostTensors} copies every weight there at once. The file is byte for
+     * byte the one {@code HfCheckpoint.save(dir, config(), toHostTensors())} writes. An adapter is not folded in.
+     * The weights must not change while the save runs (the trainer saves between steps).
+     */
+    public HfCheckpoint.Source hfWeights() {
+        Map<String, HfPiece> pieces = hfPieces();
+        return new HfCheckpoint.Source(config, (name, sink) -> writePiece(pieces, name, sink));
+    }
+
+    /**
+     * One weight under its Hugging Face name and layout, copied to Java memory as float32: one tensor's worth of
+     * heap, read in pieces as {@link #hfWeights} reads it.
+     *
+     * @throws IllegalArgumentException if the layout has no tensor of that name
+     */
+    public HostTensor hfTensor(String name) {
+        Map<String, HfPiece> pieces = hfPieces();
+        HfPiece piece = pieces.get(name);
+        if (piece == null) {
+            throw new IllegalArgumentException("no tensor " + name + " in this decoder's Hugging Face layout");
+        }
+        float[] out = new float[Math.toIntExact((long) piece.rows * piece.width)];
+        int[] at = {0};
+        writePiece(pieces, name, (values, from, count) -> {
+            System.arraycopy(values, from, out, at[0], count);
+            at[0] += count;
+        });
+        return new HostTensor(name, piece.shape(), out);
+    }
+
+    /**
+     * Where a Hugging Face tensor lives in the fused layout: {@code rows × width} values. Plain, it is
+     * {@code array}'s flat values from {@code offset} (a vector, a slice of the fused bias, the embedding);
+     * transposed, it is columns {@code [offset, offset + rows)} of a {@code [width, Σ out]} matrix, read back as
+     * {@code [rows, width]}.
+     */
+    private record HfPiece(NDArray array, boolean transposed, long offset, int rows, int width, boolean vector) {
+        long[] shape() {
+            return vector ? new long[] {rows} : new long[] {rows, width};
+        }
+    }
+
+    /** Every Hugging Face tensor of this decoder, by name, in the layout's order. */
+    private Map<String, HfPiece> hfPieces() {
+        Map<String, HfPiece> out = new LinkedHashMap<>();
+        int C = config.hiddenSize(), qDim = config.qDim(), kvDim = config.kvDim();
+        int I = config.intermediateSize();
+        plain(out, "model.embed_tokens.weight", embed);
+        for (int i = 0; i < layers.length; i++) {
+            String p = "model.layers." + i + ".";
+            Layer l = layers[i];
+            plain(out, p + "input_layernorm.weight", l.attnNorm);
+            out.put(p + "self_attn.q_proj.weight", new HfPiece(l.wqkv, true, 0, qDim, C, false));
+            out.put(p + "self_attn.k_proj.weight", new HfPiece(l.wqkv, true, qDim, kvDim, C, false));
+            out.put(p + "self_attn.v_proj.weight", new HfPiece(l.wqkv, true, qDim + kvDim, kvDim, C, false));
+            if (l.bqkv != null) {
+                out.put(p + "self_attn.q_proj.bias", new HfPiece(l.bqkv, false, 0, qDim, 1, true));
+                out.put(p + "self_attn.k_proj.bias", new HfPiece(l.bqkv, false, qDim, kvDim, 1, true));
+                out.put(p + "self_attn.v_proj.bias", new HfPiece(l.bqkv, false, qDim + kvDim, kvDim, 1, true));
+            }
+            if (l.qNorm != null) {
+                plain(out, p + "self_attn.q_norm.weight", l.qNorm);
+                plain(out, p + "self_attn.k_norm.weight", l.kNorm);
+            }
+            out.put(p + "self_attn.o_proj.weight", new HfPiece(l.wo, true, 0, C, qDim, false));
+            plain(out, p + "post_attention_layernorm.weight", l.mlpNorm);
+            out.put(p + "mlp.gate_proj.weight", new HfPiece(l.wGateUp, true, 0, I, C, false));
+            out.put(p + "mlp.up_proj.weight", new HfPiece(l.wGateUp, true, I, I, C, false));
+            out.put(p + "mlp.down_proj.weight", new HfPiece(l.wDown, true, 0, C, I, false));
+        }
+        plain(out, "model.norm.weight", finalNorm);
+        if (lmHead != null) {
+            out.put("lm_head.weight", new HfPiece(lmHead, true, 0, config.vocabSize(), C, false));
+        }
+        return out;
+    }
+
+    private static void plain(Map<String, HfPiece> out, String name, NDArray a) {
+        long[] shape = a.getShape().getShape();
+        boolean vector = shape.length == 1;
+        out.put(name, new HfPiece(a, false, 0, (int) shape[0], vector ? 1 : (int) shape[1], vector));
+    }
+
+    /** Puts one Hugging Face tensor's values into {@code sink}, row-major, in pieces ({@link NativeFloats}). */
+    private static void writePiece(Map<String, HfPiece> pieces, String name, SafetensorsWriter.FloatSink sink) {
+        HfPiece piece = pieces.get(name);
+        if (piece == null) {
+            throw new IllegalArgumentException("no tensor " + name + " in this decoder's Hugging Face layout");
+        }
+        if (piece.transposed) {
+            NativeFloats.writeTransposedColumns(piece.array, piece.offset, piece.rows, sink);
+        } else {
+            NativeFloats.write(piece.array, piece.offset, (long) piece.rows * piece.width, sink);
+        }
     }
 
     /**

@@ -126,6 +126,16 @@ public final class CheckpointStore {
     }
 
     /**
+     * Writes a version whose weights are supplied one tensor at a time ({@code Decoder.hfWeights()}), so the
+     * Java heap holds a piece of one tensor, never the model; otherwise as
+     * {@link #write(String, long, int, long, Map, List, HfCheckpoint, Path)}, with the same files.
+     */
+    public StoredCheckpoint write(String runId, long version, int iteration, long step, Map<String, Double> metrics,
+                                  List<String> batchIds, HfCheckpoint.Source model, Path tokenizerDir) {
+        return write(runId, version, iteration, step, metrics, batchIds, model::save, tokenizerDir);
+    }
+
+    /**
      * Writes a version that is a LoRA adapter, in PEFT's layout, to be loaded onto the run's base model; otherwise as
      * {@link #write(String, long, int, long, Map, List, HfCheckpoint, Path)}.
      */
@@ -181,6 +191,13 @@ public final class CheckpointStore {
     public StoredSnapshot writeSnapshot(String runId, int iteration, long step, long basedOnVersion,
                                         Map<String, Double> metrics, HfCheckpoint model, Path tokenizerDir) {
         return writeSnapshot(runId, iteration, step, basedOnVersion, metrics, weights(model), tokenizerDir);
+    }
+
+    /** A snapshot whose weights are supplied one tensor at a time, as {@link #write(String, long, int, long, Map,
+     * List, HfCheckpoint.Source, Path)}. */
+    public StoredSnapshot writeSnapshot(String runId, int iteration, long step, long basedOnVersion,
+                                        Map<String, Double> metrics, HfCheckpoint.Source model, Path tokenizerDir) {
+        return writeSnapshot(runId, iteration, step, basedOnVersion, metrics, model::save, tokenizerDir);
     }
 
     /** A snapshot of a run that trains a LoRA adapter: the adapter in PEFT's layout, as its versions. */

@@ -10,7 +10,10 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.function.Predicate;
+import steer.checkpoint.SafetensorsWriter;
+import steer.model.NativeFloats;
 
 /**
  * Adam with decoupled weight decay, updating named parameters in place from their gradients.
@@ -181,6 +184,38 @@ public final class AdamW {
         } finally {
             scopes.forEach(NDManager::close);
         }
+    }
+
+    /**
+     * The parameters that have moments so far (those updated at least once), each with its shape, sorted by name:
+     * with {@link #writeMoment}, what a checkpoint streams without {@link #exportState}'s copy of every moment.
+     */
+    public Map<String, long[]> momentShapes() {
+        Map<String, long[]> out = new TreeMap<>();
+        for (Map.Entry<String, NDArray[]> e : moments.entrySet()) {
+            out.put(e.getKey(), e.getValue()[0].getShape().getShape());
+        }
+        return out;
+    }
+
+    /**
+     * Puts a parameter's first ({@code second} false) or second moment into {@code sink}, float32, row-major, a
+     * bounded piece at a time ({@link NativeFloats}): the Java heap holds one piece, not the moment.
+     *
+     * @throws IllegalArgumentException if the parameter has no moments yet
+     * @throws IllegalStateException    if the moment is not float32 (as {@link #exportState})
+     */
+    public void writeMoment(String parameter, boolean second, SafetensorsWriter.FloatSink sink) {
+        NDArray[] mv = moments.get(parameter);
+        if (mv == null) {
+            throw new IllegalArgumentException("parameter " + parameter + " has no optimizer state; parameters with"
+                    + " state: " + momentShapes().keySet());
+        }
+        if (mv[0].getDataType() != DataType.FLOAT32) {
+            throw new IllegalStateException("state export holds float32 only; parameter " + parameter + " is "
+                    + mv[0].getDataType());
+        }
+        NativeFloats.write(mv[second ? 1 : 0], sink);
     }
 
     /** The step count and the moments of every parameter updated so far, copied to Java. */

@@ -9,16 +9,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import steer.checkpoint.DecoderConfig;
 import steer.checkpoint.HostTensor;
 import steer.checkpoint.LoraCheckpoint;
 import steer.checkpoint.SafetensorsReader;
-import steer.checkpoint.SafetensorsWriter;
 import steer.model.LoraAdapter;
 import steer.tokenizer.Tokenizer;
 
@@ -54,17 +51,10 @@ public final class AdapterCheckpoint {
         try {
             TrainerCheckpoint.deleteRecursively(tmp);
             saveAdapter(tmp, adapter, tokenizerSource);
-            AdamWState s = optimizer.exportState();
-            List<HostTensor> moments = new ArrayList<>();
-            for (Map.Entry<String, float[]> e : s.firstMoments().entrySet()) {
-                moments.add(new HostTensor("m." + e.getKey(), new long[] {e.getValue().length}, e.getValue()));
-                float[] v = s.secondMoments().get(e.getKey());
-                moments.add(new HostTensor("v." + e.getKey(), new long[] {v.length}, v));
-            }
-            SafetensorsWriter.write(tmp.resolve(TrainerCheckpoint.OPTIMIZER_FILE), moments);
+            TrainerCheckpoint.saveOptimizer(tmp.resolve(TrainerCheckpoint.OPTIMIZER_FILE), optimizer);
             ObjectNode json = JSON.createObjectNode();
             json.put("step", state.step());
-            json.put("optimizer_step", s.step());
+            json.put("optimizer_step", optimizer.stepCount());
             json.put("epoch", state.epoch());
             json.put("position", state.position());
             json.set("settings", state.settings());

@@ -25,7 +25,6 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.stream.Stream;
-import steer.checkpoint.HfCheckpoint;
 import steer.checkpoint.LoraConfig;
 import steer.data.TrainingExample;
 import steer.model.Decoder;
@@ -522,7 +521,7 @@ public final class OnlineTrainer implements AutoCloseable {
                     run.checkpointVersion, run.lastMetrics, m.policy.adapter().toCheckpoint(), settings.baseModel());
         }
         return settings.store().writeSnapshot(run.runId, run.iteration, m.trainer.stepCount(), run.checkpointVersion,
-                run.lastMetrics, new HfCheckpoint(m.policy.config(), m.policy.toHostTensors()), settings.baseModel());
+                run.lastMetrics, m.policy.hfWeights(), settings.baseModel());
     }
 
     /**
@@ -793,7 +792,7 @@ public final class OnlineTrainer implements AutoCloseable {
         } else {
             Decoder policy = run.live.policy;
             c = settings.store().write(run.runId, version, ofIteration, step, metrics, batchIds,
-                    new HfCheckpoint(policy.config(), policy.toHostTensors()), settings.baseModel());
+                    policy.hfWeights(), settings.baseModel());
         }
         run.checkpointVersion = version;
         return c;

@@ -18,7 +18,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
 import steer.checkpoint.CheckpointException;
-import steer.checkpoint.DecoderConfig;
 import steer.checkpoint.HfCheckpoint;
 import steer.checkpoint.HostTensor;
 import steer.checkpoint.SafetensorsReader;
@@ -74,20 +73,13 @@ public final class TrainerCheckpoint {
         Path tmp = dir.resolveSibling("." + dir.getFileName() + ".tmp-" + ProcessHandle.current().pid());
         try {
             deleteRecursively(tmp);
-            HfCheckpoint.save(tmp, policy.config(), policy.toHostTensors());
+            policy.hfWeights().save(tmp);
             Files.copy(tokenizerSource.resolve(Tokenizer.FILE_NAME), tmp.resolve(Tokenizer.FILE_NAME),
                     StandardCopyOption.REPLACE_EXISTING);
-            AdamWState s = optimizer.exportState();
-            List<HostTensor> moments = new ArrayList<>();
-            for (Map.Entry<String, float[]> e : s.firstMoments().entrySet()) {
-                moments.add(new HostTensor("m." + e.getKey(), new long[] {e.getValue().length}, e.getValue()));
-                float[] v = s.secondMoments().get(e.getKey());
-                moments.add(new HostTensor("v." + e.getKey(), new long[] {v.length}, v));
-            }
-            SafetensorsWriter.write(tmp.resolve(OPTIMIZER_FILE), moments);
+            saveOptimizer(tmp.resolve(OPTIMIZER_FILE), optimizer);
             ObjectNode json = JSON.createObjectNode();
             json.put("step", state.step());
-            json.put("optimizer_step", s.step());
+            json.put("optimizer_step", optimizer.stepCount());
             json.put("epoch", state.epoch());
             json.put("position", state.position());
             json.set("settings", state.settings());
@@ -99,6 +91,27 @@ public final class TrainerCheckpoint {
         } catch (IOException e) {
             throw new UncheckedIOException("writing checkpoint " + dir + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Writes an optimizer's moments as {@link #OPTIMIZER_FILE} holds them: {@code m.<parameter>} and
+     * {@code v.<parameter>}, each flat {@code [size]} float32, streamed from native memory a piece at a time
+     * ({@link AdamW#writeMoment}), so the Java heap never holds the moments (twice the weights for full training).
+     * The bytes are those of writing {@link AdamW#exportState}'s arrays; atomic as every safetensors write.
+     */
+    public static void saveOptimizer(Path file, AdamW optimizer) {
+        List<SafetensorsWriter.Entry> entries = new ArrayList<>();
+        for (Map.Entry<String, long[]> e : optimizer.momentShapes().entrySet()) {
+            long size = 1;
+            for (long d : e.getValue()) {
+                size *= d;
+            }
+            entries.add(new SafetensorsWriter.Entry("m." + e.getKey(), new long[] {size}));
+            entries.add(new SafetensorsWriter.Entry("v." + e.getKey(), new long[] {size}));
+        }
+        SafetensorsWriter.write(file, entries,
+                (name, sink) -> optimizer.writeMoment(name.substring(2), name.startsWith("v."), sink),
+                SafetensorsWriter.PYTORCH_METADATA, SafetensorsWriter.StoredType.F32);
     }
 
     /** Reads a checkpoint written by {@link #save}. */
@@ -165,8 +178,7 @@ public final class TrainerCheckpoint {
 
     /** Writes the final model (weights, config, tokenizer) into {@code dir} in the Hugging Face layout. */
     public static void saveModel(Path dir, Decoder policy, Path tokenizerSource) {
-        DecoderConfig config = policy.config();
-        HfCheckpoint.save(dir, config, policy.toHostTensors());
+        policy.hfWeights().save(dir);
         try {
             Path tmp = dir.resolve("." + Tokenizer.FILE_NAME + ".tmp");
             Files.copy(tokenizerSource.resolve(Tokenizer.FILE_NAME), tmp, StandardCopyOption.REPLACE_EXISTING);
