@@ -80,8 +80,13 @@ public final class NativeFloats {
         if (a.getDataType() == DataType.FLOAT32) {
             return a.toFloatArray();
         }
+        if (a.getDataType() == DataType.FLOAT16 || a.getDataType() == DataType.BFLOAT16) {
+            try (NDArray f = a.toType(DataType.FLOAT32, false)) {   // exact: every half value is a float32
+                return f.toFloatArray();
+            }
+        }
         if (a.getDataType() != DataType.FLOAT64) {
-            throw new IllegalArgumentException("float32 or float64 values only, got " + a.getDataType());
+            throw new IllegalArgumentException("float32, float64 or half values only, got " + a.getDataType());
         }
         double[] wide = a.toDoubleArray();
         float[] out = new float[wide.length];

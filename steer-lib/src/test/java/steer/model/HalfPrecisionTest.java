@@ -149,6 +149,27 @@ class HalfPrecisionTest {
         }
     }
 
+    /** A half-stored decoder saves (streamed) its half values widened exactly, within half rounding of float32's. */
+    @Test
+    void aHalfDecoderSavesItsValuesWidenedToFloat32(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        DecoderConfig c = TinyDecoders.qwen2();
+        Map<String, HostTensor> tensors = TinyDecoders.tensors(c, 11);
+        try (Decoder f16 = Decoder.fromHostTensors(c, tensors, NDManager.newBaseManager(), Placement.Precision.F16,
+                false)) {
+            f16.hfWeights().save(dir);
+            Map<String, HostTensor> saved = steer.checkpoint.HfCheckpoint.load(dir).tensors();
+            Map<String, HostTensor> host = f16.toHostTensors();
+            assertEquals(tensors.keySet(), saved.keySet());
+            for (String name : tensors.keySet()) {
+                float[] original = tensors.get(name).data(), written = saved.get(name).data();
+                org.junit.jupiter.api.Assertions.assertArrayEquals(host.get(name).data(), written, 0f, name);
+                for (int i = 0; i < original.length; i++) {
+                    assertEquals(original[i], written[i], Math.abs(original[i]) * 1e-3 + 1e-7, name + "[" + i + "]");
+                }
+            }
+        }
+    }
+
     @Test
     void placementSettingsAreCheckedWithClearErrors() {
         assertEquals(Placement.CPU_F32, Placement.parse(null, null));
