@@ -241,21 +241,30 @@ public final class AdamW {
      * @throws IllegalArgumentException if the state names an unknown parameter, has the wrong size, or the
      *                                  parameter is not float32
      */
-    public void importState(AdamWState state) {
+    public void importState(MomentSource state) {
         Map<String, NDArray[]> loaded = new HashMap<>();
-        for (Map.Entry<String, float[]> e : state.firstMoments().entrySet()) {
-            NDArray p = parameters.get(e.getKey());
-            if (p == null) {
-                throw new IllegalArgumentException("optimizer state names unknown parameter " + e.getKey());
+        try {
+            for (String name : state.parameters()) {
+                NDArray p = parameters.get(name);
+                if (p == null) {
+                    throw new IllegalArgumentException("optimizer state names unknown parameter " + name);
+                }
+                // one parameter's moments in the heap at a time: each is garbage once its native copy exists
+                float[] m = state.first(name);
+                float[] v = state.second(name);
+                if (p.getDataType() != DataType.FLOAT32 || m.length != p.size() || v.length != p.size()) {
+                    throw new IllegalArgumentException("optimizer state for " + name + " holds " + m.length + "/"
+                            + v.length + " float32 values; the parameter has " + p.size() + " " + p.getDataType());
+                }
+                loaded.put(name, new NDArray[] {p.getManager().create(m, p.getShape()),
+                    p.getManager().create(v, p.getShape())});
             }
-            float[] m = e.getValue();
-            float[] v = state.secondMoments().get(e.getKey());
-            if (p.getDataType() != DataType.FLOAT32 || m.length != p.size() || v.length != p.size()) {
-                throw new IllegalArgumentException("optimizer state for " + e.getKey() + " holds " + m.length + "/"
-                        + v.length + " float32 values; the parameter has " + p.size() + " " + p.getDataType());
+        } catch (RuntimeException e) {
+            for (NDArray[] partial : loaded.values()) {   // the optimizer keeps its old state
+                partial[0].close();
+                partial[1].close();
             }
-            loaded.put(e.getKey(), new NDArray[] {p.getManager().create(m, p.getShape()),
-                p.getManager().create(v, p.getShape())});
+            throw e;
         }
         for (NDArray[] old : moments.values()) {
             old[0].close();

@@ -10,7 +10,8 @@ import java.util.Map;
  * @param firstMoments   m per parameter name, row-major float32; only parameters updated at least once
  * @param secondMoments  v per parameter name, row-major float32; same names as {@code firstMoments}
  */
-public record AdamWState(long step, Map<String, float[]> firstMoments, Map<String, float[]> secondMoments) {
+public record AdamWState(long step, Map<String, float[]> firstMoments, Map<String, float[]> secondMoments)
+        implements MomentSource {
 
     public AdamWState {
         if (step < 0) {
@@ -22,5 +23,20 @@ public record AdamWState(long step, Map<String, float[]> firstMoments, Map<Strin
         }
         firstMoments = Map.copyOf(firstMoments);
         secondMoments = Map.copyOf(secondMoments);
+    }
+
+    @Override
+    public java.util.Set<String> parameters() {
+        return firstMoments.keySet();
+    }
+
+    @Override
+    public float[] first(String parameter) {
+        return firstMoments.get(parameter);
+    }
+
+    @Override
+    public float[] second(String parameter) {
+        return secondMoments.get(parameter);
     }
 }

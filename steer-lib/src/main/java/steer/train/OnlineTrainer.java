@@ -652,7 +652,7 @@ public final class OnlineTrainer implements AutoCloseable {
         }
         Optional<Path> latest = TrainerCheckpoint.latest(run.dir);
         // weights streamed tensor by tensor from the newest state, or the base model for a new run
-        AdamWState saved = latest.map(TrainerCheckpoint::loadOptimizer).orElse(null);
+        MomentSource saved = latest.map(TrainerCheckpoint::openOptimizer).orElse(null);
         Placement at = settings.placement();
         return live(run, Decoder.load(latest.orElse(settings.baseModel()), at.newManager(), at.precision(), true),
                 saved, latest);
@@ -683,7 +683,7 @@ public final class OnlineTrainer implements AutoCloseable {
      * Puts a run's policy in memory with its optimizer, restoring the saved moments, after checking that they hold
      * as many steps as the run's ledger.
      */
-    private Live live(RunState run, Decoder policy, AdamWState saved, Optional<Path> latest) {
+    private Live live(RunState run, Decoder policy, MomentSource saved, Optional<Path> latest) {
         // the objective given here is never used: every step names its own (PolicyTrainer.step(batch, objective, lr))
         PolicyTrainer trainer = new PolicyTrainer(policy, Sso.defaults(), new TrainingConfig(settings.optimizer(),
                 constantSchedule(), settings.maxGradNorm(), settings.microBatchSize()));

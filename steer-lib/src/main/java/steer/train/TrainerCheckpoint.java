@@ -131,6 +131,60 @@ public final class TrainerCheckpoint {
         return new AdamWState(json.get("optimizer_step").asLong(), first, second);
     }
 
+    /**
+     * The optimizer state of a checkpoint written by {@link #save}, read one parameter's moments at a time as
+     * {@link AdamW#importState} asks (the header is read and checked now): what a resume uses, so the moments pass
+     * through the Java heap one tensor at a time.
+     *
+     * @throws steer.checkpoint.CheckpointException if the file is malformed, or a moment lacks its pair
+     */
+    public static MomentSource openOptimizer(Path dir) {
+        long step = readStateJson(dir).get("optimizer_step").asLong();
+        Path file = dir.resolve(OPTIMIZER_FILE);
+        java.util.Set<String> names = new java.util.TreeSet<>();
+        java.util.Set<String> second = new java.util.TreeSet<>();
+        for (String name : SafetensorsReader.readHeader(file).tensors().keySet()) {
+            if (name.startsWith("m.")) {
+                names.add(name.substring(2));
+            } else if (name.startsWith("v.")) {
+                second.add(name.substring(2));
+            } else {
+                throw new steer.checkpoint.CheckpointException(file, "tensor " + name + " is neither m.<parameter> nor"
+                        + " v.<parameter>");
+            }
+        }
+        if (!names.equals(second)) {
+            throw new steer.checkpoint.CheckpointException(file, "first moments " + names + " and second moments "
+                    + second + " name different parameters");
+        }
+        java.util.Set<String> parameters = java.util.Collections.unmodifiableSet(names);
+        return new MomentSource() {
+            @Override
+            public long step() {
+                return step;
+            }
+
+            @Override
+            public java.util.Set<String> parameters() {
+                return parameters;
+            }
+
+            @Override
+            public float[] first(String parameter) {
+                return moment("m." + parameter);
+            }
+
+            @Override
+            public float[] second(String parameter) {
+                return moment("v." + parameter);
+            }
+
+            private float[] moment(String name) {
+                return SafetensorsReader.read(file, java.util.List.of(name)).get(name).data();
+            }
+        };
+    }
+
     /** Reads only the trainer state of a checkpoint written by {@link #save}: no weights, no moments. */
     public static State loadState(Path dir) {
         return state(readStateJson(dir));

@@ -138,14 +138,11 @@ public final class TrainingRun {
         if (spec.lora() != null) {
             return runAdapter(spec, examples, from, progress);
         }
-        TrainerCheckpoint.Loaded loaded = from.map(TrainerCheckpoint::load).orElse(null);
-        AdamWState optimizer = loaded == null ? null : loaded.optimizer();
-        TrainerCheckpoint.State resumed = loaded == null ? null : loaded.state();
+        // a resume streams the weights and the moments one tensor at a time, as a new run streams the model
+        MomentSource optimizer = from.map(TrainerCheckpoint::openOptimizer).orElse(null);
+        TrainerCheckpoint.State resumed = from.map(TrainerCheckpoint::loadState).orElse(null);
         // the policy trains: in half precision it keeps float32 master weights; the frozen reference is stored half
-        Decoder start = loaded == null ? load(spec.model(), spec.placement(), true)
-                : Decoder.fromHostTensors(loaded.model().config(), loaded.model().tensors(), spec.placement().newManager(),
-                        spec.placement().precision(), true);
-        loaded = null; // lets the host copy of the weights go: it is as large as the model
+        Decoder start = load(from.orElse(spec.model()), spec.placement(), true);
         try (Decoder policy = start; Decoder reference = load(spec.model(), spec.placement(), false)) {
             PolicyTrainer trainer = new PolicyTrainer(policy, spec.objective(), spec.config());
             return train(spec, examples, trainer, reference, optimizer, resumed, progress, new Saver() {
@@ -215,7 +212,7 @@ public final class TrainingRun {
     }
 
     private static List<PolicyTrainer.StepResult> train(Spec spec, List<? extends TrainingExample> examples,
-                                                        PolicyTrainer trainer, Decoder reference, AdamWState optimizer,
+                                                        PolicyTrainer trainer, Decoder reference, MomentSource optimizer,
                                                         TrainerCheckpoint.State resumed,
                                                         Consumer<PolicyTrainer.StepResult> progress, Saver saver) {
         Path checkpoints = spec.out().resolve("checkpoints");

@@ -136,4 +136,57 @@ class StreamedOptimizerCheckpointTest {
                     AdapterCheckpoint.load(ckpt, c).optimizer().firstMoments().keySet());
         }
     }
+
+    /**
+     * A resume reads the moments one parameter at a time ({@link TrainerCheckpoint#openOptimizer}): the optimizer
+     * then holds exactly what the whole read gives, and a file whose moments do not pair up, or a state naming an
+     * unknown parameter, is refused with the old moments kept.
+     */
+    @Test
+    void momentsReadOneParameterAtATimeImportAsTheWholeReadDoes() throws IOException {
+        Path model = TinyModels.write(dir.resolve("model"), 5);
+        DecoderConfig c = TinyModels.config();
+        try (Decoder policy = Decoder.fromHostTensors(c, TinyModels.randomTensors(c, 5), NDManager.newBaseManager());
+             Decoder reference = Decoder.fromHostTensors(c, TinyModels.randomTensors(c, 5), NDManager.newBaseManager());
+             Decoder other = Decoder.fromHostTensors(c, TinyModels.randomTensors(c, 5), NDManager.newBaseManager())) {
+            PolicyTrainer trainer = new PolicyTrainer(policy, Dpo.defaults(), TrainingConfig.defaults(1e-3, 10))
+                    .frozenReference(reference);
+            trainer.step(PolicyTrainerTest.patternPairs(4, 1));
+            trainer.step(PolicyTrainerTest.patternPairs(4, 2));
+            Path ckpt = dir.resolve(TrainerCheckpoint.name(2));
+            TrainerCheckpoint.save(ckpt, policy, trainer.optimizer(),
+                    new TrainerCheckpoint.State(2, 0, 8, new ObjectMapper().createObjectNode()), model);
+
+            AdamW streamed = new AdamW(AdamWConfig.defaults(), other.parameters());
+            streamed.importState(TrainerCheckpoint.openOptimizer(ckpt));
+            AdamWState expected = TrainerCheckpoint.loadOptimizer(ckpt);
+            AdamWState got = streamed.exportState();
+            assertEquals(expected.step(), got.step());
+            assertEquals(expected.firstMoments().keySet(), got.firstMoments().keySet());
+            for (String name : expected.firstMoments().keySet()) {
+                assertArrayEquals(expected.firstMoments().get(name), got.firstMoments().get(name), 0f, name);
+                assertArrayEquals(expected.secondMoments().get(name), got.secondMoments().get(name), 0f, name);
+            }
+
+            // a v. moment missing: refused when opened, naming the file
+            Path file = ckpt.resolve(TrainerCheckpoint.OPTIMIZER_FILE);
+            Map<String, HostTensor> all = SafetensorsReader.read(file);
+            String dropped = all.keySet().stream().filter(n -> n.startsWith("v.")).findFirst().orElseThrow();
+            all.remove(dropped);
+            SafetensorsWriter.write(file, new ArrayList<>(all.values()));
+            steer.checkpoint.CheckpointException bad = org.junit.jupiter.api.Assertions.assertThrows(
+                    steer.checkpoint.CheckpointException.class, () -> TrainerCheckpoint.openOptimizer(ckpt));
+            org.junit.jupiter.api.Assertions.assertTrue(bad.getMessage().contains(TrainerCheckpoint.OPTIMIZER_FILE)
+                    && bad.getMessage().contains("name different parameters"), bad.getMessage());
+
+            // a state for another model: refused, and the optimizer keeps what it had
+            AdamWState foreign = new AdamWState(9, Map.of("embed", got.firstMoments().get("embed"), "nope",
+                    new float[] {1}), Map.of("embed", got.secondMoments().get("embed"), "nope", new float[] {1}));
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> streamed.importState(foreign));
+            assertEquals(expected.step(), streamed.stepCount());
+            assertArrayEquals(expected.secondMoments().get("embed"), streamed.exportState().secondMoments().get("embed"),
+                    0f);
+        }
+    }
 }
