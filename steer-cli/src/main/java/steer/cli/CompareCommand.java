@@ -53,6 +53,9 @@ final class CompareCommand implements Callable<Integer> {
     @Option(names = "--prompts", defaultValue = "0", description = "prompts per iteration (default: the whole split, 500)")
     int prompts;
 
+    @picocli.CommandLine.Mixin
+    PlacementOptions placement = new PlacementOptions();
+
     @Option(names = "--model", defaultValue = "models/world/medium",
             description = "the SFT model every run starts from (default: ${DEFAULT-VALUE})")
     Path model;
@@ -94,6 +97,7 @@ final class CompareCommand implements Callable<Integer> {
         }
         List<RunConfigOverrides.Setting> settings = set.stream().map(s -> RunConfigOverrides.parse(s, methodList)).toList();
 
+        steer.model.Placement at = placement.placement();   // checked before anything is copied or started
         Path root = Path.of(System.getProperty("steer.home", ".")).toAbsolutePath().normalize();
         String stamp = String.format(Locale.ROOT, "%tY%<tm%<td-%<tH%<tM%<tS", new java.util.Date());
         Path work = out != null ? out.toAbsolutePath() : root.resolve("build-out/compare").resolve(stamp);
@@ -107,7 +111,7 @@ final class CompareCommand implements Callable<Integer> {
         // accept only under their allowed root: the working directory, with the checkpoint store and this copy
         Path sft = copyModel(base, work.resolve("sft-model"));
         List<RunOutcome> outcomes = new ArrayList<>();
-        try (LocalStack stack = LocalStack.start(new LocalStack.Options(root, work, sft, 1, work),
+        try (LocalStack stack = LocalStack.start(new LocalStack.Options(root, work, sft, 1, work).on(at),
                 line -> System.out.println("  " + line))) {
             ManagedChannel channel = NettyChannelBuilder.forTarget(stack.orchestrator().address()).usePlaintext()
                     .maxInboundMessageSize(64 << 20).build();

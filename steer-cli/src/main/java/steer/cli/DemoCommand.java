@@ -90,6 +90,9 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
             description = "prompts per iteration (default: the whole iteration split, 500)")
     int prompts;
 
+    @picocli.CommandLine.Mixin
+    PlacementOptions placement = new PlacementOptions();
+
     @Option(names = "--generators", defaultValue = "1",
             description = "generator replicas, each its own process; each checkpoint is loaded on all and the sampling "
                     + "is spread over them (default: ${DEFAULT-VALUE})")
@@ -108,6 +111,7 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
         if (loraRank < 0) {
             throw new IllegalArgumentException("--lora-rank must be at least 1 (or 0 for full fine-tuning), got " + loraRank);
         }
+        steer.model.Placement at = placement.placement();   // checked before anything starts
         String runId = String.format(Locale.ROOT, "%s%s-seed%d-%tY%<tm%<td-%<tH%<tM%<tS", algorithm,
                 loraRank > 0 ? "-lora" + loraRank : "", seed, new java.util.Date());
         Path work = out != null ? out : root.resolve("build-out/demo").resolve(runId);
@@ -121,7 +125,7 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
             options = new LocalStack.Options(root, work, CompareCommand.copyModel(base, work.resolve("sft-model")),
                     generators, work);
         }
-        try (LocalStack stack = LocalStack.start(options,
+        try (LocalStack stack = LocalStack.start(options.on(at),
                 line -> System.out.println("  " + line))) {
             ManagedChannel channel = NettyChannelBuilder.forTarget(stack.orchestrator().address()).usePlaintext().build();
             try {

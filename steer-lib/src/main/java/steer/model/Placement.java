@@ -130,9 +130,14 @@ public record Placement(Device device, Precision precision) {
         return NDManager.newBaseManager(device);
     }
 
-    /** How the setting reads back, e.g. {@code gpu:0 bf16}. */
+    /** The device setting that parses back to this device: {@code cpu} or {@code gpu:N}. */
+    public String deviceSetting() {
+        return device.isGpu() ? "gpu:" + device.getDeviceId() : "cpu";
+    }
+
+    /** How the settings read back, e.g. {@code gpu:0 bf16}. */
     @Override
     public String toString() {
-        return (device.isGpu() ? "gpu:" + device.getDeviceId() : "cpu") + " " + precision.spelling();
+        return deviceSetting() + " " + precision.spelling();
     }
 }

@@ -32,11 +32,25 @@ public final class LocalStack implements AutoCloseable {
      *                   runs several runs needs the SFT model under it: each run after the first has them load the SFT
      *                   model back by its location
      */
-    public record Options(Path repoRoot, Path workDir, Path baseModel, int generators, Path allowedRoot) {
+    public record Options(Path repoRoot, Path workDir, Path baseModel, int generators, Path allowedRoot,
+                          steer.model.Placement placement) {
         public Options {
             if (generators < 1) {
                 throw new IllegalArgumentException("generator replicas: " + generators + "; need at least 1");
             }
+            if (placement == null) {
+                throw new IllegalArgumentException("the stack's placement (device and precision) is required");
+            }
+        }
+
+        /** Every model on the CPU in float32. */
+        public Options(Path repoRoot, Path workDir, Path baseModel, int generators, Path allowedRoot) {
+            this(repoRoot, workDir, baseModel, generators, allowedRoot, steer.model.Placement.CPU_F32);
+        }
+
+        /** The same stack with the generators', judge's and trainer's models on {@code at}. */
+        public Options on(steer.model.Placement at) {
+            return new Options(repoRoot, workDir, baseModel, generators, allowedRoot, at);
         }
 
         /** LoadModel only from the checkpoint store. */
@@ -143,10 +157,17 @@ public final class LocalStack implements AutoCloseable {
         return c;
     }
 
+    /** The device and precision keys of a service that runs models (prefix {@code steer.generator} and so on). */
+    private void placement(Map<String, String> c, String prefix) {
+        c.put(prefix + ".device", options.placement().deviceSetting());
+        c.put(prefix + ".precision", options.placement().precision().spelling());
+    }
+
     private Map<String, String> generatorConfig() {
         Map<String, String> c = common();
         c.put("steer.generator.model-location", options.baseModel().toString());
         c.put("steer.generator.allowed-root", allowedRoot().toString());
+        placement(c, "steer.generator");
         return c;
     }
 
@@ -155,6 +176,7 @@ public final class LocalStack implements AutoCloseable {
         c.put("steer.judge.model-location", options.baseModel().toString());
         c.put("steer.judge.model-name", "sft");  // the SFT model, version 0: OSP pins it; Self-Rewarding starts from it
         c.put("steer.judge.allowed-root", allowedRoot().toString());
+        placement(c, "steer.judge");
         return c;
     }
 
@@ -163,6 +185,7 @@ public final class LocalStack implements AutoCloseable {
         c.put("steer.trainer.base-model", options.baseModel().toString());
         c.put("steer.trainer.store-root", store().toString());
         c.put("steer.trainer.state-dir", options.workDir().resolve("trainer-state").toString());
+        placement(c, "steer.trainer");
         return c;
     }
 
