@@ -21,6 +21,7 @@ fi
 nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv
 
 echo "== building with the CUDA natives (./mvnw -DskipTests -Dpytorch.native.artifact=pytorch-native-cu124 package)"
+rm -f steer-cli/target/lib/pytorch-native-*.jar   # one native jar on the class path, or DJL may pick the CPU one
 ./mvnw -B -q -DskipTests -Dpytorch.native.artifact=pytorch-native-cu124 package
 ls steer-cli/target/lib/ | grep -q 'pytorch-native-cu124' \
   || { echo "gpu-check: the build has no pytorch-native-cu124 jar in steer-cli/target/lib" >&2; exit 1; }
@@ -61,3 +62,4 @@ watch_memory "$out/train-memory.log" ./steer bench train --objective dpo --confi
   --device "$device" --precision bf16
 
 echo "gpu-check: done; put these figures in the README's GPU section, with the GPU's name"
+echo "gpu-check: this build now holds the CUDA natives; './mvnw clean package' goes back to the CPU build"
