@@ -90,8 +90,12 @@ public final class Generation {
             }
         }
         // Decoding small models is bound by per-op overhead, not arithmetic, so PyTorch's intra-op threads
-        // barely help; splitting a large batch across cores, one Java thread per part, does.
+        // barely help; splitting a large batch across cores, one Java thread per part, does, but only across
+        // cores that other processes leave free (SpareCores).
         int parts = Math.min(WORKERS, B / MIN_STREAMS_PER_WORKER);
+        if (parts > 1) {
+            parts = Math.min(parts, SpareCores.available());
+        }
         if (parts <= 1) {
             return generatePart(model, prompts, 0, params, stopTokenIds, stopCheck, sampleableVocab);
         }
