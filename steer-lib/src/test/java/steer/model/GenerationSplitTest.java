@@ -2,7 +2,6 @@ package steer.model;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -11,8 +10,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A batch large enough to be split across cores generates the same tokens and log-probabilities, bit for bit,
- * in one part as in two ({@link SpareCores} decides the count from the machine's load, so both must agree), for
- * greedy and seeded sampling, with prompts of different lengths.
+ * in one part as in two ({@link Generation#PARTS_PROPERTY} caps the parts), for greedy and seeded sampling, with
+ * prompts of different lengths.
  */
 class GenerationSplitTest {
 
@@ -40,26 +39,17 @@ class GenerationSplitTest {
         }
     }
 
-    @Test
-    void spareCoresStaysWithinTheCores() {
-        int cores = Runtime.getRuntime().availableProcessors();
-        for (int i = 0; i < 3; i++) {
-            int n = SpareCores.available();
-            assertTrue(n >= 1 && n <= cores, n + " outside [1, " + cores + "]");
-        }
-    }
-
     private static List<GeneratedSequence> generate(Decoder d, List<int[]> prompts, SamplingParams params,
                                                     String parts) {
-        String before = System.getProperty("steer.generation.parts");
-        System.setProperty("steer.generation.parts", parts);
+        String before = System.getProperty(Generation.PARTS_PROPERTY);
+        System.setProperty(Generation.PARTS_PROPERTY, parts);
         try {
             return Generation.generate(d, prompts, params, Set.of(), Generation.StopCheck.NEVER);
         } finally {
             if (before == null) {
-                System.clearProperty("steer.generation.parts");
+                System.clearProperty(Generation.PARTS_PROPERTY);
             } else {
-                System.setProperty("steer.generation.parts", before);
+                System.setProperty(Generation.PARTS_PROPERTY, before);
             }
         }
     }
