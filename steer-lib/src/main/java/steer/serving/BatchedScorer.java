@@ -9,19 +9,38 @@ import steer.model.SequenceScorer;
 
 /**
  * Log-probs of (prompt, response) pairs for concurrent callers: jobs for the same model that arrive together
- * are scored in shared forward passes of at most {@code maxBatchSize} pairs. The prompt is encoded with BOS,
- * the response on its own without special tokens (no EOS is appended), and prompt tokens never count.
+ * are scored in shared forward passes of at most {@code maxBatchSize} pairs. Pairs given as text: the prompt is
+ * encoded with BOS, the response on its own without special tokens (no EOS is appended). Pairs given as token ids
+ * are scored as given, so a caller scores exactly the ids it sampled. Prompt tokens never count.
  */
 public final class BatchedScorer implements AutoCloseable {
 
     /**
-     * A scoring job.
+     * A scoring job: texts, or token ids.
      *
-     * @param model     the served model's name
-     * @param prompts   prompts
-     * @param responses one response per prompt
+     * @param model       the served model's name
+     * @param prompts     prompts; empty when the job holds ids
+     * @param responses   one response per prompt
+     * @param promptIds   prompts as token ids; empty when the job holds texts
+     * @param responseIds one response's ids per prompt
      */
-    public record Job(String model, List<String> prompts, List<String> responses) {
+    public record Job(String model, List<String> prompts, List<String> responses, List<int[]> promptIds,
+                      List<int[]> responseIds) {
+
+        /** A job of texts. */
+        public Job(String model, List<String> prompts, List<String> responses) {
+            this(model, prompts, responses, List.of(), List.of());
+        }
+
+        /** A job of token ids. */
+        public static Job ofTokens(String model, List<int[]> promptIds, List<int[]> responseIds) {
+            return new Job(model, List.of(), List.of(), promptIds, responseIds);
+        }
+
+        /** Pairs in the job. */
+        public int size() {
+            return prompts.isEmpty() ? promptIds.size() : prompts.size();
+        }
     }
 
     /**
@@ -70,12 +89,50 @@ public final class BatchedScorer implements AutoCloseable {
     }
 
     /**
+     * Checks that every pair of ids is a sequence of the model: ids within its vocabulary, a prompt of at least one
+     * token, and the pair within its context.
+     *
+     * @throws UnknownModelException if the model is not served
+     * @throws InvalidFieldException naming {@code pairs[i].prompt_token_ids[j]} (or {@code response_token_ids}) for
+     *                               an id outside the vocabulary, or {@code pairs[i]} for a pair too long
+     */
+    public void checkTokens(String model, List<int[]> promptIds, List<int[]> responseIds) {
+        try (ModelRegistry.Lease lease = registry.acquire(model)) {
+            int positions = lease.info().maxPositions();
+            int vocab = lease.info().vocabSize();
+            for (int i = 0; i < promptIds.size(); i++) {
+                String pair = Validation.indexed("pairs", i);
+                if (promptIds.get(i).length == 0) {
+                    throw new InvalidFieldException(pair + ".prompt_token_ids", "is empty; a prompt needs at least one"
+                            + " token (BOS)");
+                }
+                checkIds(pair + ".prompt_token_ids", promptIds.get(i), vocab);
+                checkIds(pair + ".response_token_ids", responseIds.get(i), vocab);
+                int tokens = promptIds.get(i).length + responseIds.get(i).length;
+                if (tokens > positions) {
+                    throw new InvalidFieldException(pair, "prompt and response are " + tokens
+                            + " tokens; the model has " + positions + " positions");
+                }
+            }
+        }
+    }
+
+    private static void checkIds(String field, int[] ids, int vocab) {
+        for (int j = 0; j < ids.length; j++) {
+            if (ids[j] < 0 || ids[j] >= vocab) {
+                throw new InvalidFieldException(Validation.indexed(field, j), "must be in 0.." + (vocab - 1)
+                        + " (the model's vocabulary), got " + ids[j]);
+            }
+        }
+    }
+
+    /**
      * Queues a job.
      *
      * @throws QueueFullException if the queue is full
      */
     public CompletableFuture<Result> submit(Job job, long deadlineNanoTime) {
-        return batcher.submit(job, Math.max(1, job.prompts().size()), deadlineNanoTime);
+        return batcher.submit(job, Math.max(1, job.size()), deadlineNanoTime);
     }
 
     /** Jobs waiting for a batch. */
@@ -89,6 +146,10 @@ public final class BatchedScorer implements AutoCloseable {
             List<int[]> prompts = new ArrayList<>();
             List<int[]> responses = new ArrayList<>();
             for (Job j : jobs) {
+                if (j.prompts().isEmpty()) {
+                    prompts.addAll(j.promptIds());
+                    responses.addAll(j.responseIds());
+                }
                 for (int i = 0; i < j.prompts().size(); i++) {
                     prompts.add(model.tokenizer().encode(j.prompts().get(i)));
                     responses.add(model.tokenizer().encodeWithoutSpecialTokens(j.responses().get(i)));
@@ -102,9 +163,9 @@ public final class BatchedScorer implements AutoCloseable {
             List<Result> results = new ArrayList<>(jobs.size());
             int row = 0;
             for (Job j : jobs) {
-                results.add(new Result(List.copyOf(all.subList(row, row + j.prompts().size())), lease.info().name(),
+                results.add(new Result(List.copyOf(all.subList(row, row + j.size())), lease.info().name(),
                         lease.info().version()));
-                row += j.prompts().size();
+                row += j.size();
             }
             return results;
         }
