@@ -19,9 +19,14 @@ import steer.proto.v1.GeneratorGrpc;
 import steer.proto.v1.ListModelsRequest;
 import steer.proto.v1.LoadModelRequest;
 import steer.proto.v1.LoadModelResponse;
+import steer.model.ResponseLogProbs;
 import steer.proto.v1.ModelInfo;
+import steer.proto.v1.PromptResponse;
 import steer.proto.v1.Sample;
 import steer.proto.v1.SamplingParams;
+import steer.proto.v1.ScoreRequest;
+import steer.proto.v1.ScoreResponse;
+import steer.proto.v1.SequenceScore;
 
 /**
  * The orchestrator's view of the generator service: sampling from the policy on the generator replicas, and loading
@@ -39,6 +44,14 @@ final class PolicyClient implements AutoCloseable {
     private final ServiceReplicas generators;
     /** Runs one chunk per generator replica at a time when there are several. */
     private final ReplicaCalls fanOut = new ReplicaCalls("generator-fan-out");
+    /**
+     * Runs an evaluation's requests, {@value #EVALUATION_CALLS} at once: enough to keep a continuous batch of 32 slots
+     * per decoding thread full on a small generator, few enough to leave room in its queue for a round's sampling.
+     */
+    private final ReplicaCalls evaluationCalls = new ReplicaCalls("generator-evaluation", EVALUATION_CALLS);
+    private static final int EVALUATION_CALLS = 48;
+    /** Pairs per Score request of an evaluation. */
+    private static final int SCORE_CHUNK = 64;
     private final CallRetry retry;
     /** Per model name, the version and location the run last made every replica serve: what a restarted replica is given back. */
     private final Map<String, Served> served = new ConcurrentHashMap<>();
@@ -217,6 +230,111 @@ final class PolicyClient implements AutoCloseable {
         return texts;
     }
 
+    /**
+     * One sample for each prompt, each its own request (n = 1), which the generator draws from stream 0 of
+     * {@code seedOf.applyAsLong(i)} whatever it batches it with; several requests at once (on replica i mod r
+     * first), so they share the generator's continuous batch. Every sample must come from {@code expectedVersion}.
+     *
+     * @return one sample per prompt, in order, with its token ids
+     */
+    List<Sampled> sampleEach(String model, List<String> prompts, SamplingSettings sampling, IntToLongFunction seedOf,
+                             long expectedVersion) {
+        List<ServiceReplicas.Replica> replicas = generators.current();
+        List<Callable<Sampled>> calls = new ArrayList<>(prompts.size());
+        for (int i = 0; i < prompts.size(); i++) {
+            int home = i;
+            long seed = seedOf.applyAsLong(i);
+            List<String> one = List.of(prompts.get(i));
+            calls.add(() -> retry.call("sampling evaluation query " + home + " from '" + model + "' version "
+                    + expectedVersion, attempt -> {
+                        ServiceReplicas.Replica replica = replicas.get((home + attempt) % replicas.size());
+                        if (attempt > 0) {
+                            restore(replica, model, expectedVersion);
+                        }
+                        Sampled s = sampleChunk(replica, model, one, 1, home, sampling, seed, expectedVersion).get(0)
+                                .get(0);
+                        if (s.tokens() == null) {
+                            throw new RunFailure("the generator at " + replica.address() + " sent no token ids;"
+                                    + " evaluation needs them (a generator older than the ids in samples?)");
+                        }
+                        return s;
+                    }));
+        }
+        return evaluationCalls.all(calls);
+    }
+
+    /**
+     * The log-probs of token-id pairs under {@code model}, which must serve {@code expectedVersion}: Score requests of
+     * {@value #SCORE_CHUNK} pairs, several at once.
+     *
+     * @return one per pair, in order
+     */
+    List<ResponseLogProbs> scoreTokens(String model, List<int[]> prompts, List<int[]> responses, long expectedVersion) {
+        List<ServiceReplicas.Replica> replicas = generators.current();
+        List<Callable<List<ResponseLogProbs>>> calls = new ArrayList<>();
+        for (int from = 0; from < prompts.size(); from += SCORE_CHUNK) {
+            int home = from / SCORE_CHUNK;
+            int to = Math.min(prompts.size(), from + SCORE_CHUNK);
+            List<int[]> p = prompts.subList(from, to);
+            List<int[]> r = responses.subList(from, to);
+            calls.add(() -> retry.call("scoring " + p.size() + " pairs under '" + model + "' version "
+                    + expectedVersion, attempt -> {
+                        ServiceReplicas.Replica replica = replicas.get((home + attempt) % replicas.size());
+                        if (attempt > 0) {
+                            restore(replica, model, expectedVersion);
+                        }
+                        return scoreChunk(replica, model, p, r, expectedVersion);
+                    }));
+        }
+        List<ResponseLogProbs> out = new ArrayList<>(prompts.size());
+        evaluationCalls.all(calls).forEach(out::addAll);
+        return out;
+    }
+
+    private List<ResponseLogProbs> scoreChunk(ServiceReplicas.Replica replica, String model, List<int[]> prompts,
+                                              List<int[]> responses, long expectedVersion) {
+        ScoreRequest.Builder request = ScoreRequest.newBuilder().setModel(model);
+        for (int i = 0; i < prompts.size(); i++) {
+            PromptResponse.Builder pair = PromptResponse.newBuilder();
+            for (int id : prompts.get(i)) {
+                pair.addPromptTokenIds(id);
+            }
+            for (int id : responses.get(i)) {
+                pair.addResponseTokenIds(id);
+            }
+            request.addPairs(pair);
+        }
+        ScoreResponse response;
+        try {
+            response = generator(replica).withDeadlineAfter(config.generateDeadline().toMillis(), TimeUnit.MILLISECONDS)
+                    .score(request.build());
+        } catch (StatusRuntimeException e) {
+            if (e.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND && served.containsKey(model)) {
+                throw new CallRetry.ReplicaBehind("the generator at " + replica.address() + " no longer serves '"
+                        + model + "': " + e.getStatus().getDescription());
+            }
+            throw failure("generator", replica.address(), "Score", e);
+        }
+        if (response.getModelVersion() != expectedVersion) {
+            throw new CallRetry.ReplicaBehind("the generator at " + replica.address() + " scored with '"
+                    + response.getModel() + "' version " + response.getModelVersion() + " but the evaluation needs '"
+                    + model + "' version " + expectedVersion);
+        }
+        if (response.getScoresCount() != prompts.size()) {
+            throw new RunFailure("the generator at " + replica.address() + " returned " + response.getScoresCount()
+                    + " scores for " + prompts.size() + " pairs");
+        }
+        List<ResponseLogProbs> out = new ArrayList<>(prompts.size());
+        for (SequenceScore score : response.getScoresList()) {
+            float[] perToken = new float[score.getTokenLogprobsCount()];
+            for (int i = 0; i < perToken.length; i++) {
+                perToken[i] = score.getTokenLogprobs(i);
+            }
+            out.add(new ResponseLogProbs(score.getSumLogprob(), score.getMeanLogprob(), perToken));
+        }
+        return out;
+    }
+
     /** Before a retry: the replica serves what the run last loaded under {@code model}, if that is {@code version}. */
     private void restore(ServiceReplicas.Replica replica, String model, long version) {
         Served s = served.get(model);
@@ -297,5 +415,6 @@ final class PolicyClient implements AutoCloseable {
     public void close() {
         generators.close();
         fanOut.close();
+        evaluationCalls.close();
     }
 }
