@@ -15,9 +15,10 @@ import steer.world.EvaluatedModel;
  * A model version the generators serve, as {@link steer.world.WorldEvaluation} asks it: the evaluation runs on the
  * generators, beside the run's sampling, instead of on a second copy of the model in this process.
  *
- * <p>Its reports equal those of the model loaded in process ({@link EvaluatedModel#of}): query i is sent alone with
- * the seed {@link Sampler#seedForStream} gives stream i, so it draws what stream i of the in-process batch draws,
- * and prompts and responses are scored as the token ids sampled. The tokenizer (a small file, read here) is the SFT
+ * <p>Its reports equal those of the model loaded in process ({@link EvaluatedModel#of}): the request of queries
+ * i .. i + 15 is seeded with the seed {@link Sampler#seedForStream} gives stream i, so query i + j draws what stream
+ * i + j of the in-process batch draws (on a generator whose max-batch-size is at least 16, see
+ * {@link PolicyClient#EVALUATION_CHUNK}), and prompts and responses are scored as the token ids sampled. The tokenizer (a small file, read here) is the SFT
  * model's, which every version of a run shares; it encodes the prompts as the generator encodes them (with BOS).
  */
 final class GeneratorModel implements EvaluatedModel {

@@ -45,11 +45,19 @@ final class PolicyClient implements AutoCloseable {
     /** Runs one chunk per generator replica at a time when there are several. */
     private final ReplicaCalls fanOut = new ReplicaCalls("generator-fan-out");
     /**
-     * Runs an evaluation's requests, {@value #EVALUATION_CALLS} at once: enough to keep a continuous batch of 32 slots
-     * per decoding thread full on a small generator, few enough to leave room in its queue for a round's sampling.
+     * Runs an evaluation's requests, {@value #EVALUATION_CALLS} at once: {@value #EVALUATION_CALLS} ×
+     * {@value #EVALUATION_CHUNK} sequences keep the continuous batches of a small generator (32 slots per decoding
+     * thread) full, and leave room in its queue for a round's sampling.
      */
     private final ReplicaCalls evaluationCalls = new ReplicaCalls("generator-evaluation", EVALUATION_CALLS);
-    private static final int EVALUATION_CALLS = 48;
+    private static final int EVALUATION_CALLS = 8;
+    /**
+     * Prompts per Generate request of an evaluation. A generator numbers a request's sequences from stream 0 within
+     * each of its batches of {@code steer.generator.max-batch-size} (32 by default), so a request of at most that many
+     * prompts seeded with {@code seedOf(first prompt)} draws stream j for its prompt j; 16 keeps that true for any
+     * max-batch-size from 16 up, while sending an evaluation of 500 queries in 32 requests instead of 500.
+     */
+    static final int EVALUATION_CHUNK = 16;
     /** Pairs per Score request of an evaluation. */
     private static final int SCORE_CHUNK = 64;
     private final CallRetry retry;
@@ -231,8 +239,8 @@ final class PolicyClient implements AutoCloseable {
     }
 
     /**
-     * One sample for each prompt, each its own request (n = 1), which the generator draws from stream 0 of
-     * {@code seedOf.applyAsLong(i)} whatever it batches it with; several requests at once (on replica i mod r
+     * One sample for each prompt, in requests of {@value #EVALUATION_CHUNK} prompts (n = 1), the one that starts at
+     * prompt i seeded with {@code seedOf.applyAsLong(i)}; several requests at once (chunk k on replica k mod r
      * first), so they share the generator's continuous batch. Every sample must come from {@code expectedVersion}.
      *
      * @return one sample per prompt, in order, with its token ids
@@ -240,27 +248,33 @@ final class PolicyClient implements AutoCloseable {
     List<Sampled> sampleEach(String model, List<String> prompts, SamplingSettings sampling, IntToLongFunction seedOf,
                              long expectedVersion) {
         List<ServiceReplicas.Replica> replicas = generators.current();
-        List<Callable<Sampled>> calls = new ArrayList<>(prompts.size());
-        for (int i = 0; i < prompts.size(); i++) {
-            int home = i;
-            long seed = seedOf.applyAsLong(i);
-            List<String> one = List.of(prompts.get(i));
-            calls.add(() -> retry.call("sampling evaluation query " + home + " from '" + model + "' version "
-                    + expectedVersion, attempt -> {
+        List<Callable<List<Sampled>>> calls = new ArrayList<>();
+        for (int from = 0; from < prompts.size(); from += EVALUATION_CHUNK) {
+            int first = from;
+            int home = from / EVALUATION_CHUNK;
+            long seed = seedOf.applyAsLong(from);
+            List<String> part = prompts.subList(from, Math.min(prompts.size(), from + EVALUATION_CHUNK));
+            calls.add(() -> retry.call("sampling evaluation queries " + first + "-" + (first + part.size() - 1)
+                    + " from '" + model + "' version " + expectedVersion, attempt -> {
                         ServiceReplicas.Replica replica = replicas.get((home + attempt) % replicas.size());
                         if (attempt > 0) {
                             restore(replica, model, expectedVersion);
                         }
-                        Sampled s = sampleChunk(replica, model, one, 1, home, sampling, seed, expectedVersion).get(0)
-                                .get(0);
-                        if (s.tokens() == null) {
-                            throw new RunFailure("the generator at " + replica.address() + " sent no token ids;"
-                                    + " evaluation needs them (a generator older than the ids in samples?)");
+                        List<Sampled> out = new ArrayList<>(part.size());
+                        for (List<Sampled> one : sampleChunk(replica, model, part, 1, first, sampling, seed,
+                                expectedVersion)) {
+                            if (one.get(0).tokens() == null) {
+                                throw new RunFailure("the generator at " + replica.address() + " sent no token ids;"
+                                        + " evaluation needs them (a generator older than the ids in samples?)");
+                            }
+                            out.add(one.get(0));
                         }
-                        return s;
+                        return out;
                     }));
         }
-        return evaluationCalls.all(calls);
+        List<Sampled> out = new ArrayList<>(prompts.size());
+        evaluationCalls.all(calls).forEach(out::addAll);
+        return out;
     }
 
     /**
