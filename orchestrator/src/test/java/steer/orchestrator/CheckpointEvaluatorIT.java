@@ -44,7 +44,8 @@ import steer.world.WorldVocabulary;
 /**
  * Evaluation on the packaged generator-svc (a process on loopback) gives the reports of the same model loaded in
  * this process, for the SFT model, a LoRA adapter version and a full checkpoint, and loads nothing onto the
- * generator but the policy's versions.
+ * generator but the policy's versions; for a run state that predates keeping the SFT model's answers, they are
+ * sampled again under {@code policy@<run>/v0}.
  */
 class CheckpointEvaluatorIT {
 
@@ -147,12 +148,24 @@ class CheckpointEvaluatorIT {
             assertThrows(IllegalArgumentException.class,
                     () -> evaluator.evaluate(2, checkpoint.toString(), sft.answers().subList(0, 5), queries, 3));
         }
+        List<ModelInfo> served = servedModels();
+        assertEquals(1, served.size(), "evaluation loads nothing beside the policy: " + served);
+        assertEquals(2, served.get(0).getVersion(), "the policy serves the last version evaluated");
+
+        // a run state written before the SFT model's answers were kept: they are sampled again under a name of the
+        // run's own, the policy's name serving a later version by then, and they are the baseline's answers
+        try (CheckpointEvaluator evaluator = new CheckpointEvaluator(base, policy, null, "policy")) {
+            assertEquals(inProcess(base, null, queries).answers(), evaluator.sftAnswers("r1", queries, 3));
+        }
+        assertEquals(List.of("policy", "policy@r1/v0"), servedModels().stream().map(ModelInfo::getName).sorted()
+                .toList());
+    }
+
+    private static List<ModelInfo> servedModels() throws InterruptedException {
         ManagedChannel channel = NettyChannelBuilder.forTarget(generator.address()).usePlaintext().build();
         try {
-            List<ModelInfo> served = GeneratorGrpc.newBlockingStub(channel).listModels(
-                    ListModelsRequest.getDefaultInstance()).getModelsList();
-            assertEquals(1, served.size(), "evaluation loads nothing beside the policy: " + served);
-            assertEquals(2, served.get(0).getVersion(), "the policy serves the last version evaluated");
+            return GeneratorGrpc.newBlockingStub(channel).listModels(ListModelsRequest.getDefaultInstance())
+                    .getModelsList();
         } finally {
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
