@@ -223,6 +223,7 @@ public final class WorldEvaluation {
     /** A judge's p(A better) for each (query, A, B), both orders averaged, as a judge service answers it. */
     @FunctionalInterface
     public interface PairwiseComparer {
+        /** p(a[i] better than b[i] | queries[i]) for each i, in order. */
         List<Double> pABetter(List<String> queries, List<String> a, List<String> b);
     }
 
