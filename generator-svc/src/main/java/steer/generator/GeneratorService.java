@@ -168,11 +168,17 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
                 response.onError(GrpcErrors.toStatus(failure));
             } else {
                 ScoreResponse.Builder out = ScoreResponse.newBuilder().setModel(r.model()).setModelVersion(r.modelVersion());
-                for (var lp : r.scores()) {
+                for (int i = 0; i < r.scores().size(); i++) {
+                    var lp = r.scores().get(i);
                     SequenceScore.Builder score = SequenceScore.newBuilder().setSumLogprob(lp.sum()).setMeanLogprob(lp.mean())
                             .setResponseTokens(lp.perToken().length);
                     for (float f : lp.perToken()) {
                         score.addTokenLogprobs(f);
+                    }
+                    if (!r.nextTokens().isEmpty()) {
+                        for (float f : r.nextTokens().get(i)) {
+                            score.addNextTokenLogprobs(f);
+                        }
                     }
                     out.addScores(score);
                 }
@@ -212,6 +218,8 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
     private BatchedScorer.Job tokenJob(String model, ScoreRequest request) {
         List<int[]> prompts = new ArrayList<>();
         List<int[]> responses = new ArrayList<>();
+        List<int[]> nextTokens = new ArrayList<>();
+        boolean next = request.getPairs(0).getNextTokenIdsCount() > 0;
         for (int i = 0; i < request.getPairsCount(); i++) {
             String field = Validation.indexed("pairs", i);
             PromptResponse pair = request.getPairs(i);
@@ -219,10 +227,23 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
                 throw new InvalidFieldException(field, "holds texts but pairs[0] holds token ids; a pair is texts or"
                         + " token ids, and a request's pairs are all one or all the other");
             }
+            if (next && pair.getResponseTokenIdsCount() > 0) {
+                throw new InvalidFieldException(field + ".response_token_ids", "must be empty with next_token_ids:"
+                        + " the candidates' log-probs are those right after the prompt");
+            }
+            if (!next && pair.getNextTokenIdsCount() > 0) {
+                throw new InvalidFieldException(field + ".next_token_ids", "is set but pairs[0]'s is not; a"
+                        + " request's pairs all ask for next-token log-probs or none do");
+            }
             prompts.add(pair.getPromptTokenIdsList().stream().mapToInt(Integer::intValue).toArray());
             responses.add(pair.getResponseTokenIdsList().stream().mapToInt(Integer::intValue).toArray());
+            nextTokens.add(pair.getNextTokenIdsList().stream().mapToInt(Integer::intValue).toArray());
         }
         catalog.scorer().checkTokens(model, prompts, responses);
+        if (next) {
+            catalog.scorer().checkNextTokens(model, nextTokens);
+            return BatchedScorer.Job.ofNextTokens(model, prompts, nextTokens);
+        }
         return BatchedScorer.Job.ofTokens(model, prompts, responses);
     }
 
