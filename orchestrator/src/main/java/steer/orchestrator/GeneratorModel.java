@@ -59,21 +59,16 @@ final class GeneratorModel implements EvaluatedModel {
         return generators.scoreTokens(name, prompts, responses, version);
     }
 
-    /** Scores the one-token responses {@code a} and {@code b}: log-probs differ from logits by the same constant. */
+    /**
+     * From the log-probs of {@code a} and {@code b} as the next token, one forward pass per prompt: they differ from
+     * the logits by the same constant, so the softmax over the two is the same.
+     */
     @Override
     public double[] pFirst(List<int[]> prompts, int a, int b) {
-        List<int[]> twice = new ArrayList<>(2 * prompts.size());
-        List<int[]> answers = new ArrayList<>(2 * prompts.size());
-        for (int[] p : prompts) {
-            twice.add(p);
-            answers.add(new int[] {a});
-            twice.add(p);
-            answers.add(new int[] {b});
-        }
-        List<ResponseLogProbs> lp = score(twice, answers);
+        List<float[]> lp = generators.nextTokenLogProbs(name, prompts, new int[] {a, b}, version);
         double[] out = new double[prompts.size()];
         for (int i = 0; i < out.length; i++) {
-            out[i] = steer.judge.PairwiseJudge.pFirst(lp.get(2 * i).perToken()[0], lp.get(2 * i + 1).perToken()[0]);
+            out[i] = steer.judge.PairwiseJudge.pFirst(lp.get(i)[0], lp.get(i)[1]);
         }
         return out;
     }

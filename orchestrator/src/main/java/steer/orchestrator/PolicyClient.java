@@ -284,8 +284,48 @@ final class PolicyClient implements AutoCloseable {
      * @return one per pair, in order
      */
     List<ResponseLogProbs> scoreTokens(String model, List<int[]> prompts, List<int[]> responses, long expectedVersion) {
+        List<ResponseLogProbs> out = new ArrayList<>(prompts.size());
+        scored(model, prompts, responses, null, expectedVersion).forEach(s -> out.add(logProbs(s)));
+        return out;
+    }
+
+    /**
+     * The log-probs of {@code candidates} as the next token after each prompt (a judge's answer tokens), under
+     * {@code model} at {@code expectedVersion}: one forward pass per prompt on the generator.
+     *
+     * @return per prompt, one log-prob per candidate
+     */
+    List<float[]> nextTokenLogProbs(String model, List<int[]> prompts, int[] candidates, long expectedVersion) {
+        List<int[]> none = new ArrayList<>(prompts.size());
+        prompts.forEach(p -> none.add(new int[0]));
+        List<float[]> out = new ArrayList<>(prompts.size());
+        for (SequenceScore s : scored(model, prompts, none, candidates, expectedVersion)) {
+            if (s.getNextTokenLogprobsCount() != candidates.length) {
+                throw new RunFailure("the generator returned " + s.getNextTokenLogprobsCount() + " next-token"
+                        + " log-probs for " + candidates.length + " candidates (a generator older than next_token_ids?)");
+            }
+            float[] lp = new float[candidates.length];
+            for (int c = 0; c < lp.length; c++) {
+                lp[c] = s.getNextTokenLogprobs(c);
+            }
+            out.add(lp);
+        }
+        return out;
+    }
+
+    private static ResponseLogProbs logProbs(SequenceScore score) {
+        float[] perToken = new float[score.getTokenLogprobsCount()];
+        for (int i = 0; i < perToken.length; i++) {
+            perToken[i] = score.getTokenLogprobs(i);
+        }
+        return new ResponseLogProbs(score.getSumLogprob(), score.getMeanLogprob(), perToken);
+    }
+
+    /** Score requests of {@value #SCORE_CHUNK} pairs, several at once; {@code candidates} null for none. */
+    private List<SequenceScore> scored(String model, List<int[]> prompts, List<int[]> responses, int[] candidates,
+                                       long expectedVersion) {
         List<ServiceReplicas.Replica> replicas = generators.current();
-        List<Callable<List<ResponseLogProbs>>> calls = new ArrayList<>();
+        List<Callable<List<SequenceScore>>> calls = new ArrayList<>();
         for (int from = 0; from < prompts.size(); from += SCORE_CHUNK) {
             int home = from / SCORE_CHUNK;
             int to = Math.min(prompts.size(), from + SCORE_CHUNK);
@@ -297,16 +337,16 @@ final class PolicyClient implements AutoCloseable {
                         if (attempt > 0) {
                             restore(replica, model, expectedVersion);
                         }
-                        return scoreChunk(replica, model, p, r, expectedVersion);
+                        return scoreChunk(replica, model, p, r, candidates, expectedVersion);
                     }));
         }
-        List<ResponseLogProbs> out = new ArrayList<>(prompts.size());
+        List<SequenceScore> out = new ArrayList<>(prompts.size());
         evaluationCalls.all(calls).forEach(out::addAll);
         return out;
     }
 
-    private List<ResponseLogProbs> scoreChunk(ServiceReplicas.Replica replica, String model, List<int[]> prompts,
-                                              List<int[]> responses, long expectedVersion) {
+    private List<SequenceScore> scoreChunk(ServiceReplicas.Replica replica, String model, List<int[]> prompts,
+                                           List<int[]> responses, int[] candidates, long expectedVersion) {
         ScoreRequest.Builder request = ScoreRequest.newBuilder().setModel(model);
         for (int i = 0; i < prompts.size(); i++) {
             PromptResponse.Builder pair = PromptResponse.newBuilder();
@@ -315,6 +355,11 @@ final class PolicyClient implements AutoCloseable {
             }
             for (int id : responses.get(i)) {
                 pair.addResponseTokenIds(id);
+            }
+            if (candidates != null) {
+                for (int id : candidates) {
+                    pair.addNextTokenIds(id);
+                }
             }
             request.addPairs(pair);
         }
@@ -338,15 +383,7 @@ final class PolicyClient implements AutoCloseable {
             throw new RunFailure("the generator at " + replica.address() + " returned " + response.getScoresCount()
                     + " scores for " + prompts.size() + " pairs");
         }
-        List<ResponseLogProbs> out = new ArrayList<>(prompts.size());
-        for (SequenceScore score : response.getScoresList()) {
-            float[] perToken = new float[score.getTokenLogprobsCount()];
-            for (int i = 0; i < perToken.length; i++) {
-                perToken[i] = score.getTokenLogprobs(i);
-            }
-            out.add(new ResponseLogProbs(score.getSumLogprob(), score.getMeanLogprob(), perToken));
-        }
-        return out;
+        return response.getScoresList();
     }
 
     /** Before a retry: the replica serves what the run last loaded under {@code model}, if that is {@code version}. */
