@@ -22,6 +22,7 @@ import steer.proto.v1.ListModelsRequest;
 import steer.proto.v1.ListModelsResponse;
 import steer.proto.v1.LoadModelRequest;
 import steer.proto.v1.LoadModelResponse;
+import steer.proto.v1.PromptResponse;
 import steer.proto.v1.Sample;
 import steer.proto.v1.ScoreRequest;
 import steer.proto.v1.ScoreResponse;
@@ -29,6 +30,7 @@ import steer.proto.v1.SequenceScore;
 import steer.serving.BatchedGenerator;
 import steer.serving.BatchedScorer;
 import steer.serving.GeneratedSample;
+import steer.serving.InvalidFieldException;
 import steer.serving.SamplingRequest;
 import steer.serving.ServedModel;
 import steer.serving.Validation;
@@ -152,18 +154,8 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
             GeneratorConfig config = catalog.config();
             String model = catalog.models().served("model", request.getModel()).name();
             Validation.requireCount("pairs", request.getPairsList(), 1, config.maxPrompts() * config.maxSamples());
-            List<String> prompts = new ArrayList<>();
-            List<String> responses = new ArrayList<>();
-            for (int i = 0; i < request.getPairsCount(); i++) {
-                String field = Validation.indexed("pairs", i);
-                Validation.requireText(field + ".prompt", request.getPairs(i).getPrompt());
-                Validation.requireMaxChars(field + ".prompt", request.getPairs(i).getPrompt(), config.maxTextChars());
-                Validation.requireMaxChars(field + ".response", request.getPairs(i).getResponse(), config.maxTextChars());
-                prompts.add(request.getPairs(i).getPrompt());
-                responses.add(request.getPairs(i).getResponse());
-            }
-            catalog.scorer().checkLengths(model, prompts, responses);
-            result = catalog.scorer().submit(new BatchedScorer.Job(model, prompts, responses), CallDeadlines.deadlineNanoTime());
+            BatchedScorer.Job job = hasIds(request.getPairs(0)) ? tokenJob(model, request) : textJob(model, request);
+            result = catalog.scorer().submit(job, CallDeadlines.deadlineNanoTime());
             cancelOnCallEnd(List.of(result));
         } catch (RuntimeException e) {
             latency.record(timer, "Score", e);
@@ -176,11 +168,17 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
                 response.onError(GrpcErrors.toStatus(failure));
             } else {
                 ScoreResponse.Builder out = ScoreResponse.newBuilder().setModel(r.model()).setModelVersion(r.modelVersion());
-                for (var lp : r.scores()) {
+                for (int i = 0; i < r.scores().size(); i++) {
+                    var lp = r.scores().get(i);
                     SequenceScore.Builder score = SequenceScore.newBuilder().setSumLogprob(lp.sum()).setMeanLogprob(lp.mean())
                             .setResponseTokens(lp.perToken().length);
                     for (float f : lp.perToken()) {
                         score.addTokenLogprobs(f);
+                    }
+                    if (!r.nextTokens().isEmpty()) {
+                        for (float f : r.nextTokens().get(i)) {
+                            score.addNextTokenLogprobs(f);
+                        }
                     }
                     out.addScores(score);
                 }
@@ -188,6 +186,65 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
                 response.onCompleted();
             }
         });
+    }
+
+    private static boolean hasIds(PromptResponse pair) {
+        return pair.getPromptTokenIdsCount() > 0 || pair.getResponseTokenIdsCount() > 0;
+    }
+
+    /** A request's pairs as texts; every pair must be texts, as the first is. */
+    private BatchedScorer.Job textJob(String model, ScoreRequest request) {
+        int maxChars = catalog.config().maxTextChars();
+        List<String> prompts = new ArrayList<>();
+        List<String> responses = new ArrayList<>();
+        for (int i = 0; i < request.getPairsCount(); i++) {
+            String field = Validation.indexed("pairs", i);
+            PromptResponse pair = request.getPairs(i);
+            if (hasIds(pair)) {
+                throw new InvalidFieldException(field, "holds token ids but pairs[0] holds texts; a request's pairs"
+                        + " are all texts or all token ids");
+            }
+            Validation.requireText(field + ".prompt", pair.getPrompt());
+            Validation.requireMaxChars(field + ".prompt", pair.getPrompt(), maxChars);
+            Validation.requireMaxChars(field + ".response", pair.getResponse(), maxChars);
+            prompts.add(pair.getPrompt());
+            responses.add(pair.getResponse());
+        }
+        catalog.scorer().checkLengths(model, prompts, responses);
+        return new BatchedScorer.Job(model, prompts, responses);
+    }
+
+    /** A request's pairs as token ids, scored as given; every pair must be ids, as the first is. */
+    private BatchedScorer.Job tokenJob(String model, ScoreRequest request) {
+        List<int[]> prompts = new ArrayList<>();
+        List<int[]> responses = new ArrayList<>();
+        List<int[]> nextTokens = new ArrayList<>();
+        boolean next = request.getPairs(0).getNextTokenIdsCount() > 0;
+        for (int i = 0; i < request.getPairsCount(); i++) {
+            String field = Validation.indexed("pairs", i);
+            PromptResponse pair = request.getPairs(i);
+            if (!pair.getPrompt().isEmpty() || !pair.getResponse().isEmpty()) {
+                throw new InvalidFieldException(field, "holds texts but pairs[0] holds token ids; a pair is texts or"
+                        + " token ids, and a request's pairs are all one or all the other");
+            }
+            if (next && pair.getResponseTokenIdsCount() > 0) {
+                throw new InvalidFieldException(field + ".response_token_ids", "must be empty with next_token_ids:"
+                        + " the candidates' log-probs are those right after the prompt");
+            }
+            if (!next && pair.getNextTokenIdsCount() > 0) {
+                throw new InvalidFieldException(field + ".next_token_ids", "is set but pairs[0]'s is not; a"
+                        + " request's pairs all ask for next-token log-probs or none do");
+            }
+            prompts.add(pair.getPromptTokenIdsList().stream().mapToInt(Integer::intValue).toArray());
+            responses.add(pair.getResponseTokenIdsList().stream().mapToInt(Integer::intValue).toArray());
+            nextTokens.add(pair.getNextTokenIdsList().stream().mapToInt(Integer::intValue).toArray());
+        }
+        catalog.scorer().checkTokens(model, prompts, responses);
+        if (next) {
+            catalog.scorer().checkNextTokens(model, nextTokens);
+            return BatchedScorer.Job.ofNextTokens(model, prompts, nextTokens);
+        }
+        return BatchedScorer.Job.ofTokens(model, prompts, responses);
     }
 
     @Override

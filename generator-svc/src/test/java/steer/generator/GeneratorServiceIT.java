@@ -131,6 +131,37 @@ class GeneratorServiceIT {
         assertEquals(4, r.getScores(0).getResponseTokens());
         assertEquals(0, r.getScores(1).getResponseTokens());
         assertEquals("policy", r.getModel());
+
+        // the same pairs as token ids (a sampler's ids, scored as given): the same log-probs
+        ScoreRequest.Builder ids = ScoreRequest.newBuilder();
+        try (LanguageModel m = LanguageModel.load(v0)) {
+            ids.addPairs(idPair(m.tokenizer().encode("query : add 3 4"), m.tokenizer().encodeWithoutSpecialTokens(
+                    "answer : 7 ."))).addPairs(idPair(m.tokenizer().encode("query : sort 5 2"), new int[0]));
+        }
+        ScoreResponse byIds = stub().score(ids.build());
+        assertEquals(r.getScoresList(), byIds.getScoresList());
+
+        // candidate next tokens after a prompt (a judge's answers): the log-softmax of the library's next-token logits
+        int[] prompt;
+        float[] logits;
+        try (LanguageModel m = LanguageModel.load(v0)) {
+            prompt = m.tokenizer().encode("query : add 3 4");
+            logits = SequenceScorer.nextTokenLogits(m.decoder(), List.of(prompt))[0];
+        }
+        ScoreResponse next = stub().score(ScoreRequest.newBuilder().addPairs(idPair(prompt, new int[0])
+                .addNextTokenIds(5).addNextTokenIds(7)).build());
+        assertEquals(2, next.getScores(0).getNextTokenLogprobsCount());
+        assertEquals(steer.model.Sampler.logProb(logits, 0, logits.length, 5), next.getScores(0).getNextTokenLogprobs(0),
+                1e-5);
+        assertEquals(steer.model.Sampler.logProb(logits, 0, logits.length, 7), next.getScores(0).getNextTokenLogprobs(1),
+                1e-5);
+    }
+
+    private static PromptResponse.Builder idPair(int[] prompt, int[] response) {
+        PromptResponse.Builder b = PromptResponse.newBuilder();
+        java.util.Arrays.stream(prompt).forEach(b::addPromptTokenIds);
+        java.util.Arrays.stream(response).forEach(b::addResponseTokenIds);
+        return b;
     }
 
     private static void assertRejected(Status.Code code, String message, Supplier<?> call) {
@@ -174,6 +205,26 @@ class GeneratorServiceIT {
                 .addPairs(PromptResponse.newBuilder().setResponse("x")).build()));
         assertRejected(Status.Code.NOT_FOUND, "model: no model named 'nope'", () -> stub().score(ScoreRequest.newBuilder()
                 .setModel("nope").addPairs(PromptResponse.newBuilder().setPrompt("query : add 1 2")).build()));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "pairs[0].response_token_ids[1]: must be in 0..",
+                () -> stub().score(ScoreRequest.newBuilder().addPairs(idPair(new int[] {1, 5}, new int[] {6, 99999}))
+                        .build()));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "pairs[0].next_token_ids[1]: must be in 0..",
+                () -> stub().score(ScoreRequest.newBuilder().addPairs(idPair(new int[] {1, 5}, new int[0])
+                        .addNextTokenIds(3).addNextTokenIds(-1)).build()));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "pairs[0].response_token_ids: must be empty with next_token_ids",
+                () -> stub().score(ScoreRequest.newBuilder().addPairs(idPair(new int[] {1, 5}, new int[] {6})
+                        .addNextTokenIds(3)).build()));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "pairs[1].next_token_ids: is empty",
+                () -> stub().score(ScoreRequest.newBuilder().addPairs(idPair(new int[] {1}, new int[0])
+                        .addNextTokenIds(3)).addPairs(idPair(new int[] {1}, new int[0])).build()));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "pairs[0].prompt_token_ids: is empty",
+                () -> stub().score(ScoreRequest.newBuilder().addPairs(idPair(new int[0], new int[] {6})).build()));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "pairs[1]: holds texts but pairs[0] holds token ids",
+                () -> stub().score(ScoreRequest.newBuilder().addPairs(idPair(new int[] {1}, new int[] {6}))
+                        .addPairs(PromptResponse.newBuilder().setPrompt("query : add 1 2")).build()));
+        assertRejected(Status.Code.INVALID_ARGUMENT,
+                "pairs[0]: prompt and response are 200 tokens; the model has 128",
+                () -> stub().score(ScoreRequest.newBuilder().addPairs(idPair(new int[150], new int[50])).build()));
         assertRejected(Status.Code.INVALID_ARGUMENT, "location: empty",
                 () -> stub().loadModel(LoadModelRequest.newBuilder().setName("policy").setVersion(3).build()));
         assertRejected(Status.Code.INVALID_ARGUMENT, "location: " + dir.resolve("absent") + " is not a directory",

@@ -54,8 +54,8 @@ public interface OrchestratorConfig {
 
     /**
      * The SFT model directory (Hugging Face layout): policy version 0, loaded into the generator for a run's first
-     * iteration if it serves another version, and the baseline of every evaluation. Needed unless runs skip
-     * evaluation and the generator already serves version 0.
+     * iteration if it serves another version; evaluation (which runs on the generators) reads its tokenizer here.
+     * Needed unless runs skip evaluation and the generator already serves version 0.
      */
     Optional<Path> baseModel();
 

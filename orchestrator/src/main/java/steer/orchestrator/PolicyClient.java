@@ -19,9 +19,14 @@ import steer.proto.v1.GeneratorGrpc;
 import steer.proto.v1.ListModelsRequest;
 import steer.proto.v1.LoadModelRequest;
 import steer.proto.v1.LoadModelResponse;
+import steer.model.ResponseLogProbs;
 import steer.proto.v1.ModelInfo;
+import steer.proto.v1.PromptResponse;
 import steer.proto.v1.Sample;
 import steer.proto.v1.SamplingParams;
+import steer.proto.v1.ScoreRequest;
+import steer.proto.v1.ScoreResponse;
+import steer.proto.v1.SequenceScore;
 
 /**
  * The orchestrator's view of the generator service: sampling from the policy on the generator replicas, and loading
@@ -39,6 +44,22 @@ final class PolicyClient implements AutoCloseable {
     private final ServiceReplicas generators;
     /** Runs one chunk per generator replica at a time when there are several. */
     private final ReplicaCalls fanOut = new ReplicaCalls("generator-fan-out");
+    /**
+     * Runs an evaluation's requests, {@value #EVALUATION_CALLS} at once: {@value #EVALUATION_CALLS} ×
+     * {@value #EVALUATION_CHUNK} sequences keep the continuous batches of a small generator (32 slots per decoding
+     * thread) full, and leave room in its queue for a round's sampling.
+     */
+    private final ReplicaCalls evaluationCalls = new ReplicaCalls("generator-evaluation", EVALUATION_CALLS);
+    private static final int EVALUATION_CALLS = 8;
+    /**
+     * Prompts per Generate request of an evaluation. A generator numbers a request's sequences from stream 0 within
+     * each of its batches of {@code steer.generator.max-batch-size} (32 by default), so a request of at most that many
+     * prompts seeded with {@code seedOf(first prompt)} draws stream j for its prompt j; 16 keeps that true for any
+     * max-batch-size from 16 up, while sending an evaluation of 500 queries in 32 requests instead of 500.
+     */
+    static final int EVALUATION_CHUNK = 16;
+    /** Pairs per Score request of an evaluation. */
+    private static final int SCORE_CHUNK = 64;
     private final CallRetry retry;
     /** Per model name, the version and location the run last made every replica serve: what a restarted replica is given back. */
     private final Map<String, Served> served = new ConcurrentHashMap<>();
@@ -217,6 +238,154 @@ final class PolicyClient implements AutoCloseable {
         return texts;
     }
 
+    /**
+     * One sample for each prompt, in requests of {@value #EVALUATION_CHUNK} prompts (n = 1), the one that starts at
+     * prompt i seeded with {@code seedOf.applyAsLong(i)}; several requests at once (chunk k on replica k mod r
+     * first), so they share the generator's continuous batch. Every sample must come from {@code expectedVersion}.
+     *
+     * @return one sample per prompt, in order, with its token ids
+     */
+    List<Sampled> sampleEach(String model, List<String> prompts, SamplingSettings sampling, IntToLongFunction seedOf,
+                             long expectedVersion) {
+        List<ServiceReplicas.Replica> replicas = generators.current();
+        List<Callable<List<Sampled>>> calls = new ArrayList<>();
+        for (int from = 0; from < prompts.size(); from += EVALUATION_CHUNK) {
+            int first = from;
+            int home = from / EVALUATION_CHUNK;
+            long seed = seedOf.applyAsLong(from);
+            List<String> part = prompts.subList(from, Math.min(prompts.size(), from + EVALUATION_CHUNK));
+            calls.add(() -> retry.call("sampling evaluation queries " + first + "-" + (first + part.size() - 1)
+                    + " from '" + model + "' version " + expectedVersion, attempt -> {
+                        ServiceReplicas.Replica replica = replicas.get((home + attempt) % replicas.size());
+                        if (attempt > 0) {
+                            restore(replica, model, expectedVersion);
+                        }
+                        List<Sampled> out = new ArrayList<>(part.size());
+                        for (List<Sampled> one : sampleChunk(replica, model, part, 1, first, sampling, seed,
+                                expectedVersion)) {
+                            if (one.get(0).tokens() == null) {
+                                throw new RunFailure("the generator at " + replica.address() + " sent no token ids;"
+                                        + " evaluation needs them (a generator older than the ids in samples?)");
+                            }
+                            out.add(one.get(0));
+                        }
+                        return out;
+                    }));
+        }
+        List<Sampled> out = new ArrayList<>(prompts.size());
+        evaluationCalls.all(calls).forEach(out::addAll);
+        return out;
+    }
+
+    /**
+     * The log-probs of token-id pairs under {@code model}, which must serve {@code expectedVersion}: Score requests of
+     * {@value #SCORE_CHUNK} pairs, several at once.
+     *
+     * @return one per pair, in order
+     */
+    List<ResponseLogProbs> scoreTokens(String model, List<int[]> prompts, List<int[]> responses, long expectedVersion) {
+        List<ResponseLogProbs> out = new ArrayList<>(prompts.size());
+        scored(model, prompts, responses, null, expectedVersion).forEach(s -> out.add(logProbs(s)));
+        return out;
+    }
+
+    /**
+     * The log-probs of {@code candidates} as the next token after each prompt (a judge's answer tokens), under
+     * {@code model} at {@code expectedVersion}: one forward pass per prompt on the generator.
+     *
+     * @return per prompt, one log-prob per candidate
+     */
+    List<float[]> nextTokenLogProbs(String model, List<int[]> prompts, int[] candidates, long expectedVersion) {
+        List<int[]> none = new ArrayList<>(prompts.size());
+        prompts.forEach(p -> none.add(new int[0]));
+        List<float[]> out = new ArrayList<>(prompts.size());
+        for (SequenceScore s : scored(model, prompts, none, candidates, expectedVersion)) {
+            if (s.getNextTokenLogprobsCount() != candidates.length) {
+                throw new RunFailure("the generator returned " + s.getNextTokenLogprobsCount() + " next-token"
+                        + " log-probs for " + candidates.length + " candidates (a generator older than next_token_ids?)");
+            }
+            float[] lp = new float[candidates.length];
+            for (int c = 0; c < lp.length; c++) {
+                lp[c] = s.getNextTokenLogprobs(c);
+            }
+            out.add(lp);
+        }
+        return out;
+    }
+
+    private static ResponseLogProbs logProbs(SequenceScore score) {
+        float[] perToken = new float[score.getTokenLogprobsCount()];
+        for (int i = 0; i < perToken.length; i++) {
+            perToken[i] = score.getTokenLogprobs(i);
+        }
+        return new ResponseLogProbs(score.getSumLogprob(), score.getMeanLogprob(), perToken);
+    }
+
+    /** Score requests of {@value #SCORE_CHUNK} pairs, several at once; {@code candidates} null for none. */
+    private List<SequenceScore> scored(String model, List<int[]> prompts, List<int[]> responses, int[] candidates,
+                                       long expectedVersion) {
+        List<ServiceReplicas.Replica> replicas = generators.current();
+        List<Callable<List<SequenceScore>>> calls = new ArrayList<>();
+        for (int from = 0; from < prompts.size(); from += SCORE_CHUNK) {
+            int home = from / SCORE_CHUNK;
+            int to = Math.min(prompts.size(), from + SCORE_CHUNK);
+            List<int[]> p = prompts.subList(from, to);
+            List<int[]> r = responses.subList(from, to);
+            calls.add(() -> retry.call("scoring " + p.size() + " pairs under '" + model + "' version "
+                    + expectedVersion, attempt -> {
+                        ServiceReplicas.Replica replica = replicas.get((home + attempt) % replicas.size());
+                        if (attempt > 0) {
+                            restore(replica, model, expectedVersion);
+                        }
+                        return scoreChunk(replica, model, p, r, candidates, expectedVersion);
+                    }));
+        }
+        List<SequenceScore> out = new ArrayList<>(prompts.size());
+        evaluationCalls.all(calls).forEach(out::addAll);
+        return out;
+    }
+
+    private List<SequenceScore> scoreChunk(ServiceReplicas.Replica replica, String model, List<int[]> prompts,
+                                           List<int[]> responses, int[] candidates, long expectedVersion) {
+        ScoreRequest.Builder request = ScoreRequest.newBuilder().setModel(model);
+        for (int i = 0; i < prompts.size(); i++) {
+            PromptResponse.Builder pair = PromptResponse.newBuilder();
+            for (int id : prompts.get(i)) {
+                pair.addPromptTokenIds(id);
+            }
+            for (int id : responses.get(i)) {
+                pair.addResponseTokenIds(id);
+            }
+            if (candidates != null) {
+                for (int id : candidates) {
+                    pair.addNextTokenIds(id);
+                }
+            }
+            request.addPairs(pair);
+        }
+        ScoreResponse response;
+        try {
+            response = generator(replica).withDeadlineAfter(config.generateDeadline().toMillis(), TimeUnit.MILLISECONDS)
+                    .score(request.build());
+        } catch (StatusRuntimeException e) {
+            if (e.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND && served.containsKey(model)) {
+                throw new CallRetry.ReplicaBehind("the generator at " + replica.address() + " no longer serves '"
+                        + model + "': " + e.getStatus().getDescription());
+            }
+            throw failure("generator", replica.address(), "Score", e);
+        }
+        if (response.getModelVersion() != expectedVersion) {
+            throw new CallRetry.ReplicaBehind("the generator at " + replica.address() + " scored with '"
+                    + response.getModel() + "' version " + response.getModelVersion() + " but the evaluation needs '"
+                    + model + "' version " + expectedVersion);
+        }
+        if (response.getScoresCount() != prompts.size()) {
+            throw new RunFailure("the generator at " + replica.address() + " returned " + response.getScoresCount()
+                    + " scores for " + prompts.size() + " pairs");
+        }
+        return response.getScoresList();
+    }
+
     /** Before a retry: the replica serves what the run last loaded under {@code model}, if that is {@code version}. */
     private void restore(ServiceReplicas.Replica replica, String model, long version) {
         Served s = served.get(model);
@@ -297,5 +466,6 @@ final class PolicyClient implements AutoCloseable {
     public void close() {
         generators.close();
         fanOut.close();
+        evaluationCalls.close();
     }
 }

@@ -16,12 +16,23 @@ import java.util.concurrent.Future;
 final class ReplicaCalls implements AutoCloseable {
 
     private final String threadName;
+    /** Most calls running at once; 0 = all of a round. */
+    private final int maxThreads;
     /** Null until a round has more than one call. */
     private ExecutorService pool;
 
     /** @param threadName names the pool's threads */
     ReplicaCalls(String threadName) {
+        this(threadName, 0);
+    }
+
+    /**
+     * @param threadName names the pool's threads
+     * @param maxThreads most calls running at once (the rest of a round queue for a thread); 0 = no bound
+     */
+    ReplicaCalls(String threadName, int maxThreads) {
         this.threadName = threadName;
+        this.maxThreads = maxThreads;
     }
 
     /**
@@ -32,12 +43,12 @@ final class ReplicaCalls implements AutoCloseable {
      */
     <T> List<T> all(List<Callable<T>> calls) {
         List<T> out = new ArrayList<>(calls.size());
+        List<Future<T>> futures = new ArrayList<>();
         try {
             if (calls.size() == 1) {
                 out.add(calls.get(0).call());
                 return out;
             }
-            List<Future<T>> futures = new ArrayList<>();
             for (Callable<T> call : calls) {
                 futures.add(pool().submit(Context.current().wrap(call)));
             }
@@ -46,11 +57,13 @@ final class ReplicaCalls implements AutoCloseable {
             }
             return out;
         } catch (ExecutionException e) {
+            futures.forEach(f -> f.cancel(true)); // the round has failed: its other calls need not go on
             if (e.getCause() instanceof RuntimeException r) {
                 throw r;
             }
             throw new RunFailure(threadName + " failed: " + e.getCause(), e.getCause());
         } catch (InterruptedException e) {
+            futures.forEach(f -> f.cancel(true));
             Thread.currentThread().interrupt();
             throw new RunStopped();
         } catch (RuntimeException e) {
@@ -62,11 +75,13 @@ final class ReplicaCalls implements AutoCloseable {
 
     private synchronized ExecutorService pool() {
         if (pool == null) {
-            pool = Executors.newCachedThreadPool(r -> {
+            java.util.concurrent.ThreadFactory daemons = r -> {
                 Thread t = new Thread(r, threadName);
                 t.setDaemon(true);
                 return t;
-            });
+            };
+            pool = maxThreads > 0 ? Executors.newFixedThreadPool(maxThreads, daemons)
+                    : Executors.newCachedThreadPool(daemons);
         }
         return pool;
     }

@@ -21,6 +21,7 @@ import java.util.function.Consumer;
 import org.jboss.logging.Logger;
 import org.jboss.logging.MDC;
 import steer.align.BatchPlan;
+import steer.align.EvalMetrics;
 import steer.align.IterationPhase;
 import steer.align.IterationRecord;
 import steer.align.RoundExample;
@@ -41,6 +42,7 @@ import steer.proto.v1.CheckpointEvent;
 import steer.proto.v1.PairBatch;
 import steer.proto.v1.RunEvent;
 import steer.world.Task;
+import steer.world.WorldEvaluation;
 
 /**
  * Drives one run to its end on the calling thread: asks {@link RunProgress#next} what to do, does it, saves the
@@ -82,6 +84,10 @@ final class RunLoop implements Runnable {
     private final Map<Integer, Span> roundSpans = new HashMap<>();
     /** A round's evaluation running beside the next round's sampling (see {@link #evaluateWhileSamplingAhead}). */
     private final Map<Integer, CompletableFuture<Map<String, Double>>> evaluations = new HashMap<>();
+    /** The SFT model's answers sampled again for a state that does not keep them ({@link #baselineAnswers}). */
+    private List<String> resampledSftAnswers;
+    /** The baseline's evaluation while it runs beside the first round's sampling. */
+    private volatile CompletableFuture<WorldEvaluation.Evaluated> baselineEvaluation;
     private volatile RunRecord run;
     private volatile boolean stopRequested;
     private volatile boolean abandoned;
@@ -157,6 +163,10 @@ final class RunLoop implements Runnable {
         } finally {
             evaluations.values().forEach(f -> f.cancel(true));
             evaluations.clear();
+            CompletableFuture<WorldEvaluation.Evaluated> baseline = baselineEvaluation;
+            if (baseline != null) {
+                baseline.cancel(true);
+            }
             roundSpans.values().forEach(Span::end);
             roundSpans.clear();
             s.metrics().phase(Phase.IDLE);
@@ -176,10 +186,10 @@ final class RunLoop implements Runnable {
 
     /**
      * Evaluates round {@code step.iteration()}'s checkpoint while the next round samples from it, when the next round
-     * samples from that version (it is loaded on the generators already) and has not begun: the evaluation runs in
-     * this process on its own thread, the sampling on the generators, so neither waits for the other. Both are
-     * seeded, so their results are those of the two in sequence; the sampled round is saved first, and a restart
-     * that finds it evaluates again (seeded) and goes on to publish.
+     * samples from that version (it is loaded on the generators already) and has not begun: both run on the
+     * generators (the evaluation's requests asked from its own thread here), which batch them together, so neither
+     * waits for the other. Both are seeded, so their results are those of the two in sequence; the sampled round is
+     * saved first, and a restart that finds it evaluates again (seeded) and goes on to publish.
      */
     private void evaluateWhileSamplingAhead(RunProgress.Step step) {
         int r = step.iteration();
@@ -206,8 +216,7 @@ final class RunLoop implements Runnable {
     }
 
     /** Runs an evaluation on its own thread, in an {@code orchestrator.evaluation} span under {@code parent}. */
-    private CompletableFuture<Map<String, Double>> inBackground(int iteration, Context parent,
-                                                                java.util.function.Supplier<Map<String, Double>> work) {
+    private <T> CompletableFuture<T> inBackground(int iteration, Context parent, java.util.function.Supplier<T> work) {
         String runId = run.runId();
         return CompletableFuture.supplyAsync(parent.wrapSupplier(() -> {
             Span span = tracer.spanBuilder("orchestrator.evaluation").setAttribute("steer.run_id", runId)
@@ -221,7 +230,7 @@ final class RunLoop implements Runnable {
     }
 
     /** The background evaluation's figures; its failure rethrown as it was thrown. */
-    private static Map<String, Double> await(CompletableFuture<Map<String, Double>> evaluation) {
+    private static <T> T await(CompletableFuture<T> evaluation) {
         try {
             return evaluation.join();
         } catch (CompletionException e) {
@@ -238,26 +247,27 @@ final class RunLoop implements Runnable {
         s.metrics().phase(Phase.EVALUATING);
         event(-1, "evaluating", "evaluating the SFT model as the baseline on " + st.evalQueries() + " "
                 + st.evaluationSplit() + " queries", 0, false);
-        Map<String, Double> m;
+        WorldEvaluation.Evaluated e;
         RunStopped stopped = null;
         if (run.iteration(0).isEmpty() && method.samplingVersion(st, 0) == 0 && !stopping()) {
-            CompletableFuture<Map<String, Double>> baseline = inBackground(-1, Context.current(),
+            CompletableFuture<WorldEvaluation.Evaluated> baseline = inBackground(-1, Context.current(),
                     () -> s.evaluator().evaluateBaseline(world.evaluationTasks(st), st.seed()));
-            evaluations.put(-1, baseline);
+            baselineEvaluation = baseline;
             try {
                 roundStep(new RunProgress.Step(RunProgress.Action.SAMPLE, 0));
-            } catch (RunStopped e) {
-                stopped = e; // the baseline is still saved
+            } catch (RunStopped ex) {
+                stopped = ex; // the baseline is still saved
             }
             try {
-                m = await(baseline);
+                e = await(baseline);
             } finally {
-                evaluations.remove(-1);
+                baselineEvaluation = null;
             }
         } else {
-            m = s.evaluator().evaluateBaseline(world.evaluationTasks(st), st.seed());
+            e = s.evaluator().evaluateBaseline(world.evaluationTasks(st), st.seed());
         }
-        save(run.withBaseline(m, System.currentTimeMillis()));
+        Map<String, Double> m = EvalMetrics.of(e.report());
+        save(run.withBaseline(m, e.answers(), System.currentTimeMillis()));
         event(-1, "evaluating", "baseline mean_score " + m.get("mean_score"), 1, true);
         if (stopped != null) {
             throw stopped;
@@ -551,10 +561,25 @@ final class RunLoop implements Runnable {
     private Map<String, Double> evaluationMetrics(IterationRecord it) {
         RunSettings st = run.settings();
         List<Task> queries = world.evaluationTasks(st);
-        Map<String, Double> m = new LinkedHashMap<>(s.evaluator().evaluate(it.checkpointLocation(), queries,
-                st.seed()));
+        Map<String, Double> m = new LinkedHashMap<>(s.evaluator().evaluate(it.checkpointVersion(),
+                it.checkpointLocation(), baselineAnswers(queries), queries, st.seed()));
         usedJudgeAccuracy(m, queries).ifPresent(a -> m.put("used_judge_accuracy", a));
         return m;
+    }
+
+    /**
+     * The SFT model's answers that the win rate compares with: kept in the run's state by the baseline evaluation,
+     * or (for a state written before they were kept) sampled again, once per process. Not saved then: this may run
+     * on an evaluation's thread, and only the loop's thread writes the state.
+     */
+    private synchronized List<String> baselineAnswers(List<Task> queries) {
+        if (run.baselineAnswers().size() == queries.size()) {
+            return run.baselineAnswers();
+        }
+        if (resampledSftAnswers == null) {
+            resampledSftAnswers = s.evaluator().sftAnswers(run.runId(), queries, run.settings().seed());
+        }
+        return resampledSftAnswers;
     }
 
     /**
@@ -569,9 +594,14 @@ final class RunLoop implements Runnable {
             case FOLLOWS_POLICY -> java.util.Optional.ofNullable(m.get("judge_accuracy"));
             case PINNED -> choice.location().isEmpty()
                     ? java.util.Optional.ofNullable(run.baselineMetrics().get("judge_accuracy"))
-                    : java.util.Optional.of(s.evaluator().judgeAccuracy(choice.location(), queries,
-                    run.settings().seed()));
+                    : java.util.Optional.of(pinnedJudgeAccuracy(choice, queries));
         };
+    }
+
+    /** A pinned judge's accuracy, asked of the judge service that serves it (made to serve it first, as a round does). */
+    private double pinnedJudgeAccuracy(AlignmentMethod.JudgeChoice choice, List<Task> queries) {
+        s.judge().ensure(choice.model(), 0, choice.location(), true);
+        return s.evaluator().judgeAccuracy(choice.model(), queries, run.settings().seed());
     }
 
     /** "generator", or "2 generator replicas". */

@@ -71,15 +71,17 @@ public class RunSupervisor {
     }
 
     void onStart(@Observes StartupEvent ignored) {
-        // DJL (evaluation) must never reach for its download server, and shares the cores with the services
+        // DJL (the tokenizer evaluation reads) must never reach for its download server
         System.setProperty("ai.djl.offline", System.getProperty("ai.djl.offline", "true"));
-        System.setProperty("ai.djl.pytorch.num_threads", System.getProperty("ai.djl.pytorch.num_threads", "1"));
         store = new RunStateStore(config.stateDir());
-        services = new RunLoop.Services(config, store, new PolicyClient(config, otel), new JudgeClient(config, otel),
+        PolicyClient policy = new PolicyClient(config, otel);
+        JudgeClient judge = new JudgeClient(config, otel);
+        services = new RunLoop.Services(config, store, policy, judge,
                 new PairBatchPublisher(kafka, config.pairBatchesTopic(), config.kafkaTimeout(),
                         config.maxMessageBytes()),
                 new CheckpointWatcher(kafka, config.checkpointsTopic(), config.deadLetterTopic(), config.kafkaTimeout()),
-                new CheckpointEvaluator(config.baseModel().orElse(null)), metrics, otel);
+                new CheckpointEvaluator(config.baseModel().orElse(null), policy, judge, config.policyModel()), metrics,
+                otel);
         LOG.infof("run states in %s; generator %s; judge %s; topics %s -> %s", store.dir(), config.generatorAddress(),
                 config.judgeAddress().orElse("none"), config.pairBatchesTopic(), config.checkpointsTopic());
         if (config.resumeOnStart()) {

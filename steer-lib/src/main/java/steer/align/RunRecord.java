@@ -16,13 +16,17 @@ import java.util.TreeMap;
  * @param status          running, succeeded, failed or stopped
  * @param error           why it failed, or empty
  * @param baselineMetrics the SFT model's evaluation ({@link EvalMetrics}); empty until done
+ * @param baselineAnswers the SFT model's answers to the evaluation queries, which every later win rate compares
+ *                        with: kept here so that a restarted orchestrator need not sample the SFT model again
+ *                        (its generators serve a later version by then); empty until done, or in a state written
+ *                        before they were kept
  * @param iterations      the iterations begun, in order, iteration i at index i
  * @param createdUnixMs   when the run was first started
  * @param updatedUnixMs   when this state was written
  */
 public record RunRecord(int schemaVersion, RunSettings settings, RunStatus status, String error,
-                        Map<String, Double> baselineMetrics, List<IterationRecord> iterations, long createdUnixMs,
-                        long updatedUnixMs) {
+                        Map<String, Double> baselineMetrics, List<String> baselineAnswers,
+                        List<IterationRecord> iterations, long createdUnixMs, long updatedUnixMs) {
 
     /** The state file layout this code writes. */
     public static final int SCHEMA_VERSION = 1;
@@ -38,6 +42,7 @@ public record RunRecord(int schemaVersion, RunSettings settings, RunStatus statu
         }
         error = error == null ? "" : error;
         baselineMetrics = baselineMetrics == null ? Map.of() : Collections.unmodifiableMap(new TreeMap<>(baselineMetrics));
+        baselineAnswers = baselineAnswers == null ? List.of() : List.copyOf(baselineAnswers);
         iterations = iterations == null ? List.of() : List.copyOf(iterations);
         for (int i = 0; i < iterations.size(); i++) {
             if (iterations.get(i).iteration() != i) {
@@ -55,7 +60,8 @@ public record RunRecord(int schemaVersion, RunSettings settings, RunStatus statu
      * @return a running run with no iteration begun
      */
     public static RunRecord start(RunSettings settings, long nowMs) {
-        return new RunRecord(SCHEMA_VERSION, settings, RunStatus.RUNNING, "", Map.of(), List.of(), nowMs, nowMs);
+        return new RunRecord(SCHEMA_VERSION, settings, RunStatus.RUNNING, "", Map.of(), List.of(), List.of(), nowMs,
+                nowMs);
     }
 
     /**
@@ -88,17 +94,20 @@ public record RunRecord(int schemaVersion, RunSettings settings, RunStatus statu
             throw new IllegalArgumentException("iteration " + it.iteration() + " cannot follow " + list.size()
                     + " begun iterations");
         }
-        return new RunRecord(schemaVersion, settings, status, error, baselineMetrics, list, createdUnixMs, nowMs);
+        return new RunRecord(schemaVersion, settings, status, error, baselineMetrics, baselineAnswers, list,
+                createdUnixMs, nowMs);
     }
 
-    /** This run with the baseline evaluation. */
-    public RunRecord withBaseline(Map<String, Double> metrics, long nowMs) {
-        return new RunRecord(schemaVersion, settings, status, error, metrics, iterations, createdUnixMs, nowMs);
+    /** This run with the baseline evaluation and the SFT model's answers behind it. */
+    public RunRecord withBaseline(Map<String, Double> metrics, List<String> answers, long nowMs) {
+        return new RunRecord(schemaVersion, settings, status, error, metrics, answers, iterations, createdUnixMs,
+                nowMs);
     }
 
     /** This run in another status; {@code why} is the error text (empty unless failed). */
     public RunRecord withStatus(RunStatus next, String why, long nowMs) {
-        return new RunRecord(schemaVersion, settings, next, why, baselineMetrics, iterations, createdUnixMs, nowMs);
+        return new RunRecord(schemaVersion, settings, next, why, baselineMetrics, baselineAnswers, iterations,
+                createdUnixMs, nowMs);
     }
 
     /**

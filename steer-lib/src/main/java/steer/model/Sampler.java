@@ -13,11 +13,33 @@ public final class Sampler {
     private final SamplingParams params;
     private final SplittableRandom random;
 
+    /** Multiplies the seed so that neighbouring streams' generators are unrelated (the golden ratio, odd). */
+    private static final long MIX = 0x9E3779B97F4A7C15L;
+    /** MIX⁻¹ mod 2^64: MIX · MIX_INVERSE = 1 (an odd number has an inverse modulo a power of two). */
+    private static final long MIX_INVERSE = inverse(MIX);
+
     /** A sampler for stream {@code stream} of a batch. */
     public Sampler(SamplingParams params, int stream) {
         this.params = params;
-        // golden-ratio mixing keeps neighbouring streams' generators unrelated
-        this.random = new SplittableRandom(params.seed() * 0x9E3779B97F4A7C15L + stream);
+        this.random = new SplittableRandom(params.seed() * MIX + stream);
+    }
+
+    /**
+     * The seed whose stream 0 draws what stream {@code stream} of {@code seed} draws, so a batch can be cut into
+     * requests of one prompt each (a service numbers each request's streams from 0) and still sample what the
+     * whole batch would: seed · MIX + stream = s · MIX, so s = seed + stream · MIX⁻¹ (mod 2^64).
+     */
+    public static long seedForStream(long seed, int stream) {
+        return seed + stream * MIX_INVERSE;
+    }
+
+    /** x⁻¹ mod 2^64 for odd x, by Newton's iteration (each step doubles the correct low bits, from 3). */
+    private static long inverse(long x) {
+        long y = x;
+        for (int i = 0; i < 5; i++) {
+            y *= 2 - x * y;
+        }
+        return y;
     }
 
     /**

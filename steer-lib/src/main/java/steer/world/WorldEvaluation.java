@@ -5,12 +5,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import steer.judge.AnswerTokens;
 import steer.judge.JudgeTemplates;
-import steer.judge.PairwiseJudge;
+import steer.judge.PairwiseTemplate;
+import steer.model.GeneratedSequence;
 import steer.model.LanguageModel;
 import steer.model.ResponseLogProbs;
 import steer.model.SamplingParams;
-import steer.model.SequenceScorer;
 import steer.model.TextCompletion;
 
 /**
@@ -65,26 +66,59 @@ public final class WorldEvaluation {
     }
 
     /**
+     * An evaluation's figures and the model's answers to the plain queries, which a later evaluation's win rate
+     * compares with (they are what the figures' sampling drew, so they need not be drawn again).
+     *
+     * @param report  the figures
+     * @param answers the responses to the held-out queries, in order, stripped
+     */
+    public record Evaluated(Report report, List<String> answers) {
+        public Evaluated {
+            answers = List.copyOf(answers);
+        }
+    }
+
+    /**
      * Evaluates {@code model} on {@code heldOut}.
      *
      * @param baseline the model to compare against for the win rate, or null
      */
     public static Report evaluate(LanguageModel model, LanguageModel baseline, List<Task> heldOut, Settings settings) {
+        List<String> theirs = baseline == null ? null : evaluate(EvaluatedModel.of(baseline), null, heldOut,
+                settings).answers();
+        return evaluate(EvaluatedModel.of(model), theirs, heldOut, settings).report();
+    }
+
+    /**
+     * Evaluates {@code model} on {@code heldOut}.
+     *
+     * @param baselineAnswers the baseline's answers ({@link Evaluated#answers}, same queries and settings) to compare
+     *                        with for the win rate, or null for none
+     * @throws IllegalArgumentException if there are baseline answers but not one per query
+     */
+    public static Evaluated evaluate(EvaluatedModel model, List<String> baselineAnswers, List<Task> heldOut,
+                                     Settings settings) {
         int n = heldOut.size();
+        if (baselineAnswers != null && baselineAnswers.size() != n) {
+            throw new IllegalArgumentException("the baseline has " + baselineAnswers.size() + " answers for " + n
+                    + " queries; it was evaluated on other queries");
+        }
         List<String> queries = new ArrayList<>(n);
         for (Task t : heldOut) {
             queries.add(t.query());
         }
-        List<TextCompletion> answers = model.complete(queries, settings.sampling(), List.of());
+        List<TextCompletion> answers = model.complete(queries, settings.sampling());
+        List<String> texts = new ArrayList<>(n);
         double[] scores = new double[n];
         double length = 0;
         double[] component = new double[4];
         int secrets = 0;
         for (int i = 0; i < n; i++) {
             Task task = heldOut.get(i);
-            OracleScore s = Oracle.score(task, answers.get(i).text().strip());
+            texts.add(answers.get(i).text().strip());
+            OracleScore s = Oracle.score(task, texts.get(i));
             scores[i] = s.scalar();
-            length += contentLength(answers.get(i), model);
+            length += contentLength(answers.get(i));
             component[0] += s.correctness();
             component[1] += s.concision();
             component[3] += s.format();
@@ -100,11 +134,10 @@ public final class WorldEvaluation {
         perFeature.put(Feature.FORMAT.word(), component[3] / n);
 
         Double winRate = null;
-        if (baseline != null) {
-            List<TextCompletion> theirs = baseline.complete(queries, settings.sampling(), List.of());
+        if (baselineAnswers != null) {
             double wins = 0;
             for (int i = 0; i < n; i++) {
-                double other = Oracle.score(heldOut.get(i), theirs.get(i).text().strip()).scalar();
+                double other = Oracle.score(heldOut.get(i), baselineAnswers.get(i)).scalar();
                 wins += scores[i] > other ? 1 : scores[i] == other ? 0.5 : 0;
             }
             winRate = wins / n;
@@ -119,8 +152,8 @@ public final class WorldEvaluation {
             plus.add(Feature.positivePrompt(task, features));
             minus.add(Feature.negativePrompt(task, features));
         }
-        List<TextCompletion> yPlus = model.complete(plus, settings.sampling(), List.of());
-        List<TextCompletion> yMinus = model.complete(minus, settings.sampling(), List.of());
+        List<TextCompletion> yPlus = model.complete(plus, settings.sampling());
+        List<TextCompletion> yMinus = model.complete(minus, settings.sampling());
         double signal = 0;
         double ties = 0;
         double plusScore = 0;
@@ -139,17 +172,13 @@ public final class WorldEvaluation {
             steered.add(yMinus.get(i).tokenIds());
         }
         double onPolicy = 0;
-        for (int from = 0; from < plainPrompts.size(); from += 64) {
-            int to = Math.min(plainPrompts.size(), from + 64);
-            for (ResponseLogProbs lp : SequenceScorer.scoreToJava(model.decoder(), plainPrompts.subList(from, to),
-                    steered.subList(from, to))) {
-                onPolicy += Math.exp(lp.mean());
-            }
+        for (ResponseLogProbs lp : model.score(plainPrompts, steered)) {
+            onPolicy += Math.exp(lp.mean());
         }
 
         double[] judge = judge(model, heldOut, settings);
-        return new Report(mean(scores), winRate, length / n, perFeature, signal / n, ties / n, plusScore / n,
-                onPolicy / plainPrompts.size(), judge[0], judge[1], n);
+        return new Evaluated(new Report(mean(scores), winRate, length / n, perFeature, signal / n, ties / n,
+                plusScore / n, onPolicy / plainPrompts.size(), judge[0], judge[1], n), texts);
     }
 
     /**
@@ -160,36 +189,83 @@ public final class WorldEvaluation {
      * @return {accuracy against the oracle, position consistency}
      */
     static double[] judge(LanguageModel model, List<Task> heldOut, Settings settings) {
-        List<JudgeSeedExample> pairs = JudgeSeedSet.generate(heldOut, settings.judgePairs(), 0, ResponseMix.defaults(),
-                settings.seed());
-        PairwiseJudge judge = new PairwiseJudge(JudgeTemplates.world().pairwise("template", JudgeTemplates.PAIRWISE));
+        return judge(EvaluatedModel.of(model), heldOut, settings);
+    }
+
+    /** {@link #judge(LanguageModel, List, Settings)} for any {@link EvaluatedModel}. */
+    static double[] judge(EvaluatedModel model, List<Task> heldOut, Settings settings) {
+        List<JudgeSeedExample> pairs = judgePairs(heldOut, settings);
+        PairwiseTemplate template = JudgeTemplates.world().pairwise("template", JudgeTemplates.PAIRWISE);
+        int[] answers = AnswerTokens.pairwise(model.tokenizer(), template);
         double correct = 0;
         double consistent = 0;
         for (int from = 0; from < pairs.size(); from += 32) {
             List<JudgeSeedExample> part = pairs.subList(from, Math.min(pairs.size(), from + 32));
-            List<PairwiseJudge.Item> items = new ArrayList<>(part.size());
+            List<int[]> prompts = new ArrayList<>(2 * part.size());
             for (JudgeSeedExample p : part) {
-                items.add(new PairwiseJudge.Item(p.task().query(), p.responseA(), p.responseB()));
+                prompts.add(template.prompt().build(p.task().query(), p.responseA(), p.responseB())
+                        .encode(model.tokenizer()));
+                prompts.add(template.prompt().build(p.task().query(), p.responseB(), p.responseA())
+                        .encode(model.tokenizer()));
             }
-            List<PairwiseJudge.Verdict> verdicts = judge.compare(model, items);
+            double[] first = model.pFirst(prompts, answers[0], answers[1]);
             for (int i = 0; i < part.size(); i++) {
-                PairwiseJudge.Verdict v = verdicts.get(i);
-                double stored = v.pAB();                                       // p(A) with A = response A
-                double swapped = PairwiseJudge.pFirst(v.ba().a(), v.ba().b()); // p(A) with A = response B
-                double aBetter = v.pABetter();
-                boolean oracleA = part.get(i).oracleLabel().equals(JudgeInstructions.ANSWER_A);
-                correct += (aBetter > 0.5) == oracleA ? 1 : aBetter == 0.5 ? 0.5 : 0;
+                double stored = first[2 * i];        // p(A) with A = response A
+                double swapped = first[2 * i + 1];   // p(A) with A = response B
+                double aBetter = (stored + (1 - swapped)) / 2;
+                correct += credit(aBetter, part.get(i));
                 consistent += (stored > 0.5) == (swapped < 0.5) ? 1 : 0;
             }
         }
         return new double[] {correct / pairs.size(), consistent / pairs.size()};
     }
 
-    /** Response length in tokens without the closing EOS. */
-    private static int contentLength(TextCompletion c, LanguageModel model) {
-        int[] ids = c.tokenIds();
-        int n = ids.length;
-        return n > 0 && model.decoder().config().eosTokenIds().contains(ids[n - 1]) ? n - 1 : n;
+    /** A judge's p(A better) for each (query, A, B), both orders averaged, as a judge service answers it. */
+    @FunctionalInterface
+    public interface PairwiseComparer {
+        /** p(a[i] better than b[i] | queries[i]) for each i, in order. */
+        List<Double> pABetter(List<String> queries, List<String> a, List<String> b);
+    }
+
+    /**
+     * The judge accuracy of a judge asked through {@code judge} (a served judge, not a model in this process), on
+     * the pairs {@link #evaluate} judges with the same settings.
+     */
+    public static double judgeAccuracy(PairwiseComparer judge, List<Task> heldOut, Settings settings) {
+        List<JudgeSeedExample> pairs = judgePairs(heldOut, settings);
+        List<String> queries = new ArrayList<>(pairs.size());
+        List<String> a = new ArrayList<>(pairs.size());
+        List<String> b = new ArrayList<>(pairs.size());
+        for (JudgeSeedExample p : pairs) {
+            queries.add(p.task().query());
+            a.add(p.responseA());
+            b.add(p.responseB());
+        }
+        List<Double> p = judge.pABetter(queries, a, b);
+        if (p.size() != pairs.size()) {
+            throw new IllegalStateException("the judge answered " + p.size() + " of " + pairs.size() + " pairs");
+        }
+        double correct = 0;
+        for (int i = 0; i < pairs.size(); i++) {
+            correct += credit(p.get(i), pairs.get(i));
+        }
+        return correct / pairs.size();
+    }
+
+    private static List<JudgeSeedExample> judgePairs(List<Task> heldOut, Settings settings) {
+        return JudgeSeedSet.generate(heldOut, settings.judgePairs(), 0, ResponseMix.defaults(), settings.seed());
+    }
+
+    /** A verdict's credit: 1 when it agrees with the oracle; a tie (p = 0.5) 1 against an oracle's B, else 0.5. */
+    private static double credit(double aBetter, JudgeSeedExample pair) {
+        boolean oracleA = pair.oracleLabel().equals(JudgeInstructions.ANSWER_A);
+        return (aBetter > 0.5) == oracleA ? 1 : aBetter == 0.5 ? 0.5 : 0;
+    }
+
+    /** Response length in tokens without the closing EOS (a sequence ends with an EOS id exactly when it stopped there). */
+    private static int contentLength(TextCompletion c) {
+        int n = c.tokenIds().length;
+        return n > 0 && c.finishReason() == GeneratedSequence.FinishReason.STOP_TOKEN ? n - 1 : n;
     }
 
     private static double mean(double[] values) {

@@ -22,7 +22,7 @@ class RunProgressTest {
     void aFreshRunEvaluatesTheBaselineFirstThenSamples() {
         RunRecord run = RunRecord.start(settings(false), 0);
         assertEquals(new Step(Action.EVALUATE_BASELINE, -1), RunProgress.next(run));
-        run = run.withBaseline(Map.of("mean_score", 0.4), 1);
+        run = run.withBaseline(Map.of("mean_score", 0.4), List.of(), 1);
         assertEquals(new Step(Action.SAMPLE, 0), RunProgress.next(run));
         assertEquals(new Step(Action.SAMPLE, 0), RunProgress.next(RunRecord.start(settings(true), 0)),
                 "no baseline without evaluation");
@@ -30,7 +30,7 @@ class RunProgressTest {
 
     @Test
     void eachSavedPhaseContinuesWithTheNextAction() {
-        RunRecord run = RunRecord.start(settings(false), 0).withBaseline(Map.of("mean_score", 0.4), 1);
+        RunRecord run = RunRecord.start(settings(false), 0).withBaseline(Map.of("mean_score", 0.4), List.of(), 1);
         IterationRecord it = IterationRecord.sampled(0, 0, List.of(T), 0, 0, 1, 1);
         assertEquals(new Step(Action.PUBLISH, 0), RunProgress.next(run.with(it, 2)));
         it = it.withPublished(List.of("r-it0-b0"));
@@ -91,7 +91,7 @@ class RunProgressTest {
     }
 
     private static List<Step> drive(RunSettings st, int staleness) {
-        RunRecord run = RunRecord.start(st, 0).withBaseline(Map.of("mean_score", 0.4), 1);
+        RunRecord run = RunRecord.start(st, 0).withBaseline(Map.of("mean_score", 0.4), List.of(), 1);
         List<Step> steps = new java.util.ArrayList<>();
         for (int guard = 0; guard < 100; guard++) {
             Step step = RunProgress.next(run);

@@ -33,8 +33,8 @@ class RunStateStoreTest {
                 new ResponseTokens(new int[] {13, 14, 15}, "length"));
         IterationRecord second = IterationRecord.sampled(1, 1, List.of(sampled, t), 0, 1, 2, 1.25)
                 .withPublished(List.of("run-7-it1-b0"));
-        return RunRecord.start(s, 1000).withBaseline(Map.of("mean_score", 0.45), 1001).with(first, 1002)
-                .with(second, 1003);
+        return RunRecord.start(s, 1000).withBaseline(Map.of("mean_score", 0.45), List.of("1 2", "a b c"), 1001)
+                .with(first, 1002).with(second, 1003);
     }
 
     @Test
@@ -47,6 +47,22 @@ class RunStateStoreTest {
         assertEquals(List.of(run), store.list());
         assertEquals(1, run.completedIterations());
         assertTrue(run.iteration(0).orElseThrow().examples().isEmpty(), "examples are dropped once trained");
+    }
+
+    @Test
+    void aStateWrittenBeforeTheBaselinesAnswersWereKeptReadsWithNone() throws IOException {
+        RunStateStore store = new RunStateStore(dir);
+        RunRecord run = aRunInItsSecondIteration();
+        store.save(run);
+        Path file = store.file("run-7");
+        String json = Files.readString(file);
+        String older = json.replaceFirst("\"baselineAnswers\"\\s*:\\s*\\[[^\\]]*\\]\\s*,?", "");
+        assertTrue(older.length() < json.length(), "the answers are in the file: " + json);
+        Files.writeString(file, older);
+        RunRecord read = store.load("run-7").orElseThrow();
+        assertEquals(List.of(), read.baselineAnswers());
+        assertEquals(run.baselineMetrics(), read.baselineMetrics());
+        assertEquals(run.iterations(), read.iterations());
     }
 
     @Test

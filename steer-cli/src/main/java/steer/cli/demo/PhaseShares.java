@@ -18,8 +18,9 @@ import java.util.stream.Collectors;
 
 /**
  * Where a run's wall time goes, read from its traces: the share of the time from the run's first span to its last
- * in which a generator was generating, a judge judging or the trainer taking a step (the work the run exists for),
- * and how long each other phase took — evaluation in the orchestrator, loading checkpoints, publishing, waiting.
+ * in which a generator was generating or scoring, a judge judging or the trainer taking a step (the work the run
+ * exists for, evaluation's on the generators included), and how long each of the orchestrator's phases took —
+ * sampling and evaluating (mostly waiting for that work), loading checkpoints, publishing.
  *
  * <p>Shares are of unions of intervals, not sums of spans: two generator calls at once, or an evaluation overlapping
  * the next round's sampling, count their common time once. A span belongs to a run when its trace holds a span that
@@ -128,11 +129,14 @@ public final class PhaseShares {
         return new RunShares(runId, (end - start) / 1e9, workSeconds, union(all) / 1e9, phaseSeconds, iterations);
     }
 
-    /** The server side of the services' work calls, and the trainer's steps. */
+    /**
+     * The server side of the services' work calls, and the trainer's steps. A generator's Score is generating work
+     * too: the evaluation's forward passes (on-policyness, the model as a judge) run there, beside its sampling.
+     */
     private static Work work(TraceCollector.CollectedSpan s) {
         String service = s.service() == null ? "" : s.service();
         if (service.contains("generator") && (s.name().endsWith("Generator/Generate")
-                || s.name().endsWith("Generator/GenerateStream"))) {
+                || s.name().endsWith("Generator/GenerateStream") || s.name().endsWith("Generator/Score"))) {
             return Work.GENERATING;
         }
         if (service.contains("judge") && s.name().startsWith("steer.v1.Judge/")

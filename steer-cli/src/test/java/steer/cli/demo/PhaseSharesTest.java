@@ -29,7 +29,9 @@ class PhaseSharesTest {
                 span("steer-generator-svc", "t1", "steer.v1.Generator/Generate", 1, 2, Map.of()),
                 span("steer-judge-svc", "t1", "steer.v1.Judge/CompareBatch", 2.5, 4, Map.of()),
                 span("steer-trainer-svc", "t1", "trainer.step", 5, 7, Map.of()),
-                // a ListModels is not work; a span of another run's trace is not this run's
+                // an evaluation's Score on the generator is work; a ListModels is not; a span of another run's
+                // trace is not this run's
+                span("steer-generator-svc", "t1", "steer.v1.Generator/Score", 8, 9, Map.of()),
                 span("steer-generator-svc", "t1", "steer.v1.Generator/ListModels", 7, 8, Map.of()),
                 span("steer-trainer-svc", "t2", "trainer.step", 0, 10, Map.of()),
                 span("steer-orchestrator", "t2", "orchestrator.iteration", 20, 30, Map.of("steer.run_id", "r2")));
@@ -38,11 +40,11 @@ class PhaseSharesTest {
         PhaseShares.RunShares r1 = runs.get(0);
         assertEquals("r1", r1.runId());
         assertEquals(10, r1.wallSeconds(), 1e-9);
-        assertEquals(3, r1.work().get(PhaseShares.Work.GENERATING), 1e-9);
+        assertEquals(4, r1.work().get(PhaseShares.Work.GENERATING), 1e-9);
         assertEquals(1.5, r1.work().get(PhaseShares.Work.JUDGING), 1e-9);
         assertEquals(2, r1.work().get(PhaseShares.Work.TRAINING), 1e-9);
-        assertEquals(6, r1.busySeconds(), 1e-9, "[0, 4) and [5, 7)");
-        assertEquals(0.6, r1.busyShare(), 1e-9);
+        assertEquals(7, r1.busySeconds(), 1e-9, "[0, 4), [5, 7) and [8, 9)");
+        assertEquals(0.7, r1.busyShare(), 1e-9);
         assertEquals(Map.of("evaluate", 2.0, "sample", 4.0), r1.phases());
         // run 2's trace holds a trainer step that starts before its first phase: clipped to the run's span
         assertEquals(0, runs.get(1).busySeconds(), 1e-9);
