@@ -201,14 +201,7 @@ public final class Decoder implements AutoCloseable {
      * @throws steer.checkpoint.CheckpointException naming the file at fault, as {@link HfCheckpoint#load}
      */
     public static Decoder load(Path dir, NDManager manager) {
-        HfCheckpoint.Streamed checkpoint;
-        try {
-            checkpoint = HfCheckpoint.stream(dir);
-        } catch (RuntimeException e) {
-            manager.close();   // the decoder would have owned it
-            throw e;
-        }
-        return load(checkpoint, manager);
+        return load(dir, manager, Placement.Precision.F32, false);
     }
 
     /** {@link #load(Path, NDManager)} from a checkpoint already opened (its headers read and checked). */
@@ -229,7 +222,7 @@ public final class Decoder implements AutoCloseable {
         try {
             checkpoint = HfCheckpoint.stream(dir);
         } catch (RuntimeException e) {
-            manager.close();
+            manager.close();   // the decoder would have owned it
             throw e;
         }
         return load(checkpoint, manager, precision, masterWeights);
@@ -313,35 +306,10 @@ public final class Decoder implements AutoCloseable {
      * {@code LoraCheckpoint.merge}.
      */
     public Map<String, HostTensor> toHostTensors() {
+        Map<String, HfPiece> pieces = hfPieces();
         Map<String, HostTensor> out = new LinkedHashMap<>();
-        int C = config.hiddenSize(), qDim = config.qDim(), kvDim = config.kvDim();
-        int I = config.intermediateSize();
-        put(out, "model.embed_tokens.weight", embed);
-        for (int i = 0; i < layers.length; i++) {
-            String p = "model.layers." + i + ".";
-            Layer l = layers[i];
-            put(out, p + "input_layernorm.weight", l.attnNorm);
-            splitTransposed(out, l.wqkv, C, new String[] {p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight",
-                p + "self_attn.v_proj.weight"}, new int[] {qDim, kvDim, kvDim});
-            if (l.bqkv != null) {
-                float[] b = floats(l.bqkv);
-                out.put(p + "self_attn.q_proj.bias", slice(p + "self_attn.q_proj.bias", b, 0, qDim));
-                out.put(p + "self_attn.k_proj.bias", slice(p + "self_attn.k_proj.bias", b, qDim, kvDim));
-                out.put(p + "self_attn.v_proj.bias", slice(p + "self_attn.v_proj.bias", b, qDim + kvDim, kvDim));
-            }
-            if (l.qNorm != null) {
-                put(out, p + "self_attn.q_norm.weight", l.qNorm);
-                put(out, p + "self_attn.k_norm.weight", l.kNorm);
-            }
-            splitTransposed(out, l.wo, qDim, new String[] {p + "self_attn.o_proj.weight"}, new int[] {C});
-            put(out, p + "post_attention_layernorm.weight", l.mlpNorm);
-            splitTransposed(out, l.wGateUp, C, new String[] {p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"},
-                    new int[] {I, I});
-            splitTransposed(out, l.wDown, I, new String[] {p + "mlp.down_proj.weight"}, new int[] {C});
-        }
-        put(out, "model.norm.weight", finalNorm);
-        if (lmHead != null) {
-            splitTransposed(out, lmHead, C, new String[] {"lm_head.weight"}, new int[] {config.vocabSize()});
+        for (String name : pieces.keySet()) {
+            out.put(name, hostTensor(pieces, name));
         }
         return out;
     }
@@ -366,7 +334,10 @@ public final class Decoder implements AutoCloseable {
      * @throws IllegalArgumentException if the layout has no tensor of that name
      */
     public HostTensor hfTensor(String name) {
-        Map<String, HfPiece> pieces = hfPieces();
+        return hostTensor(hfPieces(), name);
+    }
+
+    private static HostTensor hostTensor(Map<String, HfPiece> pieces, String name) {
         HfPiece piece = pieces.get(name);
         if (piece == null) {
             throw new IllegalArgumentException("no tensor " + name + " in this decoder's Hugging Face layout");
@@ -798,27 +769,6 @@ public final class Decoder implements AutoCloseable {
         return create(m, dtype, w, new Shape(in, totalOut));
     }
 
-    /** Inverse of {@link #transposedConcat}: splits {@code [in, Σ out_i]} into HF {@code [out_i, in]} tensors. */
-    private static void splitTransposed(Map<String, HostTensor> out, NDArray w, int in, String[] names, int[] outs) {
-        float[] d = floats(w);
-        int totalOut = d.length / in;
-        int col = 0;
-        for (int k = 0; k < names.length; k++) {
-            float[] t = new float[outs[k] * in];
-            for (int o = 0; o < outs[k]; o++) {
-                for (int i = 0; i < in; i++) {
-                    t[o * in + i] = d[i * totalOut + col + o];
-                }
-            }
-            out.put(names[k], new HostTensor(names[k], new long[] {outs[k], in}, t));
-            col += outs[k];
-        }
-    }
-
-    private static void put(Map<String, HostTensor> out, String name, NDArray a) {
-        out.put(name, new HostTensor(name, a.getShape().getShape(), floats(a)));
-    }
-
     /**
      * Float32 values in {@code dtype}: widened to float64 in Java, or narrowed to a half type natively with the
      * float32 copy freed at once, so no float32 copy is left on the manager.
@@ -837,29 +787,5 @@ public final class Decoder implements AutoCloseable {
             wide[i] = values[i];
         }
         return m.create(wide, shape);
-    }
-
-    /** An array's values as float32, narrowed in Java (no native temporary on the model manager). */
-    private static float[] floats(NDArray a) {
-        if (a.getDataType() == DataType.FLOAT32) {
-            return a.toFloatArray();
-        }
-        if (a.getDataType() == DataType.FLOAT16 || a.getDataType() == DataType.BFLOAT16) {
-            try (NDArray f = a.toType(DataType.FLOAT32, false)) {   // exact: every half value is a float32
-                return f.toFloatArray();
-            }
-        }
-        double[] wide = a.toDoubleArray();
-        float[] out = new float[wide.length];
-        for (int i = 0; i < wide.length; i++) {
-            out[i] = (float) wide[i];
-        }
-        return out;
-    }
-
-    private static HostTensor slice(String name, float[] d, int from, int len) {
-        float[] t = new float[len];
-        System.arraycopy(d, from, t, 0, len);
-        return new HostTensor(name, new long[] {len}, t);
     }
 }

@@ -38,8 +38,9 @@ public final class NativeFloats {
             long n = Math.min(CHUNK_VALUES, count - done);
             float[] values;
             try (NDManager scratch = array.getManager().newSubManager()) {
-                NDArray flat = owned(array.reshape(-1), scratch);
-                values = floats(owned(flat.get(new NDIndex("{}:{}", offset + done, offset + done + n)), scratch));
+                NDArray flat = Decoder.owned(array.reshape(-1), scratch);
+                NDArray piece = flat.get(new NDIndex("{}:{}", offset + done, offset + done + n));
+                values = floats(Decoder.owned(piece, scratch));
             }
             sink.put(values, 0, values.length);
         }
@@ -62,21 +63,18 @@ public final class NativeFloats {
             int n = Math.min(block, columns - c);
             float[] values;
             try (NDManager scratch = matrix.getManager().newSubManager()) {
-                NDArray cols = owned(matrix.get(new NDIndex(":, {}:{}", column + c, column + c + n)), scratch);
-                values = floats(owned(cols.transpose(), scratch));
+                NDArray cols = Decoder.owned(matrix.get(new NDIndex(":, {}:{}", column + c, column + c + n)), scratch);
+                values = floats(Decoder.owned(cols.transpose(), scratch));
             }
             sink.put(values, 0, values.length);
         }
     }
 
-    /** Moves {@code a} (which DJL attached to its first operand's manager) to the scratch manager. */
-    private static NDArray owned(NDArray a, NDManager m) {
-        a.attach(m);
-        return a;
-    }
-
-    /** An array's values as float32, narrowed in Java. */
-    private static float[] floats(NDArray a) {
+    /**
+     * An array's values as float32: float64 narrowed in Java, half widened exactly (the one native temporary goes on
+     * the array's manager and is closed at once).
+     */
+    static float[] floats(NDArray a) {
         if (a.getDataType() == DataType.FLOAT32) {
             return a.toFloatArray();
         }
