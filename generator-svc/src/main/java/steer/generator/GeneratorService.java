@@ -309,7 +309,7 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
     private Sample toProto(GeneratedSample s) {
         generatedTokens.increment(s.tokenIds().length);
         Sample.Builder b = Sample.newBuilder().setPromptIndex(s.promptIndex()).setSampleIndex(s.sampleIndex())
-                .setText(s.text()).setFinishReason(finishReason(s.finishReason())).setModel(s.model())
+                .setText(s.text()).setFinishReason(s.finishReason().wireName()).setModel(s.model())
                 .setModelVersion(s.modelVersion()).setSeed(s.seed());
         for (int id : s.tokenIds()) {
             b.addTokenIds(id);
@@ -320,11 +320,4 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
         return b.build();
     }
 
-    private static String finishReason(GeneratedSequence.FinishReason r) {
-        return switch (r) {
-            case STOP_TOKEN -> "eos";
-            case STOP_CHECK -> "stop";
-            case LENGTH -> "length";
-        };
-    }
 }

@@ -49,7 +49,7 @@ final class GeneratorModel implements EvaluatedModel {
         for (int i = 0; i < prompts.size(); i++) {
             PolicyClient.Sampled s = samples.get(i);
             out.add(new TextCompletion(s.text(), tokenizer.encode(prompts.get(i)), s.tokens().ids(), new float[0],
-                    finishReason(s.tokens().finishReason())));
+                    GeneratedSequence.FinishReason.fromWireName(s.tokens().finishReason())));
         }
         return out;
     }
@@ -76,16 +76,5 @@ final class GeneratorModel implements EvaluatedModel {
     @Override
     public Tokenizer tokenizer() {
         return tokenizer;
-    }
-
-    private static GeneratedSequence.FinishReason finishReason(String reason) {
-        switch (reason) {
-            case "eos":
-                return GeneratedSequence.FinishReason.STOP_TOKEN;
-            case "stop":
-                return GeneratedSequence.FinishReason.STOP_CHECK;
-            default:
-                return GeneratedSequence.FinishReason.LENGTH;
-        }
     }
 }

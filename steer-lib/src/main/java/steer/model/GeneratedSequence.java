@@ -12,10 +12,31 @@ public record GeneratedSequence(int[] tokenIds, float[] logProbs, FinishReason f
     /** Why a sequence stopped growing. */
     public enum FinishReason {
         /** The model produced a stop token (EOS). */
-        STOP_TOKEN,
+        STOP_TOKEN("eos"),
         /** The caller's stop check fired (a stop string, for instance). */
-        STOP_CHECK,
+        STOP_CHECK("stop"),
         /** max_new_tokens was reached. */
-        LENGTH
+        LENGTH("length");
+
+        private final String wireName;
+
+        FinishReason(String wireName) {
+            this.wireName = wireName;
+        }
+
+        /** The name on the wire ({@code Sample.finish_reason}, Kafka records): {@code eos}, {@code stop}, {@code length}. */
+        public String wireName() {
+            return wireName;
+        }
+
+        /** @throws IllegalArgumentException for a name that is none of {@link #wireName()}'s */
+        public static FinishReason fromWireName(String name) {
+            for (FinishReason r : values()) {
+                if (r.wireName.equals(name)) {
+                    return r;
+                }
+            }
+            throw new IllegalArgumentException("finish reason must be eos, stop or length, got '" + name + "'");
+        }
     }
 }
