@@ -15,7 +15,6 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -39,16 +38,9 @@ class SafetensorsStreamedWriteTest {
     @TempDir
     Path dir;
 
-    /** As {@code SafetensorsWriterTest}'s samples: odd floats, a scalar, an empty tensor, one over a write chunk. */
+    /** {@code SafetensorsWriterTest}'s samples: odd floats, a scalar, an empty tensor, one over a write chunk. */
     private static List<HostTensor> tensors() {
-        Random random = new Random(7);
-        return List.of(
-                new HostTensor("matrix", new long[] {2, 3}, new float[] {
-                        1f, -0f, Float.NaN, Float.intBitsToFloat(0x7fc01234), Float.MIN_VALUE, Float.NEGATIVE_INFINITY}),
-                new HostTensor("scalar", new long[] {}, new float[] {3.25f}),
-                new HostTensor("vector", new long[] {3}, new float[] {Float.MAX_VALUE, -1e-30f, 0.1f}),
-                new HostTensor("empty", new long[] {0, 4}, new float[0]),
-                CheckpointFixtures.random("big", new long[] {600, 1000}, random));
+        return SafetensorsWriterTest.sampleTensors();
     }
 
     private static List<SafetensorsWriter.Entry> entries(List<HostTensor> tensors) {

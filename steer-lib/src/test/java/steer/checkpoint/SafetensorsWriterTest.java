@@ -25,7 +25,8 @@ class SafetensorsWriterTest {
     @TempDir
     Path dir;
 
-    private static List<HostTensor> sampleTensors() {
+    /** Odd floats, a scalar, an empty tensor and one larger than a write chunk; also the streamed writer's samples. */
+    static List<HostTensor> sampleTensors() {
         Random random = new Random(7);
         return List.of(
                 new HostTensor("matrix", new long[] {2, 3}, new float[] {

@@ -26,16 +26,7 @@ class DecoderTest {
     private static final int CONSTANT_ARRAYS = 6;
 
     private static DecoderConfig config(String kind) {
-        switch (kind) {
-            case "llama":
-                return TinyDecoders.llama();
-            case "qwen2":
-                return TinyDecoders.qwen2();
-            case "qwen3":
-                return TinyDecoders.qwen3();
-            default:
-                throw new IllegalArgumentException(kind);
-        }
+        return TinyDecoders.byKind(kind);
     }
 
     /** Full forward over a sequence: logits [T, V] as Java floats. */

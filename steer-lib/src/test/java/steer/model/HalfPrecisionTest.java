@@ -34,11 +34,7 @@ class HalfPrecisionTest {
     private static final List<int[]> RESPONSES = List.of(new int[] {7, 11, 3}, new int[] {40, 2, 9, 9, 12});
 
     private static DecoderConfig config(String kind) {
-        return switch (kind) {
-            case "llama" -> TinyDecoders.llama();
-            case "qwen2" -> TinyDecoders.qwen2();
-            default -> TinyDecoders.qwen3();
-        };
+        return TinyDecoders.byKind(kind);
     }
 
     @ParameterizedTest

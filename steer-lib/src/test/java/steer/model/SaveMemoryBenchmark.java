@@ -9,10 +9,8 @@ import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -29,7 +27,6 @@ import steer.checkpoint.SafetensorsReader;
 import steer.checkpoint.SafetensorsWriter;
 import steer.train.AdamW;
 import steer.train.AdamWConfig;
-import steer.train.AdamWState;
 import steer.train.TrainerCheckpoint;
 
 /**
@@ -105,14 +102,7 @@ class SaveMemoryBenchmark {
                         SafetensorsWriter.PYTORCH_METADATA, type);
                 HfConfigJson.write(config, out.resolve(HfConfigJson.FILE_NAME));
                 if (optimizer != null) {
-                    AdamWState s = optimizer.exportState();
-                    List<HostTensor> moments = new ArrayList<>();
-                    for (Map.Entry<String, float[]> e : s.firstMoments().entrySet()) {
-                        moments.add(new HostTensor("m." + e.getKey(), new long[] {e.getValue().length}, e.getValue()));
-                        float[] v = s.secondMoments().get(e.getKey());
-                        moments.add(new HostTensor("v." + e.getKey(), new long[] {v.length}, v));
-                    }
-                    SafetensorsWriter.write(out.resolve(TrainerCheckpoint.OPTIMIZER_FILE), moments);
+                    steer.train.WholeMomentFile.write(out.resolve(TrainerCheckpoint.OPTIMIZER_FILE), optimizer);
                 }
             } else {
                 d.hfWeights().save(out, type);

@@ -44,16 +44,7 @@ class StreamedSaveTest {
             false, true, 1, 2);
 
     private static DecoderConfig config(String name) {
-        switch (name) {
-            case "llama":
-                return TinyDecoders.llama();
-            case "qwen2":
-                return TinyDecoders.qwen2();
-            case "qwen3":
-                return TinyDecoders.qwen3();
-            default:
-                return WIDE;
-        }
+        return name.equals("wide") ? WIDE : TinyDecoders.byKind(name);
     }
 
     @ParameterizedTest

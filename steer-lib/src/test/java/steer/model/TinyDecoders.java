@@ -27,6 +27,20 @@ final class TinyDecoders {
                 java.util.List.of(2, 3));
     }
 
+    /** The shape named {@code llama}, {@code qwen2} or {@code qwen3}, for parameterized tests. */
+    static DecoderConfig byKind(String kind) {
+        switch (kind) {
+            case "llama":
+                return llama();
+            case "qwen2":
+                return qwen2();
+            case "qwen3":
+                return qwen3();
+            default:
+                throw new IllegalArgumentException(kind);
+        }
+    }
+
     static Decoder create(DecoderConfig c, long seed) {
         return Decoder.fromHostTensors(c, tensors(c, seed), NDManager.newBaseManager());
     }

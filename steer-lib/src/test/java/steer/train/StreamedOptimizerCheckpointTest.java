@@ -41,18 +41,6 @@ class StreamedOptimizerCheckpointTest {
     @TempDir
     Path dir;
 
-    /** What {@code optimizer.safetensors} held when the moments were copied out whole first. */
-    private static void writeWhole(Path file, AdamW optimizer) {
-        AdamWState s = optimizer.exportState();
-        List<HostTensor> moments = new ArrayList<>();
-        for (Map.Entry<String, float[]> e : s.firstMoments().entrySet()) {
-            moments.add(new HostTensor("m." + e.getKey(), new long[] {e.getValue().length}, e.getValue()));
-            float[] v = s.secondMoments().get(e.getKey());
-            moments.add(new HostTensor("v." + e.getKey(), new long[] {v.length}, v));
-        }
-        SafetensorsWriter.write(file, moments);
-    }
-
     private static float[] random(Random r, int n) {
         float[] out = new float[n];
         for (int i = 0; i < n; i++) {
@@ -77,7 +65,7 @@ class StreamedOptimizerCheckpointTest {
             Path streamed = dir.resolve("streamed.safetensors");
             Path whole = dir.resolve("whole.safetensors");
             TrainerCheckpoint.saveOptimizer(streamed, optimizer);
-            writeWhole(whole, optimizer);
+            WholeMomentFile.write(whole, optimizer);
             assertArrayEquals(Files.readAllBytes(whole), Files.readAllBytes(streamed));
 
             Map<String, HostTensor> back = SafetensorsReader.read(streamed);
@@ -103,7 +91,7 @@ class StreamedOptimizerCheckpointTest {
 
             Path whole = dir.resolve("whole");
             HfCheckpoint.save(whole, c, policy.toHostTensors());
-            writeWhole(whole.resolve(TrainerCheckpoint.OPTIMIZER_FILE), trainer.optimizer());
+            WholeMomentFile.write(whole.resolve(TrainerCheckpoint.OPTIMIZER_FILE), trainer.optimizer());
             for (String file : List.of(SafetensorsReader.SINGLE_FILE, "config.json", TrainerCheckpoint.OPTIMIZER_FILE)) {
                 assertArrayEquals(Files.readAllBytes(whole.resolve(file)), Files.readAllBytes(ckpt.resolve(file)), file);
             }
@@ -130,7 +118,7 @@ class StreamedOptimizerCheckpointTest {
             AdapterCheckpoint.save(ckpt, policy.adapter(), trainer.optimizer(),
                     new TrainerCheckpoint.State(1, 0, 4, new ObjectMapper().createObjectNode()), model);
             Path whole = dir.resolve("whole.safetensors");
-            writeWhole(whole, trainer.optimizer());
+            WholeMomentFile.write(whole, trainer.optimizer());
             assertArrayEquals(Files.readAllBytes(whole), Files.readAllBytes(ckpt.resolve(TrainerCheckpoint.OPTIMIZER_FILE)));
             assertEquals(trainer.optimizer().exportState().firstMoments().keySet(),
                     AdapterCheckpoint.load(ckpt, c).optimizer().firstMoments().keySet());
