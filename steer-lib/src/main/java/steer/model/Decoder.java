@@ -489,7 +489,9 @@ public final class Decoder implements AutoCloseable {
         long B = ids.getShape().get(0), T = ids.getShape().get(1);
         int H = config.numHeads(), KV = config.numKvHeads(), Dh = config.headDim(), G = H / KV;
         NDArray x = rows(embed, ids);                                                      // [B, T, C]
-        x = Casts.to(x, compute, x.getManager());                                           // float32 masters
+        if (half) {
+            x = Casts.to(x, compute, x.getManager());                                       // float32 masters
+        }
         NDArray[] rotary = rotary(positions);                                           // 2 × [B, T, H+2KV, Dh]
         if (attnBias != null && G > 1 && T > 1) {
             attnBias = attnBias.tile(new long[] {1, 1, G, 1});                             // [B, 1, G*T, S]
@@ -587,7 +589,7 @@ public final class Decoder implements AutoCloseable {
         NDArray logits = lmHead == null
                 ? hidden.getNDArrayInternal().linear(hidden, use(embed, hidden), null).singletonOrThrow()
                 : hidden.matMul(use(lmHead, hidden));
-        return Casts.to(logits, dtype, hidden.getManager());
+        return half ? Casts.to(logits, dtype, hidden.getManager()) : logits;
     }
 
     /**
