@@ -6,10 +6,11 @@ import java.time.Duration;
 import java.util.EnumSet;
 import java.util.Set;
 import org.jboss.logging.Logger;
+import steer.proto.TransportFailures;
 
 /**
  * Bounded retries of a call to a service replica, for the failures a restart or a passing overload causes: the
- * replica is gone ({@code UNAVAILABLE}), its queue is full ({@code RESOURCE_EXHAUSTED}), it aborted the call
+ * replica is gone ({@code UNAVAILABLE}, or grpc-java's {@code UNKNOWN: channel closed}: {@link TransportFailures}), its queue is full ({@code RESOURCE_EXHAUSTED}), it aborted the call
  * ({@code ABORTED}), or it came back serving another version than the run needs ({@link ReplicaBehind}). Anything
  * else (a bad request, a missing model) fails at once: retrying would give the same answer.
  *
@@ -24,8 +25,8 @@ import org.jboss.logging.Logger;
 final class CallRetry {
 
     private static final Logger LOG = Logger.getLogger(CallRetry.class);
-    private static final Set<Status.Code> RETRYABLE = EnumSet.of(Status.Code.UNAVAILABLE,
-            Status.Code.RESOURCE_EXHAUSTED, Status.Code.ABORTED);
+    /** Besides a gone server ({@link TransportFailures#serverGone}): a full queue, an aborted call. */
+    private static final Set<Status.Code> RETRYABLE = EnumSet.of(Status.Code.RESOURCE_EXHAUSTED, Status.Code.ABORTED);
     private static final Duration FIRST_BACKOFF = Duration.ofMillis(500);
     private static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
 
@@ -60,7 +61,7 @@ final class CallRetry {
             return true;
         }
         StatusRuntimeException grpc = grpcCause(e);
-        return grpc != null && RETRYABLE.contains(grpc.getStatus().getCode());
+        return grpc != null && (TransportFailures.serverGone(grpc) || RETRYABLE.contains(grpc.getStatus().getCode()));
     }
 
     private static StatusRuntimeException grpcCause(Throwable e) {

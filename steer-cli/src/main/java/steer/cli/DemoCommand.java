@@ -250,7 +250,7 @@ final class DemoCommand implements java.util.concurrent.Callable<Integer> {
                     return run;
                 }
             } catch (io.grpc.StatusRuntimeException e) {
-                if (e.getStatus().getCode() != io.grpc.Status.Code.UNAVAILABLE) {
+                if (!steer.proto.TransportFailures.serverGone(e)) {
                     throw e;
                 }
                 long now = System.currentTimeMillis();

@@ -22,6 +22,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import steer.launch.ServiceProcess;
+import steer.proto.TransportFailures;
 import steer.proto.v1.GetRunRequest;
 import steer.proto.v1.OrchestratorGrpc;
 import steer.proto.v1.Run;
@@ -178,8 +179,7 @@ class ChaosTest {
                     return run;
                 }
             } catch (StatusRuntimeException e) {
-                if (e.getStatus().getCode() != Status.Code.UNAVAILABLE
-                        && e.getStatus().getCode() != Status.Code.DEADLINE_EXCEEDED) {
+                if (!TransportFailures.serverGone(e) && e.getStatus().getCode() != Status.Code.DEADLINE_EXCEEDED) {
                     throw e;
                 }
             }
