@@ -26,6 +26,14 @@ import steer.model.TextCompletion;
  * starts a second batch on the new version beside the old one, which drains. Each batch holds its model's
  * lease until it is empty.
  *
+ * <p>Seeded jobs are reproducible: a job whose caller chose the seed is cut into parts of {@code maxBatchSize}
+ * sequences in prompt-major order (the static scheduler's chunks), and each part is decoded in a batch of its own,
+ * all its sequences admitted together when a worker takes it whole. A part's forward passes then have the same shapes
+ * and the same rows whatever else the generator serves, and so give the same bits: PyTorch's CPU kernels are not
+ * batch-invariant (a row's logits move in their last bits between batches of 1–3 rows and of 4 or more, and with the
+ * cache width; {@code ContinuousBatchingTest} fails on shared batches), and a last-bit move now and then picks another
+ * token, which a seeded run's samples must never do. Unseeded jobs share running batches as described above.
+ *
  * <p>Limits, as the static batcher has them: at most {@code queueCapacity × maxBatchSize} sequences wait (a
  * chunk's worth per queue place); a job that does not fit is refused whole. A waiting sequence whose deadline
  * passes fails with {@link RequestExpiredException}; one whose future is cancelled (the call ended) is dropped
@@ -41,13 +49,25 @@ final class ContinuousBatcher implements AutoCloseable {
         final long deadlineNanoTime;
         final long enqueuedNanos = System.nanoTime();
         final CompletableFuture<List<GeneratedSample>> future = new CompletableFuture<>();
+        /** The reproducible part this sequence belongs to, decoded in a batch of its own; null: any batch. */
+        final Part part;
         LanguageModel.TextSequence text;
 
-        Pending(BatchedGenerator.Job job, int index, int stream, long deadlineNanoTime) {
+        Pending(BatchedGenerator.Job job, int index, int stream, long deadlineNanoTime, Part part) {
             this.job = job;
             this.index = index;
             this.stream = stream;
             this.deadlineNanoTime = deadlineNanoTime;
+            this.part = part;
+        }
+    }
+
+    /** Up to maxBatchSize sequences of one seeded job, queued next to each other and taken together. */
+    static final class Part {
+        final int size;
+
+        Part(int size) {
+            this.size = size;
         }
     }
 
@@ -55,12 +75,15 @@ final class ContinuousBatcher implements AutoCloseable {
     private static final class Running {
         final ModelRegistry.Lease lease;
         final DecodeBatch batch;
+        /** The reproducible part it decodes alone, or null for a batch any unseeded sequence may join. */
+        final Part part;
         final Map<DecodeBatch.Sequence, Pending> members = new IdentityHashMap<>();
         final List<Pending> joining = new ArrayList<>();
 
-        Running(ModelRegistry.Lease lease, int maxSlots, boolean deviceSampling) {
+        Running(ModelRegistry.Lease lease, int maxSlots, boolean deviceSampling, Part part) {
             this.lease = lease;
             this.batch = lease.model().newDecodeBatch(maxSlots, deviceSampling);
+            this.part = part;
         }
     }
 
@@ -114,9 +137,13 @@ final class ContinuousBatcher implements AutoCloseable {
      */
     List<CompletableFuture<List<GeneratedSample>>> submit(BatchedGenerator.Job job, long deadlineNanoTime) {
         List<Pending> seqs = new ArrayList<>(job.streams());
+        Part part = null;
         for (int s = 0; s < job.streams(); s++) {
+            if (job.seeded() && s % maxBatchSize == 0) {
+                part = new Part(Math.min(maxBatchSize, job.streams() - s));
+            }
             // stream s % maxBatchSize: what the static scheduler's chunk of maxBatchSize sequences gives it
-            seqs.add(new Pending(job, s, s % maxBatchSize, deadlineNanoTime));
+            seqs.add(new Pending(job, s, s % maxBatchSize, deadlineNanoTime, part));
         }
         lock.lock();
         try {
@@ -223,6 +250,17 @@ final class ContinuousBatcher implements AutoCloseable {
             }
             List<Pending> taken = new ArrayList<>(n);
             while (taken.size() < n && !queue.isEmpty()) {
+                Part part = queue.peekFirst().part;
+                if (part != null) {
+                    // a reproducible part is taken whole, by a worker with room for all of it (or nothing to run)
+                    if (!taken.isEmpty() || (running[id] > 0 && free < part.size)) {
+                        break;
+                    }
+                    while (!queue.isEmpty() && queue.peekFirst().part == part) {
+                        taken.add(queue.pollFirst());
+                    }
+                    break;
+                }
                 taken.add(queue.pollFirst());
             }
             running[id] += taken.size();
@@ -260,13 +298,13 @@ final class ContinuousBatcher implements AutoCloseable {
         }
         Running target = null;
         for (Running r : batches) {
-            if (r.lease.model() == lease.model()) {
+            if (r.part == p.part && (p.part != null || r.lease.model() == lease.model())) {
                 target = r;
                 break;
             }
         }
         if (target == null) {
-            target = new Running(lease, maxBatchSize, deviceSampling);
+            target = new Running(lease, maxBatchSize, deviceSampling, p.part);
             batches.add(target);
         } else {
             lease.close();

@@ -115,6 +115,54 @@ class ContinuousBatchingTest {
         }
     }
 
+    /**
+     * A seeded job's samples are the same bits alone and beside other work: its parts run in batches of their own.
+     * Sharing a batch would move its log-probs in their last bits (the CPU kernels are not batch-invariant), and
+     * now and then its tokens.
+     */
+    @Test
+    void aSeededJobGetsTheSameBitsAloneAndAmongOtherJobs() throws Exception {
+        Path m = TinyWorldModel.write(dir.resolve("m"), 6);
+        List<String> prompts = List.of("query : add 3 4", "query : sort 5 2 9 1", "query : reverse a b c d e",
+                "query : count x y x");
+        SamplingParams seeded = new SamplingParams(14, 1.0, 0.95, 0, 1234);
+        BatchedGenerator.Job job = new BatchedGenerator.Job("policy", prompts, 5, seeded, List.of(), true);
+        List<GeneratedSample> alone;
+        try (ModelRegistry registry = new ModelRegistry(Optional.empty());
+             BatchedGenerator generator = continuous(registry, 6, 2, (n, size, nanos) -> { })) {
+            registry.load("policy", 0, m);
+            alone = join(generator.submit(job, Long.MAX_VALUE));
+        }
+        assertEquals(20, alone.size());
+        for (int round = 0; round < 3; round++) {
+            try (ModelRegistry registry = new ModelRegistry(Optional.empty());
+                 BatchedGenerator generator = continuous(registry, 6, 2, (n, size, nanos) -> { })) {
+                registry.load("policy", 0, m);
+                // unseeded and other seeded jobs before, beside and after it, of other lengths
+                List<List<CompletableFuture<List<GeneratedSample>>>> others = new ArrayList<>();
+                for (int i = 0; i <= round; i++) {
+                    others.add(generator.submit(new BatchedGenerator.Job("policy", prompts.subList(i, Math.min(prompts.size(), i + 1 + round)), 3,
+                            new SamplingParams(5 + 7 * i, 1.2, 1, 0, 0), List.of(), false), Long.MAX_VALUE));
+                }
+                var again = generator.submit(job, Long.MAX_VALUE);
+                others.add(generator.submit(new BatchedGenerator.Job("policy", prompts, 2, SamplingParams.greedy(9),
+                        List.of(), false), Long.MAX_VALUE));
+                others.add(generator.submit(new BatchedGenerator.Job("policy", prompts.subList(1, 3), 4,
+                        new SamplingParams(11, 0.8, 0.9, 4, 77), List.of(), true), Long.MAX_VALUE));
+                List<GeneratedSample> got = join(again);
+                for (var o : others) {
+                    join(o);
+                }
+                for (int i = 0; i < alone.size(); i++) {
+                    assertArrayEquals(alone.get(i).tokenIds(), got.get(i).tokenIds(), "round " + round + " sample " + i);
+                    // exact: not one bit of a log-prob moves
+                    assertArrayEquals(alone.get(i).logProbs(), got.get(i).logProbs(), 0f, "round " + round + " sample "
+                            + i);
+                }
+            }
+        }
+    }
+
     @Test
     void theContinuousAndStaticSchedulersGiveTheSameSeededSamples() throws Exception {
         Path m = TinyWorldModel.write(dir.resolve("m"), 8);
