@@ -155,7 +155,7 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
             String model = catalog.models().served("model", request.getModel()).name();
             Validation.requireCount("pairs", request.getPairsList(), 1, config.maxPrompts() * config.maxSamples());
             BatchedScorer.Job job = hasIds(request.getPairs(0)) ? tokenJob(model, request) : textJob(model, request);
-            result = catalog.scorer().submit(job, CallDeadlines.deadlineNanoTime());
+            result = catalog.scorer().submit(job, request.getReproducible(), CallDeadlines.deadlineNanoTime());
             cancelOnCallEnd(List.of(result));
         } catch (RuntimeException e) {
             latency.record(timer, "Score", e);

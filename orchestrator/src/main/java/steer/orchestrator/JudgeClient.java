@@ -33,7 +33,8 @@ import steer.proto.v1.RubricScoreResponse;
  * and version asked for; one from another version (a reloaded pinned judge, a policy-following judge behind) fails
  * the run.
  *
- * <p>Calls are retried through {@link CallRetry} as {@link PolicyClient}'s are: a judging chunk moves to the next
+ * <p>Every request asks to be judged apart ({@code reproducible}), so a run's verdicts never depend on what else the
+ * judge serves at the time. Calls are retried through {@link CallRetry} as {@link PolicyClient}'s are: a judging chunk moves to the next
  * replica, which is first made to serve the model the run ensured (a restarted judge is back at its configured model).
  */
 final class JudgeClient implements AutoCloseable {
@@ -161,7 +162,7 @@ final class JudgeClient implements AutoCloseable {
     /** p(response ≻ empty | prompt), both orders averaged, from {@code model} at {@code version}. */
     List<Double> againstEmpty(String model, long version, List<String> prompts, List<String> responses) {
         return batched(prompts.size(), version, model, (from, to) -> {
-            CompareWithEmptyBatchRequest.Builder b = CompareWithEmptyBatchRequest.newBuilder();
+            CompareWithEmptyBatchRequest.Builder b = CompareWithEmptyBatchRequest.newBuilder().setReproducible(true);
             for (int i = from; i < to; i++) {
                 b.addItems(CompareWithEmptyRequest.newBuilder().setModel(model).setPrompt(prompts.get(i))
                         .setResponse(responses.get(i)));
@@ -173,7 +174,7 @@ final class JudgeClient implements AutoCloseable {
     /** p(a ≻ b | prompt), both orders averaged, from {@code model} at {@code version}. */
     List<Double> compare(String model, long version, List<String> prompts, List<String> a, List<String> b) {
         return batched(prompts.size(), version, model, (from, to) -> {
-            CompareBatchRequest.Builder req = CompareBatchRequest.newBuilder();
+            CompareBatchRequest.Builder req = CompareBatchRequest.newBuilder().setReproducible(true);
             for (int i = from; i < to; i++) {
                 req.addItems(CompareRequest.newBuilder().setModel(model).setPrompt(prompts.get(i))
                         .setResponseA(a.get(i)).setResponseB(b.get(i)));
@@ -185,7 +186,7 @@ final class JudgeClient implements AutoCloseable {
     /** The expected rubric score of each (prompt, response) from {@code model} at {@code version} (TSO's evaluator). */
     List<Double> rubric(String model, long version, List<String> prompts, List<String> responses) {
         return batched(prompts.size(), version, model, (from, to) -> {
-            RubricScoreBatchRequest.Builder req = RubricScoreBatchRequest.newBuilder();
+            RubricScoreBatchRequest.Builder req = RubricScoreBatchRequest.newBuilder().setReproducible(true);
             for (int i = from; i < to; i++) {
                 req.addItems(RubricRequest.newBuilder().setModel(model).setPrompt(prompts.get(i))
                         .setResponse(responses.get(i)));

@@ -347,7 +347,8 @@ final class PolicyClient implements AutoCloseable {
 
     private List<SequenceScore> scoreChunk(ServiceReplicas.Replica replica, String model, List<int[]> prompts,
                                            List<int[]> responses, int[] candidates, long expectedVersion) {
-        ScoreRequest.Builder request = ScoreRequest.newBuilder().setModel(model);
+        // a run's figures must not depend on what else the generator scores at the time
+        ScoreRequest.Builder request = ScoreRequest.newBuilder().setModel(model).setReproducible(true);
         for (int i = 0; i < prompts.size(); i++) {
             PromptResponse.Builder pair = PromptResponse.newBuilder();
             for (int id : prompts.get(i)) {

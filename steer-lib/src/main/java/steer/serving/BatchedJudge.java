@@ -20,10 +20,17 @@ public final class BatchedJudge implements AutoCloseable {
     public record Judged<T>(List<T> results, String model, long modelVersion) {
     }
 
-    private record PairwiseJob(String model, PairwiseTemplate template, List<PairwiseJudge.Item> items) {
+    /** {@code alone}: a token of its own when the job is batched only with itself, else null. */
+    private record PairwiseJob(String model, PairwiseTemplate template, List<PairwiseJudge.Item> items, Object alone) {
+        Object key() {
+            return alone != null ? alone : List.of(model, template.id());
+        }
     }
 
-    private record RubricJob(String model, RubricTemplate template, List<RubricJudge.Item> items) {
+    private record RubricJob(String model, RubricTemplate template, List<RubricJudge.Item> items, Object alone) {
+        Object key() {
+            return alone != null ? alone : List.of(model, template.id());
+        }
     }
 
     private final ModelRegistry registry;
@@ -39,10 +46,8 @@ public final class BatchedJudge implements AutoCloseable {
     public BatchedJudge(ModelRegistry registry, MicroBatcher.Settings settings, MicroBatcher.Listener listener) {
         this.registry = registry;
         this.maxBatchSize = settings.maxBatchSize();
-        this.pairwise = new MicroBatcher<>("judge-pairwise", settings, j -> List.of(j.model, j.template.id()),
-                this::runPairwise, listener);
-        this.rubric = new MicroBatcher<>("judge-rubric", settings, j -> List.of(j.model, j.template.id()),
-                this::runRubric, listener);
+        this.pairwise = new MicroBatcher<>("judge-pairwise", settings, PairwiseJob::key, this::runPairwise, listener);
+        this.rubric = new MicroBatcher<>("judge-rubric", settings, RubricJob::key, this::runRubric, listener);
     }
 
     /**
@@ -89,23 +94,51 @@ public final class BatchedJudge implements AutoCloseable {
     }
 
     /**
-     * Queues comparisons.
+     * Queues comparisons that may share forward passes with other jobs of the same model and template.
      *
      * @throws QueueFullException if the queue is full
      */
     public CompletableFuture<Judged<PairwiseJudge.Verdict>> compare(String model, PairwiseTemplate template,
                                                                      List<PairwiseJudge.Item> items, long deadlineNanoTime) {
-        return pairwise.submit(new PairwiseJob(model, template, items), Math.max(1, items.size()), deadlineNanoTime);
+        return compare(model, template, items, false, deadlineNanoTime);
     }
 
     /**
-     * Queues ratings.
+     * Queues comparisons.
+     *
+     * @param reproducible judge them in batches of their own, so that the verdicts are the same bits whatever else is
+     *                     judged at the time (a row's logits move in their last bits with the batch it is padded into)
+     * @throws QueueFullException if the queue is full
+     */
+    public CompletableFuture<Judged<PairwiseJudge.Verdict>> compare(String model, PairwiseTemplate template,
+                                                                     List<PairwiseJudge.Item> items, boolean reproducible,
+                                                                     long deadlineNanoTime) {
+        return pairwise.submit(new PairwiseJob(model, template, items, reproducible ? new Object() : null),
+                Math.max(1, items.size()), deadlineNanoTime);
+    }
+
+    /**
+     * Queues ratings that may share forward passes with other jobs of the same model and template.
      *
      * @throws QueueFullException if the queue is full
      */
     public CompletableFuture<Judged<RubricJudge.Rating>> rate(String model, RubricTemplate template,
                                                               List<RubricJudge.Item> items, long deadlineNanoTime) {
-        return rubric.submit(new RubricJob(model, template, items), Math.max(1, items.size()), deadlineNanoTime);
+        return rate(model, template, items, false, deadlineNanoTime);
+    }
+
+    /**
+     * Queues ratings.
+     *
+     * @param reproducible rate them in batches of their own, as {@link #compare(String, PairwiseTemplate, List,
+     *                     boolean, long)} does
+     * @throws QueueFullException if the queue is full
+     */
+    public CompletableFuture<Judged<RubricJudge.Rating>> rate(String model, RubricTemplate template,
+                                                              List<RubricJudge.Item> items, boolean reproducible,
+                                                              long deadlineNanoTime) {
+        return rubric.submit(new RubricJob(model, template, items, reproducible ? new Object() : null),
+                Math.max(1, items.size()), deadlineNanoTime);
     }
 
     /** Jobs waiting for a batch, both kinds. */

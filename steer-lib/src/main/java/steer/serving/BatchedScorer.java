@@ -64,7 +64,7 @@ public final class BatchedScorer implements AutoCloseable {
     }
 
     private final ModelRegistry registry;
-    private final MicroBatcher<Job, Result> batcher;
+    private final MicroBatcher<Queued, Result> batcher;
     private final int maxBatchSize;
 
     /**
@@ -75,7 +75,9 @@ public final class BatchedScorer implements AutoCloseable {
     public BatchedScorer(ModelRegistry registry, MicroBatcher.Settings settings, MicroBatcher.Listener listener) {
         this.registry = registry;
         this.maxBatchSize = settings.maxBatchSize();
-        this.batcher = new MicroBatcher<>("scorer", settings, Job::model, this::run, listener);
+        // a reproducible job's key is itself (records compare by value; two equal requests must not merge either)
+        this.batcher = new MicroBatcher<>("scorer", settings, q -> q.alone() ? q : q.job().model(),
+                queued -> run(queued.stream().map(Queued::job).toList()), listener);
     }
 
     /**
@@ -155,12 +157,43 @@ public final class BatchedScorer implements AutoCloseable {
     }
 
     /**
-     * Queues a job.
+     * Queues a job that may share forward passes with other jobs of its model.
      *
      * @throws QueueFullException if the queue is full
      */
     public CompletableFuture<Result> submit(Job job, long deadlineNanoTime) {
-        return batcher.submit(job, Math.max(1, job.size()), deadlineNanoTime);
+        return submit(job, false, deadlineNanoTime);
+    }
+
+    /**
+     * Queues a job.
+     *
+     * @param reproducible score it in batches of its own, so that its log-probs are the same bits whatever else is
+     *                     scored at the time: a row's log-probs move in their last bits with the batch it is padded
+     *                     into (the CPU kernels are not batch-invariant), enough to turn a near-tie of two scores
+     * @throws QueueFullException if the queue is full
+     */
+    public CompletableFuture<Result> submit(Job job, boolean reproducible, long deadlineNanoTime) {
+        return batcher.submit(new Queued(job, reproducible), Math.max(1, job.size()), deadlineNanoTime);
+    }
+
+    /** A queued job; {@code alone}: batched only with itself. Identity equality, as a batch key. */
+    private static final class Queued {
+        private final Job job;
+        private final boolean alone;
+
+        Queued(Job job, boolean alone) {
+            this.job = job;
+            this.alone = alone;
+        }
+
+        Job job() {
+            return job;
+        }
+
+        boolean alone() {
+            return alone;
+        }
     }
 
     /** Jobs waiting for a batch. */

@@ -70,25 +70,25 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
 
     @Override
     public void compare(CompareRequest request, StreamObserver<Comparison> call) {
-        run("Compare", call, () -> comparisons("", List.of(request)), r -> toProto(r, 0, templateOf(request)));
+        run("Compare", call, () -> comparisons("", List.of(request), false), r -> toProto(r, 0, templateOf(request)));
     }
 
     @Override
     public void compareBatch(CompareBatchRequest request, StreamObserver<CompareBatchResponse> call) {
-        run("CompareBatch", call, () -> comparisons("items", request.getItemsList()),
+        run("CompareBatch", call, () -> comparisons("items", request.getItemsList(), request.getReproducible()),
                 r -> toBatch(r, templateOf(request.getItems(0))));
     }
 
     @Override
     public void compareWithEmpty(CompareWithEmptyRequest request, StreamObserver<Comparison> call) {
-        run("CompareWithEmpty", call, () -> comparisons("", List.of(againstEmpty(request))),
+        run("CompareWithEmpty", call, () -> comparisons("", List.of(againstEmpty(request)), false),
                 r -> toProto(r, 0, templateOf(againstEmpty(request))));
     }
 
     @Override
     public void compareWithEmptyBatch(CompareWithEmptyBatchRequest request, StreamObserver<CompareBatchResponse> call) {
         run("CompareWithEmptyBatch", call, () -> comparisons("items",
-                request.getItemsList().stream().map(JudgeService::againstEmpty).toList()),
+                request.getItemsList().stream().map(JudgeService::againstEmpty).toList(), request.getReproducible()),
                 r -> toBatch(r, templateOf(againstEmpty(request.getItems(0)))));
     }
 
@@ -100,12 +100,13 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
 
     @Override
     public void rubricScore(RubricRequest request, StreamObserver<RubricScoreResponse> call) {
-        run("RubricScore", call, () -> ratings("", List.of(request)), judged -> toRating(judged, 0));
+        run("RubricScore", call, () -> ratings("", List.of(request), false), judged -> toRating(judged, 0));
     }
 
     @Override
     public void rubricScoreBatch(RubricScoreBatchRequest request, StreamObserver<RubricScoreBatchResponse> call) {
-        run("RubricScoreBatch", call, () -> ratings("items", request.getItemsList()), judged -> {
+        run("RubricScoreBatch", call, () -> ratings("items", request.getItemsList(), request.getReproducible()),
+                judged -> {
             RubricScoreBatchResponse.Builder out = RubricScoreBatchResponse.newBuilder();
             for (int i = 0; i < judged.results().size(); i++) {
                 out.addScores(toRating(judged, i));
@@ -119,7 +120,8 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
      *
      * @param field {@code items} for a batch request, empty for a single one (fields are then top-level)
      */
-    private CompletableFuture<BatchedJudge.Judged<RubricJudge.Rating>> ratings(String field, List<RubricRequest> requests) {
+    private CompletableFuture<BatchedJudge.Judged<RubricJudge.Rating>> ratings(String field, List<RubricRequest> requests,
+                                                                             boolean reproducible) {
         JudgeConfig config = catalog.config();
         boolean batch = !field.isEmpty();
         if (batch) {
@@ -144,7 +146,7 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
             items.add(new RubricJudge.Item(r.getPrompt(), r.getResponse()));
         }
         catalog.judge().checkRubricLengths(batch ? field : "prompt", model, template, items);
-        return catalog.judge().rate(model, template, items, CallDeadlines.deadlineNanoTime());
+        return catalog.judge().rate(model, template, items, reproducible, CallDeadlines.deadlineNanoTime());
     }
 
     /** One rating with the distribution over every score token of the template and its expected score. */
@@ -163,7 +165,9 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
      *
      * @param field {@code items} for a batch request, empty for a single one (fields are then top-level)
      */
-    private CompletableFuture<BatchedJudge.Judged<PairwiseJudge.Verdict>> comparisons(String field, List<CompareRequest> requests) {
+    private CompletableFuture<BatchedJudge.Judged<PairwiseJudge.Verdict>> comparisons(String field,
+                                                                                    List<CompareRequest> requests,
+                                                                                    boolean reproducible) {
         JudgeConfig config = catalog.config();
         boolean batch = !field.isEmpty();
         if (batch) {
@@ -190,7 +194,7 @@ public class JudgeService extends JudgeGrpc.JudgeImplBase {
             items.add(new PairwiseJudge.Item(r.getPrompt(), r.getResponseA(), r.getResponseB()));
         }
         catalog.judge().checkPairwiseLengths(batch ? field : "prompt", model, template, items);
-        return catalog.judge().compare(model, template, items, CallDeadlines.deadlineNanoTime());
+        return catalog.judge().compare(model, template, items, reproducible, CallDeadlines.deadlineNanoTime());
     }
 
     private String servedModel(String requested) {
