@@ -137,9 +137,13 @@ public class GeneratorService extends GeneratorGrpc.GeneratorImplBase {
                 s.hasSeed() ? OptionalLong.of(s.getSeed()) : OptionalLong.empty(), s.getStopList());
         SamplingParams params = sampling.resolve("sampling", SamplingRequest.Defaults.sso(), served.maxPositions(),
                 catalog.generator().pickSeed());
+        if (request.getReproducible() && !s.hasSeed() && params.temperature() != 0) {
+            throw new InvalidFieldException("reproducible", "is true but sampling.seed is absent: a sampled request is"
+                    + " reproducible only with a seed of its own (set sampling.seed, or temperature 0 for greedy)");
+        }
         catalog.generator().checkPromptLengths(model, request.getPromptsList(), params.maxNewTokens());
         BatchedGenerator.Job job = new BatchedGenerator.Job(model, List.copyOf(request.getPromptsList()), n, params,
-                List.copyOf(s.getStopList()), s.hasSeed());
+                List.copyOf(s.getStopList()), s.hasSeed(), request.getReproducible());
         List<CompletableFuture<List<GeneratedSample>>> parts = catalog.generator().submit(job, CallDeadlines.deadlineNanoTime());
         cancelOnCallEnd(parts);
         return parts;

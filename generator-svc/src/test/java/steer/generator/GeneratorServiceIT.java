@@ -200,6 +200,9 @@ class GeneratorServiceIT {
                 () -> stub().generate(withSampling(s -> s.setTopK(-3))));
         assertRejected(Status.Code.NOT_FOUND, "model: no model named 'nope'",
                 () -> stub().generate(GenerateRequest.newBuilder(greedy(4, "query : add 1 2")).setModel("nope").build()));
+        assertRejected(Status.Code.INVALID_ARGUMENT, "reproducible: is true but sampling.seed is absent",
+                () -> stub().generate(GenerateRequest.newBuilder(withSampling(x -> x.setTemperature(1)))
+                        .setReproducible(true).build()));
         assertRejected(Status.Code.INVALID_ARGUMENT, "pairs: 0 items", () -> stub().score(ScoreRequest.getDefaultInstance()));
         assertRejected(Status.Code.INVALID_ARGUMENT, "pairs[0].prompt: empty", () -> stub().score(ScoreRequest.newBuilder()
                 .addPairs(PromptResponse.newBuilder().setResponse("x")).build()));

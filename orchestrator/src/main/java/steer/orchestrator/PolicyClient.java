@@ -400,8 +400,9 @@ final class PolicyClient implements AutoCloseable {
         SamplingParams.Builder params = SamplingParams.newBuilder().setMaxNewTokens(sampling.maxNewTokens())
                 .setTemperature(sampling.temperature().floatValue()).setTopP(sampling.topP().floatValue())
                 .setTopK(sampling.topK()).setSeed(seed).addAllStop(sampling.stop());
+        // reproducible: a run's samples must not depend on what else the generator decodes at the time
         GenerateRequest request = GenerateRequest.newBuilder().setModel(model).addAllPrompts(part)
-                .setN(n).setSampling(params).build();
+                .setN(n).setSampling(params).setReproducible(true).build();
         GenerateResponse response;
         try {
             response = generator(replica).withDeadlineAfter(config.generateDeadline().toMillis(), TimeUnit.MILLISECONDS)

@@ -15,13 +15,13 @@ import steer.model.TextCompletion;
  *
  * <p>Which jobs share a call, since one call samples with one {@link SamplingParams}:
  * <ul>
- *   <li>a job with a seed (greedy or sampled) never shares a call, so the same request gives the same samples,
- *       bit for bit, whatever else is running (stream i of each chunk draws from (seed, i), as
- *       {@link LanguageModel#complete} does);
- *   <li>unseeded greedy jobs with the same max_new_tokens and stop strings (argmax ignores top-p and top-k; a
- *       row's logits move only in their last bits with its batch, which changes a token only at a near-tie);
+ *   <li>a reproducible job never shares a call, so it gives the same samples, bit for bit, whatever else is running;
+ *   <li>greedy jobs with the same max_new_tokens and stop strings (argmax ignores seed, top-p and top-k; a row's
+ *       logits move only in their last bits with its batch, which changes a token only at a near-tie);
  *   <li>sampled jobs without a seed and with equal parameters: the call draws a fresh seed, reported on each
- *       sample.
+ *       sample;
+ *   <li>a sampled job with a seed never shares a call (stream i of each chunk draws from (seed, i), as
+ *       {@link LanguageModel#complete} does).
  * </ul>
  *
  * <p>Every chunk leases the model when its batch starts, so after a hot load the remaining chunks of a running
@@ -30,10 +30,11 @@ import steer.model.TextCompletion;
  * <p>That is the {@link Scheduler#STATIC} scheduler, where a batch runs until its longest sequence ends. With
  * {@link Scheduler#CONTINUOUS} every sequence is queued on its own and joins a running batch at a token boundary
  * ({@link ContinuousBatcher}); since each sequence keeps its own sampler, sampling parameters and stop strings,
- * unseeded jobs share a batch, while a seeded job's chunks are decoded in batches of their own, as here, and a
- * seeded sequence draws from the stream its static chunk would give it. A seeded request's samples depend on the
- * request alone, bit for bit, never on what else the generator serves: the CPU kernels are not batch-invariant,
- * and a row's logits move in their last bits with its batch's shape.
+ * any jobs share a batch, and a seeded sequence draws from the stream its static chunk would give it, so both
+ * schedulers give the same seeded samples up to the last bits of the logits: the CPU kernels are not
+ * batch-invariant, and a row's logits move in their last bits with its batch's shape, which now and then turns a
+ * sampled token. A reproducible job's chunks are decoded in batches of their own under either scheduler, and its
+ * samples depend on the request alone, bit for bit.
  */
 public final class BatchedGenerator implements AutoCloseable {
 
@@ -46,9 +47,24 @@ public final class BatchedGenerator implements AutoCloseable {
      * @param params  sampling parameters (the seed is used only when {@code seeded})
      * @param stops   stop strings
      * @param seeded  whether the caller chose the seed
+     * @param reproducible decode it in batches of its own, so that its samples are the same bits whatever else is
+     *                generated at the time (a row's logits move in their last bits with its batch's shape, which now
+     *                and then turns a sampled token); unseeded jobs cannot be reproducible
      */
     public record Job(String model, List<String> prompts, int n, SamplingParams params, List<String> stops,
-                      boolean seeded) {
+                      boolean seeded, boolean reproducible) {
+
+        public Job {
+            if (reproducible && !seeded && params.temperature() != 0) {
+                throw new IllegalArgumentException("a reproducible sampled job needs a seed");
+            }
+        }
+
+        /** A job that may share batches with others. */
+        public Job(String model, List<String> prompts, int n, SamplingParams params, List<String> stops,
+                   boolean seeded) {
+            this(model, prompts, n, params, stops, seeded, false);
+        }
 
         /** Sequences in the job. */
         public int streams() {
@@ -111,11 +127,14 @@ public final class BatchedGenerator implements AutoCloseable {
     private static Object key(Chunk c) {
         Job j = c.job;
         SamplingParams p = j.params;
-        if (j.seeded) {
-            return new SameJob(j); // a seeded job, greedy or sampled, batches only with its own chunks
+        if (j.reproducible) {
+            return new SameJob(j); // batched only with its own chunks, greedy or sampled
         }
         if (p.temperature() == 0) {
             return List.of("greedy", j.model, p.maxNewTokens(), j.stops);
+        }
+        if (j.seeded) {
+            return new SameJob(j); // one seed per call: a seeded job batches only with its own chunks
         }
         return List.of("sampled", j.model, p.maxNewTokens(), p.temperature(), p.topP(), p.topK(), j.stops);
     }

@@ -26,13 +26,13 @@ import steer.model.TextCompletion;
  * starts a second batch on the new version beside the old one, which drains. Each batch holds its model's
  * lease until it is empty.
  *
- * <p>Seeded jobs are reproducible: a job whose caller chose the seed is cut into parts of {@code maxBatchSize}
+ * <p>Reproducible jobs ({@link BatchedGenerator.Job#reproducible}) are cut into parts of {@code maxBatchSize}
  * sequences in prompt-major order (the static scheduler's chunks), and each part is decoded in a batch of its own,
  * all its sequences admitted together when a worker takes it whole. A part's forward passes then have the same shapes
  * and the same rows whatever else the generator serves, and so give the same bits: PyTorch's CPU kernels are not
  * batch-invariant (a row's logits move in their last bits between batches of 1–3 rows and of 4 or more, and with the
  * cache width; {@code ContinuousBatchingTest} fails on shared batches), and a last-bit move now and then picks another
- * token, which a seeded run's samples must never do. Unseeded jobs share running batches as described above.
+ * token, which a seeded run's samples must never do. Other jobs share running batches as described above.
  *
  * <p>Limits, as the static batcher has them: at most {@code queueCapacity × maxBatchSize} sequences wait (a
  * chunk's worth per queue place); a job that does not fit is refused whole. A waiting sequence whose deadline
@@ -62,7 +62,7 @@ final class ContinuousBatcher implements AutoCloseable {
         }
     }
 
-    /** Up to maxBatchSize sequences of one seeded job, queued next to each other and taken together. */
+    /** Up to maxBatchSize sequences of one reproducible job, queued next to each other and taken together. */
     static final class Part {
         final int size;
 
@@ -75,7 +75,7 @@ final class ContinuousBatcher implements AutoCloseable {
     private static final class Running {
         final ModelRegistry.Lease lease;
         final DecodeBatch batch;
-        /** The reproducible part it decodes alone, or null for a batch any unseeded sequence may join. */
+        /** The reproducible part it decodes alone, or null for a batch any other sequence may join. */
         final Part part;
         final Map<DecodeBatch.Sequence, Pending> members = new IdentityHashMap<>();
         final List<Pending> joining = new ArrayList<>();
@@ -139,7 +139,7 @@ final class ContinuousBatcher implements AutoCloseable {
         List<Pending> seqs = new ArrayList<>(job.streams());
         Part part = null;
         for (int s = 0; s < job.streams(); s++) {
-            if (job.seeded() && s % maxBatchSize == 0) {
+            if (job.reproducible() && s % maxBatchSize == 0) {
                 part = new Part(Math.min(maxBatchSize, job.streams() - s));
             }
             // stream s % maxBatchSize: what the static scheduler's chunk of maxBatchSize sequences gives it

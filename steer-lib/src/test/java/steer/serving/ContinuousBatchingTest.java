@@ -116,17 +116,18 @@ class ContinuousBatchingTest {
     }
 
     /**
-     * A seeded job's samples are the same bits alone and beside other work: its parts run in batches of their own.
+     * A reproducible job's samples are the same bits alone and beside other work: its parts run in batches of their
+     * own.
      * Sharing a batch would move its log-probs in their last bits (the CPU kernels are not batch-invariant), and
      * now and then its tokens.
      */
     @Test
-    void aSeededJobGetsTheSameBitsAloneAndAmongOtherJobs() throws Exception {
+    void aReproducibleJobGetsTheSameBitsAloneAndAmongOtherJobs() throws Exception {
         Path m = TinyWorldModel.write(dir.resolve("m"), 6);
         List<String> prompts = List.of("query : add 3 4", "query : sort 5 2 9 1", "query : reverse a b c d e",
                 "query : count x y x");
         SamplingParams seeded = new SamplingParams(14, 1.0, 0.95, 0, 1234);
-        BatchedGenerator.Job job = new BatchedGenerator.Job("policy", prompts, 5, seeded, List.of(), true);
+        BatchedGenerator.Job job = new BatchedGenerator.Job("policy", prompts, 5, seeded, List.of(), true, true);
         List<GeneratedSample> alone;
         try (ModelRegistry registry = new ModelRegistry(Optional.empty());
              BatchedGenerator generator = continuous(registry, 6, 2, (n, size, nanos) -> { })) {
