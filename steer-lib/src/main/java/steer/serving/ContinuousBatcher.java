@@ -26,10 +26,11 @@ import steer.model.TextCompletion;
  * starts a second batch on the new version beside the old one, which drains. Each batch holds its model's
  * lease until it is empty.
  *
- * <p>Reproducible jobs ({@link BatchedGenerator.Job#reproducible}) are cut into parts of {@code maxBatchSize}
- * sequences in prompt-major order (the static scheduler's chunks), and each part is decoded in a batch of its own,
- * all its sequences admitted together when a worker takes it whole. A part's forward passes then have the same shapes
- * and the same rows whatever else the generator serves, and so give the same bits: PyTorch's CPU kernels are not
+ * <p>Reproducible jobs ({@link BatchedGenerator.Job#reproducible}) are decoded in a batch of their own: a worker
+ * takes such a job whole, and its batch admits the job's sequences in prompt-major order as its slots free, by the
+ * same rule as a shared batch but counting only itself, so when a sequence joins depends only on when the job's
+ * earlier ones ended. The job's forward passes then have the same shapes and the same rows whatever else the
+ * generator serves, and so give the same bits: PyTorch's CPU kernels are not
  * batch-invariant (a row's logits move in their last bits between batches of 1–3 rows and of 4 or more, and with the
  * cache width; {@code ContinuousBatchingTest} fails on shared batches), and a last-bit move now and then picks another
  * token, which a seeded run's samples must never do. Other jobs share running batches as described above.
@@ -62,13 +63,8 @@ final class ContinuousBatcher implements AutoCloseable {
         }
     }
 
-    /** Up to maxBatchSize sequences of one reproducible job, queued next to each other and taken together. */
+    /** The sequences of one reproducible job, queued next to each other and taken together by one worker. */
     static final class Part {
-        final int size;
-
-        Part(int size) {
-            this.size = size;
-        }
     }
 
     /** A running batch on one leased model instance. */
@@ -79,6 +75,8 @@ final class ContinuousBatcher implements AutoCloseable {
         final Part part;
         final Map<DecodeBatch.Sequence, Pending> members = new IdentityHashMap<>();
         final List<Pending> joining = new ArrayList<>();
+        /** A reproducible job's sequences not yet admitted, in prompt-major order. */
+        final ArrayDeque<Pending> backlog = new ArrayDeque<>();
 
         Running(ModelRegistry.Lease lease, int maxSlots, boolean deviceSampling, Part part) {
             this.lease = lease;
@@ -137,11 +135,8 @@ final class ContinuousBatcher implements AutoCloseable {
      */
     List<CompletableFuture<List<GeneratedSample>>> submit(BatchedGenerator.Job job, long deadlineNanoTime) {
         List<Pending> seqs = new ArrayList<>(job.streams());
-        Part part = null;
+        Part part = job.reproducible() ? new Part() : null;
         for (int s = 0; s < job.streams(); s++) {
-            if (job.reproducible() && s % maxBatchSize == 0) {
-                part = new Part(Math.min(maxBatchSize, job.streams() - s));
-            }
             // stream s % maxBatchSize: what the static scheduler's chunk of maxBatchSize sequences gives it
             seqs.add(new Pending(job, s, s % maxBatchSize, deadlineNanoTime, part));
         }
@@ -194,7 +189,7 @@ final class ContinuousBatcher implements AutoCloseable {
                 for (Iterator<Running> it = batches.iterator(); it.hasNext(); ) {
                     Running r = it.next();
                     advance(r);
-                    if (r.members.isEmpty() && r.joining.isEmpty()) {
+                    if (r.members.isEmpty() && r.joining.isEmpty() && r.backlog.isEmpty()) {
                         r.batch.close();
                         r.lease.close();
                         it.remove();
@@ -202,7 +197,7 @@ final class ContinuousBatcher implements AutoCloseable {
                 }
                 int live = 0;
                 for (Running r : batches) {
-                    live += r.batch.live();
+                    live += r.batch.live() + r.backlog.size();   // a backlog is this worker's to run
                 }
                 lock.lock();
                 try {
@@ -216,6 +211,8 @@ final class ContinuousBatcher implements AutoCloseable {
         } finally {
             for (Running r : batches) {
                 r.members.values().forEach(p -> p.future.completeExceptionally(new IllegalStateException(
+                        "generator: shutting down")));
+                r.backlog.forEach(p -> p.future.completeExceptionally(new IllegalStateException(
                         "generator: shutting down")));
                 r.batch.close();
                 r.lease.close();
@@ -252,8 +249,9 @@ final class ContinuousBatcher implements AutoCloseable {
             while (taken.size() < n && !queue.isEmpty()) {
                 Part part = queue.peekFirst().part;
                 if (part != null) {
-                    // a reproducible part is taken whole, by a worker with room for all of it (or nothing to run)
-                    if (!taken.isEmpty() || (running[id] > 0 && free < part.size)) {
+                    // a reproducible job is taken whole, by a worker running at most half a batch (its own batch
+                    // fills from the job alone, so an idle or draining worker is the one to start it)
+                    if (!taken.isEmpty() || running[id] > maxBatchSize / 2) {
                         break;
                     }
                     while (!queue.isEmpty() && queue.peekFirst().part == part) {
@@ -320,9 +318,28 @@ final class ContinuousBatcher implements AutoCloseable {
                         p.text.promptIds().length + " tokens; with max_new_tokens " + p.job.params().maxNewTokens()
                                 + " that exceeds the model's " + positions + " positions");
             }
-            target.joining.add(p);
+            (p.part != null ? target.backlog : target.joining).add(p);
         } catch (RuntimeException e) {
             p.future.completeExceptionally(e);
+        }
+    }
+
+    /**
+     * Moves a reproducible job's next sequences from its backlog to joining, by the shared batches' admission rule
+     * applied to its own batch alone: at once while it runs below half, else once a quarter of its slots is free.
+     */
+    private void admitFromBacklog(Running r) {
+        r.backlog.removeIf(p -> p.future.isDone());
+        if (r.backlog.isEmpty()) {
+            return;
+        }
+        int live = r.batch.live();
+        int free = maxBatchSize - live;
+        if (live >= maxBatchSize / 2 && free < Math.max(1, maxBatchSize / 4)) {
+            return;
+        }
+        for (int i = 0; i < free && !r.backlog.isEmpty(); i++) {
+            r.joining.add(r.backlog.pollFirst());
         }
     }
 
@@ -336,6 +353,9 @@ final class ContinuousBatcher implements AutoCloseable {
                     r.batch.evict(e.getKey());
                     it.remove();
                 }
+            }
+            if (r.part != null) {
+                admitFromBacklog(r);
             }
             r.joining.removeIf(p -> p.future.isDone());
             if (!r.joining.isEmpty()) {
@@ -356,8 +376,10 @@ final class ContinuousBatcher implements AutoCloseable {
             for (Pending p : r.members.values()) {
                 p.future.completeExceptionally(e);
             }
+            r.backlog.forEach(p -> p.future.completeExceptionally(e));   // a reproducible job fails whole
             r.members.clear();
             r.joining.clear();
+            r.backlog.clear();
         }
     }
 
