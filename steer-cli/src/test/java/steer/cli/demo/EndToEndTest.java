@@ -215,7 +215,9 @@ class EndToEndTest {
         } finally {
             judgeChannel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
-        // the traces: some round's sampling runs while the trainer takes a step of the round before
+        // the traces: some round's sampling starts before the trainer has finished the round before. Asking the spans
+        // to overlap was a race on a loaded machine: a round samples in about 0.6 s, about as long as the trainer may
+        // lag behind the publish that precedes it; with staleness 0 the sampling would wait for the round's checkpoint
         List<TraceCollector.CollectedSpan> spans = awaitSpans(runId, rounds);
         boolean overlap = false;
         for (TraceCollector.CollectedSpan sample : spans) {
@@ -225,12 +227,13 @@ class EndToEndTest {
             String previous = Integer.toString(Integer.parseInt(sample.attributes().get("steer.iteration")) - 1);
             for (TraceCollector.CollectedSpan step : spans) {
                 if (step.name().equals("trainer.step") && previous.equals(step.attributes().get("steer.iteration"))
-                        && step.startUnixNanos() < sample.endUnixNanos() && sample.startUnixNanos() < step.endUnixNanos()) {
+                        && sample.startUnixNanos() < step.endUnixNanos()) {
                     overlap = true;
                 }
             }
         }
-        assertTrue(overlap, "a round's orchestrator.sample span overlaps a trainer.step span of the round before");
+        assertTrue(overlap, "a round's orchestrator.sample span starts before a trainer.step span of the round before"
+                + " ends");
     }
 
     @Test
