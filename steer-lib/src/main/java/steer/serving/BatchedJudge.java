@@ -94,20 +94,11 @@ public final class BatchedJudge implements AutoCloseable {
     }
 
     /**
-     * Queues comparisons that may share forward passes with other jobs of the same model and template.
-     *
-     * @throws QueueFullException if the queue is full
-     */
-    public CompletableFuture<Judged<PairwiseJudge.Verdict>> compare(String model, PairwiseTemplate template,
-                                                                     List<PairwiseJudge.Item> items, long deadlineNanoTime) {
-        return compare(model, template, items, false, deadlineNanoTime);
-    }
-
-    /**
      * Queues comparisons.
      *
      * @param reproducible judge them in batches of their own, so that the verdicts are the same bits whatever else is
-     *                     judged at the time (a row's logits move in their last bits with the batch it is padded into)
+     *                     judged at the time (a row's logits move in their last bits with the batch it is padded into);
+     *                     false lets jobs of the same model and template share forward passes
      * @throws QueueFullException if the queue is full
      */
     public CompletableFuture<Judged<PairwiseJudge.Verdict>> compare(String model, PairwiseTemplate template,
@@ -115,16 +106,6 @@ public final class BatchedJudge implements AutoCloseable {
                                                                      long deadlineNanoTime) {
         return pairwise.submit(new PairwiseJob(model, template, items, reproducible ? new Object() : null),
                 Math.max(1, items.size()), deadlineNanoTime);
-    }
-
-    /**
-     * Queues ratings that may share forward passes with other jobs of the same model and template.
-     *
-     * @throws QueueFullException if the queue is full
-     */
-    public CompletableFuture<Judged<RubricJudge.Rating>> rate(String model, RubricTemplate template,
-                                                              List<RubricJudge.Item> items, long deadlineNanoTime) {
-        return rate(model, template, items, false, deadlineNanoTime);
     }
 
     /**

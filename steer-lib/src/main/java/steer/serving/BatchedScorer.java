@@ -75,8 +75,8 @@ public final class BatchedScorer implements AutoCloseable {
     public BatchedScorer(ModelRegistry registry, MicroBatcher.Settings settings, MicroBatcher.Listener listener) {
         this.registry = registry;
         this.maxBatchSize = settings.maxBatchSize();
-        // a reproducible job's key is itself (records compare by value; two equal requests must not merge either)
-        this.batcher = new MicroBatcher<>("scorer", settings, q -> q.alone() ? q : q.job().model(),
+        // a reproducible job keys by a token of its own (an Object: equal requests must not merge either)
+        this.batcher = new MicroBatcher<>("scorer", settings, q -> q.alone() != null ? q.alone() : q.job().model(),
                 queued -> run(queued.stream().map(Queued::job).toList()), listener);
     }
 
@@ -174,26 +174,12 @@ public final class BatchedScorer implements AutoCloseable {
      * @throws QueueFullException if the queue is full
      */
     public CompletableFuture<Result> submit(Job job, boolean reproducible, long deadlineNanoTime) {
-        return batcher.submit(new Queued(job, reproducible), Math.max(1, job.size()), deadlineNanoTime);
+        return batcher.submit(new Queued(job, reproducible ? new Object() : null), Math.max(1, job.size()),
+                deadlineNanoTime);
     }
 
-    /** A queued job; {@code alone}: batched only with itself. Identity equality, as a batch key. */
-    private static final class Queued {
-        private final Job job;
-        private final boolean alone;
-
-        Queued(Job job, boolean alone) {
-            this.job = job;
-            this.alone = alone;
-        }
-
-        Job job() {
-            return job;
-        }
-
-        boolean alone() {
-            return alone;
-        }
+    /** A queued job; {@code alone}: a batch key of its own when it is batched only with itself, else null. */
+    private record Queued(Job job, Object alone) {
     }
 
     /** Jobs waiting for a batch. */
