@@ -1,0 +1,200 @@
+package steer.model;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The arithmetic of {@link VectorDecoder}, in the Vector API ({@code jdk.incubator.vector}). Each method is small
+ * and uses one constant species, which is what lets C2 compile the vectors into registers: a species passed as an
+ * argument, or a method too large to inline the API's calls, boxes every vector and runs ~50x slower.
+ *
+ * <p>256-bit vectors (8 floats): on this project's AMD EPYC (AVX-512) JDK 17's 512-bit broadcasts and loads made
+ * the attention loops 4-8x slower than 256-bit ones (measured in a throwaway probe), and every x86-64 CPU with
+ * AVX has them.
+ */
+final class VectorKernels {
+
+    static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_256;
+    /** Floats per vector. */
+    static final int LANES = SPECIES.length();
+    /** Positions a block of the attention loops covers; the cache's capacity is a multiple of it. */
+    static final int BLOCK = 4 * LANES;
+
+    private VectorKernels() {
+    }
+
+    static int roundUp(int n, int multiple) {
+        return (n + multiple - 1) / multiple * multiple;
+    }
+
+    /**
+     * {@code out[r, :] = x[r, :] · w} for rows {@code r < rows}, with {@code w} stored {@code [k, n]} (input-major)
+     * and {@code n} a multiple of {@link #LANES}; {@code x} and {@code out} hold {@code roundUp(rows, 4)} rows
+     * (the rows past {@code rows} are scratch). Four rows and two vectors of columns at a time, so each weight
+     * load feeds four multiply-adds.
+     */
+    static void matmul(float[] x, int k, float[] w, int n, float[] out, int rows) {
+        for (int r = 0; r < rows; r += 4) {
+            int x0 = r * k, x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
+            int o0 = r * n, o1 = o0 + n, o2 = o1 + n, o3 = o2 + n;
+            int c = 0;
+            for (; c + 2 * LANES <= n; c += 2 * LANES) {
+                FloatVector a00 = FloatVector.zero(SPECIES), a01 = a00, a10 = a00, a11 = a00;
+                FloatVector a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+                for (int i = 0, wi = c; i < k; i++, wi += n) {
+                    FloatVector w0 = FloatVector.fromArray(SPECIES, w, wi);
+                    FloatVector w1 = FloatVector.fromArray(SPECIES, w, wi + LANES);
+                    FloatVector b0 = FloatVector.broadcast(SPECIES, x[x0 + i]);
+                    a00 = w0.fma(b0, a00);
+                    a01 = w1.fma(b0, a01);
+                    FloatVector b1 = FloatVector.broadcast(SPECIES, x[x1 + i]);
+                    a10 = w0.fma(b1, a10);
+                    a11 = w1.fma(b1, a11);
+                    FloatVector b2 = FloatVector.broadcast(SPECIES, x[x2 + i]);
+                    a20 = w0.fma(b2, a20);
+                    a21 = w1.fma(b2, a21);
+                    FloatVector b3 = FloatVector.broadcast(SPECIES, x[x3 + i]);
+                    a30 = w0.fma(b3, a30);
+                    a31 = w1.fma(b3, a31);
+                }
+                a00.intoArray(out, o0 + c);
+                a01.intoArray(out, o0 + c + LANES);
+                a10.intoArray(out, o1 + c);
+                a11.intoArray(out, o1 + c + LANES);
+                a20.intoArray(out, o2 + c);
+                a21.intoArray(out, o2 + c + LANES);
+                a30.intoArray(out, o3 + c);
+                a31.intoArray(out, o3 + c + LANES);
+            }
+            for (; c < n; c += LANES) {
+                FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
+                for (int i = 0, wi = c; i < k; i++, wi += n) {
+                    FloatVector w0 = FloatVector.fromArray(SPECIES, w, wi);
+                    a0 = w0.fma(FloatVector.broadcast(SPECIES, x[x0 + i]), a0);
+                    a1 = w0.fma(FloatVector.broadcast(SPECIES, x[x1 + i]), a1);
+                    a2 = w0.fma(FloatVector.broadcast(SPECIES, x[x2 + i]), a2);
+                    a3 = w0.fma(FloatVector.broadcast(SPECIES, x[x3 + i]), a3);
+                }
+                a0.intoArray(out, o0 + c);
+                a1.intoArray(out, o1 + c);
+                a2.intoArray(out, o2 + c);
+                a3.intoArray(out, o3 + c);
+            }
+        }
+    }
+
+    /**
+     * Attention scores of one query head against one key/value head's cached keys, stored in tiles
+     * {@code [capacity / LANES][Dh][LANES]} from {@code keys[k0]}: {@code scores[j] = Σ_d q[d]·K[d][j]·scale} for {@code j < s}, −∞ for
+     * {@code s <= j < roundUp(s, BLOCK)}. Four blocks of positions at a time (four independent sums: one sum's
+     * multiply-adds wait on each other).
+     *
+     * @return the largest score
+     */
+    static float scores(float[] q, int q0, int dh, float scale, float[] keys, int k0, int s, float[] scores) {
+        int end = roundUp(s, BLOCK);
+        int tile = dh * LANES;
+        FloatVector max = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
+        for (int j = 0; j < end; j += BLOCK) {
+            FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
+            for (int d = 0, kd = k0 + j * dh; d < dh; d++, kd += LANES) {
+                FloatVector qd = FloatVector.broadcast(SPECIES, q[q0 + d] * scale);
+                a0 = FloatVector.fromArray(SPECIES, keys, kd).fma(qd, a0);
+                a1 = FloatVector.fromArray(SPECIES, keys, kd + tile).fma(qd, a1);
+                a2 = FloatVector.fromArray(SPECIES, keys, kd + 2 * tile).fma(qd, a2);
+                a3 = FloatVector.fromArray(SPECIES, keys, kd + 3 * tile).fma(qd, a3);
+            }
+            a0.intoArray(scores, j);
+            a1.intoArray(scores, j + LANES);
+            a2.intoArray(scores, j + 2 * LANES);
+            a3.intoArray(scores, j + 3 * LANES);
+        }
+        for (int j = s; j < end; j++) {
+            scores[j] = Float.NEGATIVE_INFINITY;
+        }
+        for (int j = 0; j < end; j += LANES) {
+            max = max.max(FloatVector.fromArray(SPECIES, scores, j));
+        }
+        return max.reduceLanes(VectorOperators.MAX);
+    }
+
+    /**
+     * Turns {@code scores[0, roundUp(s, BLOCK))} into {@code exp(score − max)} in place (masked positions become 0).
+     *
+     * @return their sum
+     */
+    static float exponentiate(float[] scores, int s, float max) {
+        int end = roundUp(s, BLOCK);
+        FloatVector sum0 = FloatVector.zero(SPECIES), sum1 = sum0;
+        for (int j = 0; j < end; j += 2 * LANES) {
+            FloatVector e0 = FloatVector.fromArray(SPECIES, scores, j).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e1 = FloatVector.fromArray(SPECIES, scores, j + LANES).sub(max).lanewise(VectorOperators.EXP);
+            e0.intoArray(scores, j);
+            e1.intoArray(scores, j + LANES);
+            sum0 = sum0.add(e0);
+            sum1 = sum1.add(e1);
+        }
+        return sum0.add(sum1).reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * {@code out[o0 + d] = Σ_j weights[j]·V[j][d] · scale} over {@code j < roundUp(s, BLOCK)} (the weights of masked
+     * positions are 0), with the values stored {@code [capacity][Dh]} from {@code values[v0]}, for a head width
+     * {@code dh} that is a multiple of {@link #LANES}. Four positions at a time, into four sums.
+     */
+    static void weightedValues(float[] weights, int s, float scale, float[] values, int v0, int dh, float[] out,
+                               int o0) {
+        int end = roundUp(s, BLOCK);
+        for (int c = 0; c < dh; c += LANES) {
+            FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
+            for (int j = 0, vj = v0 + c; j < end; j += 4, vj += 4 * dh) {
+                a0 = FloatVector.fromArray(SPECIES, values, vj).fma(FloatVector.broadcast(SPECIES, weights[j]), a0);
+                a1 = FloatVector.fromArray(SPECIES, values, vj + dh).fma(FloatVector.broadcast(SPECIES, weights[j + 1]), a1);
+                a2 = FloatVector.fromArray(SPECIES, values, vj + 2 * dh)
+                        .fma(FloatVector.broadcast(SPECIES, weights[j + 2]), a2);
+                a3 = FloatVector.fromArray(SPECIES, values, vj + 3 * dh)
+                        .fma(FloatVector.broadcast(SPECIES, weights[j + 3]), a3);
+            }
+            a0.add(a1).add(a2.add(a3)).mul(scale).intoArray(out, o0 + c);
+        }
+    }
+
+    /** As {@link #weightedValues} for any head width, one float at a time: the path for {@code dh % LANES != 0}. */
+    static void weightedValuesScalar(float[] weights, int s, float scale, float[] values, int v0, int dh,
+                                     float[] out, int o0) {
+        for (int d = 0; d < dh; d++) {
+            float acc = 0;
+            for (int j = 0; j < s; j++) {
+                acc += weights[j] * values[v0 + j * dh + d];
+            }
+            out[o0 + d] = acc * scale;
+        }
+    }
+
+    /** {@code out[i] = silu(gate[i])·up[i]} for {@code i < n} (n a multiple of {@link #LANES}), silu(g) = g / (1 + e^−g). */
+    static void swiGlu(float[] gateUp, int gate0, int up0, float[] out, int o0, int n) {
+        for (int i = 0; i < n; i += LANES) {
+            FloatVector g = FloatVector.fromArray(SPECIES, gateUp, gate0 + i);
+            FloatVector u = FloatVector.fromArray(SPECIES, gateUp, up0 + i);
+            g.div(g.neg().lanewise(VectorOperators.EXP).add(1f)).mul(u).intoArray(out, o0 + i);
+        }
+    }
+
+    /** Log-softmax of {@code logits[l0, l0 + v)} into {@code out[o0, o0 + v)}; v a multiple of {@link #LANES}. */
+    static void logSoftmax(float[] logits, int l0, int v, float[] out, int o0) {
+        FloatVector max = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
+        for (int j = 0; j < v; j += LANES) {
+            max = max.max(FloatVector.fromArray(SPECIES, logits, l0 + j));
+        }
+        float m = max.reduceLanes(VectorOperators.MAX);
+        FloatVector sum = FloatVector.zero(SPECIES);
+        for (int j = 0; j < v; j += LANES) {
+            sum = sum.add(FloatVector.fromArray(SPECIES, logits, l0 + j).sub(m).lanewise(VectorOperators.EXP));
+        }
+        float logSum = m + (float) Math.log(sum.reduceLanes(VectorOperators.ADD));
+        for (int j = 0; j < v; j += LANES) {
+            FloatVector.fromArray(SPECIES, logits, l0 + j).sub(logSum).intoArray(out, o0 + j);
+        }
+    }
+}
