@@ -77,6 +77,8 @@ public final class Decoder implements AutoCloseable {
                                           // operand into a new native tensor, which costs more than the op
     private final LoraAdapter adapter;    // null for the plain model
     private final boolean ownsWeights;    // false for a view made by withAdapter
+    private VectorDecoder vectorDecoder;  // the weights copied for Generation.Engine.VECTOR, on first use
+    private volatile boolean weightsHandedOut; // parameters() was called: an optimizer may update them in place
 
     /** One decoder layer's weights, fused and transposed. */
     private record Layer(NDArray attnNorm, NDArray wqkv, NDArray bqkv, NDArray qNorm, NDArray kNorm, NDArray wo,
@@ -157,6 +159,23 @@ public final class Decoder implements AutoCloseable {
                     + " in " + adapter.dtype() + ", this decoder is " + config + " in " + dtype);
         }
         return new Decoder(this, adapter);
+    }
+
+    /**
+     * This decoder's weights copied for {@link Generation.Engine#VECTOR}, made on the first call and kept while
+     * the weights cannot have changed. Once {@link #parameters()} has handed the arrays out (to an optimizer that
+     * updates them in place), every call copies them afresh, so a trained decoder never generates from stale
+     * weights.
+     */
+    synchronized VectorDecoder vectorDecoder() {
+        if (weightsHandedOut) {
+            vectorDecoder = null;
+            return VectorDecoder.of(this);
+        }
+        if (vectorDecoder == null) {
+            vectorDecoder = VectorDecoder.of(this);
+        }
+        return vectorDecoder;
     }
 
     /** The LoRA adapter in front of the weights, or null for the plain model. */
@@ -424,6 +443,12 @@ public final class Decoder implements AutoCloseable {
      * An adapter's matrices are not among them (see {@link #trainableParameters()}).
      */
     public List<Map.Entry<String, NDArray>> parameters() {
+        weightsHandedOut = true;
+        return weights();
+    }
+
+    /** {@link #parameters()} for reading only (their sizes): the vector engine's copy stays valid. */
+    List<Map.Entry<String, NDArray>> weights() {
         List<Map.Entry<String, NDArray>> out = new ArrayList<>();
         out.add(Map.entry("embed", embed));
         for (int i = 0; i < layers.length; i++) {

@@ -69,6 +69,51 @@ public final class Generation {
     public static List<GeneratedSequence> generate(Decoder model, List<int[]> prompts, SamplingParams params,
                                                    Set<Integer> stopTokenIds, StopCheck stopCheck,
                                                    int sampleableVocab) {
+        return generate(model, prompts, params, stopTokenIds, stopCheck, sampleableVocab, Engine.configured());
+    }
+
+    /**
+     * What computes a decoding step. The engines agree to float32 rounding, not bit for bit, so a seeded stream
+     * keeps its tokens within one engine; across engines a token can turn where two candidates are within rounding.
+     */
+    public enum Engine {
+        /** {@link Decoder}'s native arrays through DJL and PyTorch: any size, CPU or GPU, LoRA adapters. */
+        DJL,
+        /**
+         * {@link VectorDecoder}: Java loops in the Vector API, float32 on the CPU, no adapters. Faster where a
+         * step's native arrays are tiny (stories260K: see the README's generation section); it needs the JVM flag
+         * {@code --add-modules jdk.incubator.vector}.
+         */
+        VECTOR;
+
+        /** The engine {@value #PROPERTY} names ({@code djl}, the default, or {@code vector}). */
+        public static Engine configured() {
+            return parse(System.getProperty(PROPERTY, "djl"), "-D" + PROPERTY);
+        }
+
+        /**
+         * @param where what set the value, for the error
+         * @throws IllegalArgumentException for a name other than djl or vector
+         */
+        public static Engine parse(String name, String where) {
+            return switch (name.trim().toLowerCase(java.util.Locale.ROOT)) {
+                case "djl" -> DJL;
+                case "vector" -> VECTOR;
+                default -> throw new IllegalArgumentException(where + ": unknown generation engine '" + name
+                        + "'; expected djl or vector");
+            };
+        }
+
+        /** System property that picks the engine of every {@link Generation#generate} call without one. */
+        public static final String PROPERTY = "steer.generation.engine";
+    }
+
+    /**
+     * As {@link #generate(Decoder, List, SamplingParams, Set, StopCheck, int)}, on the given engine.
+     */
+    public static List<GeneratedSequence> generate(Decoder model, List<int[]> prompts, SamplingParams params,
+                                                   Set<Integer> stopTokenIds, StopCheck stopCheck,
+                                                   int sampleableVocab, Engine engine) {
         if (sampleableVocab < 1 || sampleableVocab > model.config().vocabSize()) {
             throw new IllegalArgumentException("sampleable vocabulary " + sampleableVocab + " outside [1, "
                     + model.config().vocabSize() + "], the model's vocab_size");
@@ -91,15 +136,20 @@ public final class Generation {
         }
         // Decoding small models is bound by per-op overhead, not arithmetic, so PyTorch's intra-op threads
         // barely help; splitting a large batch across cores, one Java thread per part, does.
+        VectorDecoder vector = engine == Engine.VECTOR ? model.vectorDecoder() : null;
         int parts = Math.min(Math.max(1, Integer.getInteger(PARTS_PROPERTY, WORKERS)), B / MIN_STREAMS_PER_WORKER);
         if (parts <= 1) {
-            return generatePart(model, prompts, 0, params, stopTokenIds, stopCheck, sampleableVocab);
+            return vector != null ? VectorGeneration.generatePart(vector, prompts, 0, params, stopTokenIds, stopCheck,
+                    sampleableVocab) : generatePart(model, prompts, 0, params, stopTokenIds, stopCheck, sampleableVocab);
         }
         List<Future<List<GeneratedSequence>>> futures = new ArrayList<>();
         for (int i = 0; i < parts; i++) {
             int from = B * i / parts, to = B * (i + 1) / parts;
-            futures.add(POOL.submit(() -> generatePart(model, prompts.subList(from, to), from, params, stopTokenIds,
-                    stopCheck, sampleableVocab)));
+            futures.add(POOL.submit(() -> vector != null
+                    ? VectorGeneration.generatePart(vector, prompts.subList(from, to), from, params, stopTokenIds,
+                            stopCheck, sampleableVocab)
+                    : generatePart(model, prompts.subList(from, to), from, params, stopTokenIds, stopCheck,
+                            sampleableVocab)));
         }
         List<GeneratedSequence> out = new ArrayList<>(B);
         for (Future<List<GeneratedSequence>> f : futures) {

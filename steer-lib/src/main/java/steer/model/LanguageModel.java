@@ -134,7 +134,7 @@ public final class LanguageModel implements AutoCloseable {
 
     /** The decoder's weights, then the adapter's matrices if there is one. */
     private List<Map.Entry<String, NDArray>> heldParameters() {
-        List<Map.Entry<String, NDArray>> out = new ArrayList<>(decoder.parameters());
+        List<Map.Entry<String, NDArray>> out = new ArrayList<>(decoder.weights());
         if (decoder.adapter() != null) {
             out.addAll(decoder.adapter().parameters());
         }

@@ -1,0 +1,143 @@
+package steer.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import steer.checkpoint.HfCheckpoint;
+import steer.checkpoint.Llama2cCheckpoint;
+import steer.checkpoint.LoraConfig;
+
+/**
+ * The vector engine computes the DJL decoder's function: the same next-token log-probs to float32 rounding, and
+ * the same greedy and seeded tokens, on the real stories260K and on the Llama, Qwen2 and Qwen3 shapes; a sequence
+ * gets the same bits in any batch; shared prefill gives what separate prefills give.
+ */
+class VectorDecoderTest {
+
+    private static final double LOG_PROB_TOLERANCE = 2e-4;
+
+    @ParameterizedTest
+    @ValueSource(strings = {"llama", "qwen2", "qwen3"})
+    void greedyTokensAndTheirLogProbsMatchDjl(String kind) {
+        try (Decoder d = TinyDecoders.create(TinyDecoders.byKind(kind), 11)) {
+            List<int[]> prompts = prompts(6, 40);
+            SamplingParams greedy = SamplingParams.greedy(12);
+            List<GeneratedSequence> djl = generate(d, prompts, greedy, Generation.Engine.DJL);
+            List<GeneratedSequence> vec = generate(d, prompts, greedy, Generation.Engine.VECTOR);
+            assertSame(djl, vec, kind);
+        }
+    }
+
+    @Test
+    void stories260kGreedyAndSeededTokensMatchDjl() {
+        HfCheckpoint checkpoint = Llama2cCheckpoint.load(stories260k());
+        try (Decoder d = Decoder.fromHostTensors(checkpoint.config(), checkpoint.tensors(), NDManager.newBaseManager())) {
+            List<int[]> prompts = prompts(16, 500);
+            for (SamplingParams params : List.of(SamplingParams.greedy(64), new SamplingParams(64, 0.9, 0.95, 40, 7))) {
+                List<GeneratedSequence> djl = generate(d, prompts, params, Generation.Engine.DJL);
+                List<GeneratedSequence> vec = generate(d, prompts, params, Generation.Engine.VECTOR);
+                assertSame(djl, vec, "stories260K " + params);
+            }
+        }
+    }
+
+    @Test
+    void aSequenceGetsTheSameBitsAloneAndInABatchWithSharedPrefill() {
+        try (Decoder d = TinyDecoders.create(TinyDecoders.llama(), 3)) {
+            List<int[]> mixed = prompts(5, 40);
+            int[] repeated = mixed.get(2);
+            mixed.add(repeated);            // a prompt twice: prefilled once, its row copied
+            mixed.add(repeated);
+            SamplingParams greedy = SamplingParams.greedy(15);
+            List<GeneratedSequence> together = generate(d, mixed, greedy, Generation.Engine.VECTOR);
+            for (int i = 0; i < mixed.size(); i++) {
+                GeneratedSequence alone = generate(d, List.of(mixed.get(i)), greedy, Generation.Engine.VECTOR).get(0);
+                assertArrayEquals(alone.tokenIds(), together.get(i).tokenIds(), "stream " + i);
+                assertArrayEquals(alone.logProbs(), together.get(i).logProbs(), "stream " + i + ": bit for bit");
+            }
+            assertArrayEquals(together.get(2).logProbs(), together.get(mixed.size() - 1).logProbs());
+        }
+    }
+
+    @Test
+    void generatesFromTheWeightsAnOptimizerUpdatedInPlace() {
+        try (Decoder d = TinyDecoders.create(TinyDecoders.llama(), 5)) {
+            List<int[]> prompts = prompts(3, 40);
+            SamplingParams greedy = SamplingParams.greedy(6);
+            List<GeneratedSequence> before = generate(d, prompts, greedy, Generation.Engine.VECTOR);
+            for (var p : d.parameters()) {     // what AdamW does: the arrays change in place
+                if (p.getKey().endsWith("wqkv") || p.getKey().equals("final_norm")) {
+                    p.getValue().muli(1.5f);
+                }
+            }
+            List<GeneratedSequence> djl = generate(d, prompts, greedy, Generation.Engine.DJL);
+            List<GeneratedSequence> vec = generate(d, prompts, greedy, Generation.Engine.VECTOR);
+            assertSame(djl, vec, "after the update");
+            assertTrue(before.get(0).logProbs()[0] != vec.get(0).logProbs()[0], "the update changed the model");
+        }
+    }
+
+    @Test
+    void refusesAnAdapterWithAClearError() {
+        try (Decoder d = TinyDecoders.create(TinyDecoders.llama(), 3);
+             Decoder adapted = d.withAdapter(LoraAdapter.initialise(d.config(), new LoraConfig(4, 8,
+                     Set.of(LoraConfig.Target.Q), 0, null), 1, NDManager.newBaseManager(), d.dtype()))) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> generate(adapted, prompts(1, 40), SamplingParams.greedy(2), Generation.Engine.VECTOR));
+            assertTrue(e.getMessage().contains("LoRA"), e.getMessage());
+        }
+        assertThrows(IllegalArgumentException.class, () -> Generation.Engine.parse("cuda", "--engine"));
+    }
+
+    private static void assertSame(List<GeneratedSequence> djl, List<GeneratedSequence> vec, String what) {
+        assertEquals(djl.size(), vec.size());
+        for (int i = 0; i < djl.size(); i++) {
+            assertArrayEquals(djl.get(i).tokenIds(), vec.get(i).tokenIds(), what + ", stream " + i);
+            assertEquals(djl.get(i).finishReason(), vec.get(i).finishReason(), what + ", stream " + i);
+            float[] a = djl.get(i).logProbs(), b = vec.get(i).logProbs();
+            for (int t = 0; t < a.length; t++) {
+                assertEquals(a[t], b[t], LOG_PROB_TOLERANCE, what + ", stream " + i + ", token " + t);
+            }
+        }
+    }
+
+    private static List<GeneratedSequence> generate(Decoder d, List<int[]> prompts, SamplingParams params,
+                                                    Generation.Engine engine) {
+        return Generation.generate(d, prompts, params, Set.of(), Generation.StopCheck.NEVER, d.config().vocabSize(),
+                engine);
+    }
+
+    /** {@code n} prompts of 1 to 7 tokens, ids in [1, vocab). */
+    private static List<int[]> prompts(int n, int vocab) {
+        List<int[]> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int[] p = new int[1 + i * 3 % 7];
+            p[0] = 1;
+            for (int j = 1; j < p.length; j++) {
+                p[j] = 1 + (i * 37 + j * 11) % (vocab - 1);
+            }
+            out.add(p);
+        }
+        return out;
+    }
+
+    private static Path stories260k() {
+        String dir = System.getProperty("steer.stories260k.dir");
+        Assumptions.assumeTrue(dir != null, "steer.stories260k.dir not set");
+        Path file = Path.of(dir, "stories260K.bin");
+        Assumptions.assumeTrue(Files.isRegularFile(file), "no " + file);
+        return file;
+    }
+}
