@@ -63,6 +63,10 @@ final class BenchCommand implements Runnable {
         @picocli.CommandLine.Mixin
         PlacementOptions placement = new PlacementOptions();
 
+        @Option(names = "--engines", split = ",", description = "generation engines to measure side by side, of djl and"
+                + " vector (default: the one -Dsteer.generation.engine names, djl unless set)")
+        String[] engines;
+
         @Option(names = "--prefill-tokens", defaultValue = "64", description = "that prompt's length in tokens (default: ${DEFAULT-VALUE})")
         int prefillTokens;
 
@@ -73,9 +77,12 @@ final class BenchCommand implements Runnable {
                 throw new IllegalArgumentException("bench generate needs --model DIR, or --config config.json with"
                         + " --tokenizer DIR");
             }
+            List<Generation.Engine> engineList = engines == null ? List.of(Generation.Engine.configured())
+                    : Arrays.stream(engines).map(e -> Generation.Engine.parse(e, "--engines")).distinct().toList();
             try (LanguageModel lm = model != null ? LanguageModel.load(model, at) : randomModel(at)) {
                 Decoder d = lm.decoder();
-                System.out.println("placement: " + at);
+                System.out.println("placement: " + at + "; engines: " + engineList.stream()
+                        .map(e -> e.name().toLowerCase()).collect(java.util.stream.Collectors.joining(", ")));
                 int[] ids = lm.tokenizer().encode(prompt);
                 int maxNew = Math.min(newTokens, d.config().maxPositionEmbeddings() - ids.length);
                 System.out.printf("model %s: %,d parameters, %d layers, width %d; prompt %d tokens, %d new tokens per stream%n",
@@ -89,20 +96,34 @@ final class BenchCommand implements Runnable {
                     }
                     // no stop tokens: every stream decodes exactly maxNew tokens, so runs are comparable
                     SamplingParams params = SamplingParams.greedy(maxNew);
-                    Generation.generate(d, prompts, params, Set.of(), Generation.StopCheck.NEVER); // warm-up
-                    double[] rates = new double[repeats];
-                    for (int r = 0; r < repeats; r++) {
-                        long t0 = System.nanoTime();
-                        List<GeneratedSequence> out = Generation.generate(d, prompts, params, Set.of(),
-                                Generation.StopCheck.NEVER);
-                        double seconds = (System.nanoTime() - t0) / 1e9;
-                        long tokens = out.stream().mapToLong(g -> g.tokenIds().length).sum();
-                        rates[r] = tokens / seconds;
+                    int vocab = d.config().vocabSize();
+                    // warm-up: calls for at least two seconds (at least one call), so the JIT has compiled the
+                    // vector engine's loops (one call of 64 stories260K streams left it at ~0.7x its speed)
+                    for (Generation.Engine e : engineList) {
+                        long until = System.nanoTime() + 2_000_000_000L;
+                        do {
+                            Generation.generate(d, prompts, params, Set.of(), Generation.StopCheck.NEVER, vocab, e);
+                        } while (System.nanoTime() < until);
                     }
-                    double[] sorted = rates.clone();
-                    Arrays.sort(sorted);
-                    System.out.printf("streams %3d: median %,10.0f tokens/s (min %,.0f, max %,.0f over %d repeats)%n", n,
-                            sorted[repeats / 2], sorted[0], sorted[repeats - 1], repeats);
+                    // the engines take turns within each repeat, so a neighbour's load falls on them alike
+                    double[][] rates = new double[engineList.size()][repeats];
+                    for (int r = 0; r < repeats; r++) {
+                        for (int e = 0; e < engineList.size(); e++) {
+                            long t0 = System.nanoTime();
+                            List<GeneratedSequence> out = Generation.generate(d, prompts, params, Set.of(),
+                                    Generation.StopCheck.NEVER, vocab, engineList.get(e));
+                            double seconds = (System.nanoTime() - t0) / 1e9;
+                            long tokens = out.stream().mapToLong(g -> g.tokenIds().length).sum();
+                            rates[e][r] = tokens / seconds;
+                        }
+                    }
+                    for (int e = 0; e < engineList.size(); e++) {
+                        double[] sorted = rates[e].clone();
+                        Arrays.sort(sorted);
+                        System.out.printf("%sstreams %3d: median %,10.0f tokens/s (min %,.0f, max %,.0f over %d repeats)%n",
+                                engineList.size() > 1 ? String.format("%-6s ", engineList.get(e).name().toLowerCase()) : "",
+                                n, sorted[repeats / 2], sorted[0], sorted[repeats - 1], repeats);
+                    }
                 }
                 if (prefillSamples > 0) {
                     sharedPrefill(d, ids);
