@@ -214,7 +214,7 @@ public final class VectorDecoder {
         float[] proj = cache.scratch(4, Np * Cp);
         float[] gateUp = cache.scratch(5, Np * 2 * Ip);
         float[] mid = cache.scratch(6, Np * Ip);
-        float[] scores = cache.scratch(7, cache.capacity);
+        float[] scores = cache.scratch(7, 2 * cache.capacity);   // two heads' scores: a pair's second at capacity
         for (int i = 0; i < n; i++) {
             if (ids[i] < 0 || ids[i] >= V) {
                 throw new IllegalArgumentException("token id " + ids[i] + " outside the vocabulary [0, " + V + ")");
@@ -258,19 +258,30 @@ public final class VectorDecoder {
                     System.arraycopy(qkv, v0, values, cache.valueAt(rows[i], g, pos), Dh);
                 }
             }
+            boolean pairs = G % 2 == 0 && Dh % VectorKernels.LANES == 0;
+            int b0 = cache.capacity;
             for (int i = 0; i < n; i++) {
                 int s = positions[i] + 1;
-                for (int h = 0; h < H; h++) {
+                for (int h = 0; h < H; h += pairs ? 2 : 1) {
                     int g = h / G;
-                    float max = VectorKernels.scores(qkv, i * Nqkv + h * Dh, Dh, scale, keys,
-                            cache.keyAt(rows[i], g, 0, 0), s, scores);
-                    float sum = VectorKernels.exponentiate(scores, s, max);
+                    int k0 = cache.keyAt(rows[i], g, 0, 0), v0 = cache.valueAt(rows[i], g, 0);
+                    int qa = i * Nqkv + h * Dh, oa = (i * H + h) * Dh;
+                    if (pairs) {
+                        // heads h and h + 1 share key/value head g: each key and value is loaded once for both
+                        VectorKernels.scoresOfPair(qkv, qa, qa + Dh, Dh, scale, keys, k0, s, scores, b0);
+                        float sumA = VectorKernels.exponentiate(scores, 0, s, VectorKernels.maskedMax(scores, 0, s));
+                        float sumB = VectorKernels.exponentiate(scores, b0, s,
+                                VectorKernels.maskedMax(scores, b0, s));
+                        VectorKernels.weightedValuesOfPair(scores, b0, s, 1f / sumA, 1f / sumB, values, v0, Dh, attn,
+                                oa, oa + Dh);
+                        continue;
+                    }
+                    float sum = VectorKernels.exponentiate(scores, 0, s,
+                            VectorKernels.scores(qkv, qa, Dh, scale, keys, k0, s, scores));
                     if (Dh % VectorKernels.LANES == 0) {
-                        VectorKernels.weightedValues(scores, s, 1f / sum, values, cache.valueAt(rows[i], g, 0), Dh,
-                                attn, (i * H + h) * Dh);
+                        VectorKernels.weightedValues(scores, s, 1f / sum, values, v0, Dh, attn, oa);
                     } else {
-                        VectorKernels.weightedValuesScalar(scores, s, 1f / sum, values, cache.valueAt(rows[i], g, 0),
-                                Dh, attn, (i * H + h) * Dh);
+                        VectorKernels.weightedValuesScalar(scores, s, 1f / sum, values, v0, Dh, attn, oa);
                     }
                 }
             }

@@ -120,14 +120,71 @@ final class VectorKernels {
     }
 
     /**
-     * Turns {@code scores[0, roundUp(s, BLOCK))} into {@code exp(score − max)} in place (masked positions become 0).
+     * {@link #scores} of two query heads that share one key/value head (grouped-query attention), each key vector
+     * loaded once for both: head a's scores into {@code scores[0, roundUp(s, BLOCK))}, head b's from
+     * {@code scores[b0]}, each rounded and summed as {@link #scores} does, so the bits are the same. Positions
+     * past {@code s} are left unmasked: {@link #maskedMax} masks them.
+     */
+    static void scoresOfPair(float[] q, int qa, int qb, int dh, float scale, float[] keys, int k0, int s,
+                             float[] scores, int b0) {
+        int end = roundUp(s, BLOCK);
+        int tile = dh * LANES;
+        for (int j = 0; j < end; j += BLOCK) {
+            FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
+            FloatVector b1 = a0, b2 = a0, b3 = a0, b4 = a0;
+            for (int d = 0, kd = k0 + j * dh; d < dh; d++, kd += LANES) {
+                FloatVector qA = FloatVector.broadcast(SPECIES, q[qa + d] * scale);
+                FloatVector qB = FloatVector.broadcast(SPECIES, q[qb + d] * scale);
+                FloatVector k1 = FloatVector.fromArray(SPECIES, keys, kd);
+                FloatVector k2 = FloatVector.fromArray(SPECIES, keys, kd + tile);
+                FloatVector k3 = FloatVector.fromArray(SPECIES, keys, kd + 2 * tile);
+                FloatVector k4 = FloatVector.fromArray(SPECIES, keys, kd + 3 * tile);
+                a0 = k1.fma(qA, a0);
+                a1 = k2.fma(qA, a1);
+                a2 = k3.fma(qA, a2);
+                a3 = k4.fma(qA, a3);
+                b1 = k1.fma(qB, b1);
+                b2 = k2.fma(qB, b2);
+                b3 = k3.fma(qB, b3);
+                b4 = k4.fma(qB, b4);
+            }
+            a0.intoArray(scores, j);
+            a1.intoArray(scores, j + LANES);
+            a2.intoArray(scores, j + 2 * LANES);
+            a3.intoArray(scores, j + 3 * LANES);
+            b1.intoArray(scores, b0 + j);
+            b2.intoArray(scores, b0 + j + LANES);
+            b3.intoArray(scores, b0 + j + 2 * LANES);
+            b4.intoArray(scores, b0 + j + 3 * LANES);
+        }
+    }
+
+    /**
+     * Sets {@code scores[o + j] = −∞} for {@code s <= j < roundUp(s, BLOCK)}.
+     *
+     * @return the largest of {@code scores[o, o + roundUp(s, BLOCK))}
+     */
+    static float maskedMax(float[] scores, int o, int s) {
+        int end = roundUp(s, BLOCK);
+        for (int j = s; j < end; j++) {
+            scores[o + j] = Float.NEGATIVE_INFINITY;
+        }
+        FloatVector max = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
+        for (int j = 0; j < end; j += LANES) {
+            max = max.max(FloatVector.fromArray(SPECIES, scores, o + j));
+        }
+        return max.reduceLanes(VectorOperators.MAX);
+    }
+
+    /**
+     * Turns {@code scores[o, o + roundUp(s, BLOCK))} into {@code exp(score − max)} in place (masked positions become 0).
      *
      * @return their sum
      */
-    static float exponentiate(float[] scores, int s, float max) {
-        int end = roundUp(s, BLOCK);
+    static float exponentiate(float[] scores, int o, int s, float max) {
+        int end = o + roundUp(s, BLOCK);
         FloatVector sum0 = FloatVector.zero(SPECIES), sum1 = sum0;
-        for (int j = 0; j < end; j += 2 * LANES) {
+        for (int j = o; j < end; j += 2 * LANES) {
             FloatVector e0 = FloatVector.fromArray(SPECIES, scores, j).sub(max).lanewise(VectorOperators.EXP);
             FloatVector e1 = FloatVector.fromArray(SPECIES, scores, j + LANES).sub(max).lanewise(VectorOperators.EXP);
             e0.intoArray(scores, j);
@@ -157,6 +214,36 @@ final class VectorKernels {
                         .fma(FloatVector.broadcast(SPECIES, weights[j + 3]), a3);
             }
             a0.add(a1).add(a2.add(a3)).mul(scale).intoArray(out, o0 + c);
+        }
+    }
+
+    /**
+     * {@link #weightedValues} of two query heads sharing one value head, each value vector loaded once for both:
+     * head a's weights {@code weights[0, …)} into {@code out[oa]}, head b's {@code weights[b0, …)} into
+     * {@code out[ob]}, each summed in {@link #weightedValues}'s order, so the bits are the same.
+     */
+    static void weightedValuesOfPair(float[] weights, int b0, int s, float scaleA, float scaleB, float[] values,
+                                     int v0, int dh, float[] out, int oa, int ob) {
+        int end = roundUp(s, BLOCK);
+        for (int c = 0; c < dh; c += LANES) {
+            FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
+            FloatVector b1 = a0, b2 = a0, b3 = a0, b4 = a0;
+            for (int j = 0, vj = v0 + c; j < end; j += 4, vj += 4 * dh) {
+                FloatVector v1 = FloatVector.fromArray(SPECIES, values, vj);
+                FloatVector v2 = FloatVector.fromArray(SPECIES, values, vj + dh);
+                FloatVector v3 = FloatVector.fromArray(SPECIES, values, vj + 2 * dh);
+                FloatVector v4 = FloatVector.fromArray(SPECIES, values, vj + 3 * dh);
+                a0 = v1.fma(FloatVector.broadcast(SPECIES, weights[j]), a0);
+                a1 = v2.fma(FloatVector.broadcast(SPECIES, weights[j + 1]), a1);
+                a2 = v3.fma(FloatVector.broadcast(SPECIES, weights[j + 2]), a2);
+                a3 = v4.fma(FloatVector.broadcast(SPECIES, weights[j + 3]), a3);
+                b1 = v1.fma(FloatVector.broadcast(SPECIES, weights[b0 + j]), b1);
+                b2 = v2.fma(FloatVector.broadcast(SPECIES, weights[b0 + j + 1]), b2);
+                b3 = v3.fma(FloatVector.broadcast(SPECIES, weights[b0 + j + 2]), b3);
+                b4 = v4.fma(FloatVector.broadcast(SPECIES, weights[b0 + j + 3]), b4);
+            }
+            a0.add(a1).add(a2.add(a3)).mul(scaleA).intoArray(out, oa + c);
+            b1.add(b2).add(b3.add(b4)).mul(scaleB).intoArray(out, ob + c);
         }
     }
 

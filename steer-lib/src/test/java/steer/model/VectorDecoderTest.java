@@ -14,7 +14,9 @@ import java.util.Set;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
+import steer.checkpoint.DecoderConfig;
 import steer.checkpoint.HfCheckpoint;
 import steer.checkpoint.Llama2cCheckpoint;
 import steer.checkpoint.LoraConfig;
@@ -37,6 +39,20 @@ class VectorDecoderTest {
             List<GeneratedSequence> djl = generate(d, prompts, greedy, Generation.Engine.DJL);
             List<GeneratedSequence> vec = generate(d, prompts, greedy, Generation.Engine.VECTOR);
             assertSame(djl, vec, kind);
+        }
+    }
+
+    /** Head width 8 with groups of 1, 2 and 3 query heads per key/value head: the paired and the single-head loops. */
+    @ParameterizedTest
+    @CsvSource({"16, 2, 2", "32, 4, 2", "24, 3, 1", "64, 8, 2"})
+    void eachAttentionLoopMatchesDjl(int hidden, int heads, int kvHeads) {
+        DecoderConfig c = new DecoderConfig("llama", 50, hidden, 40, 2, heads, kvHeads, 1e-5, 10000, 96, true, false,
+                1, 2);
+        try (Decoder d = TinyDecoders.create(c, 13)) {
+            List<int[]> prompts = prompts(5, 40);
+            SamplingParams seeded = new SamplingParams(40, 1.0, 1.0, 0, 3);
+            assertSame(generate(d, prompts, seeded, Generation.Engine.DJL),
+                    generate(d, prompts, seeded, Generation.Engine.VECTOR), heads + " heads over " + kvHeads);
         }
     }
 
