@@ -31,14 +31,21 @@ final class VectorKernels {
     /**
      * {@code out[r, :] = x[r, :] · w} for rows {@code r < rows}, with {@code w} stored {@code [k, n]} (input-major)
      * and {@code n} a multiple of {@link #LANES}; {@code x} and {@code out} hold {@code roundUp(rows, 4)} rows
-     * (the rows past {@code rows} are scratch). Four rows and two vectors of columns at a time, so each weight
-     * load feeds four multiply-adds.
+     * (the rows past {@code rows} are scratch). Four rows and four vectors of columns at a time ({@link
+     * #matmulTile}), then two and one for the last columns, so each weight load feeds four multiply-adds.
      */
     static void matmul(float[] x, int k, float[] w, int n, float[] out, int rows) {
+        int tiled = n / (4 * LANES) * (4 * LANES);
+        // a tile of columns for every block of rows before the next tile: its weights stay in the L1 cache
+        for (int c = 0; c < tiled; c += 4 * LANES) {
+            for (int r = 0; r < rows; r += 4) {
+                matmulTile(x, r * k, k, w, c, n, out, r * n);
+            }
+        }
         for (int r = 0; r < rows; r += 4) {
             int x0 = r * k, x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
             int o0 = r * n, o1 = o0 + n, o2 = o1 + n, o3 = o2 + n;
-            int c = 0;
+            int c = tiled;
             for (; c + 2 * LANES <= n; c += 2 * LANES) {
                 FloatVector a00 = FloatVector.zero(SPECIES), a01 = a00, a10 = a00, a11 = a00;
                 FloatVector a20 = a00, a21 = a00, a30 = a00, a31 = a00;
@@ -85,18 +92,73 @@ final class VectorKernels {
     }
 
     /**
+     * Four rows {@code x[x0 + r·k]} times columns {@code [c, c + 4·LANES)} of {@code w}: sixteen sums in registers,
+     * each weight load feeding four multiply-adds and each broadcast four (AVX-512 has the 32 vector registers
+     * this needs).
+     */
+    private static void matmulTile(float[] x, int x0, int k, float[] w, int c, int n, float[] out, int o0) {
+        FloatVector a00 = FloatVector.zero(SPECIES), a01 = a00, a02 = a00, a03 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+        FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        for (int i = 0, wi = c; i < k; i++, wi += n) {
+            FloatVector w0 = FloatVector.fromArray(SPECIES, w, wi);
+            FloatVector w1 = FloatVector.fromArray(SPECIES, w, wi + LANES);
+            FloatVector w2 = FloatVector.fromArray(SPECIES, w, wi + 2 * LANES);
+            FloatVector w3 = FloatVector.fromArray(SPECIES, w, wi + 3 * LANES);
+            FloatVector b = FloatVector.broadcast(SPECIES, x[x0 + i]);
+            a00 = w0.fma(b, a00);
+            a01 = w1.fma(b, a01);
+            a02 = w2.fma(b, a02);
+            a03 = w3.fma(b, a03);
+            b = FloatVector.broadcast(SPECIES, x[x0 + k + i]);
+            a10 = w0.fma(b, a10);
+            a11 = w1.fma(b, a11);
+            a12 = w2.fma(b, a12);
+            a13 = w3.fma(b, a13);
+            b = FloatVector.broadcast(SPECIES, x[x0 + 2 * k + i]);
+            a20 = w0.fma(b, a20);
+            a21 = w1.fma(b, a21);
+            a22 = w2.fma(b, a22);
+            a23 = w3.fma(b, a23);
+            b = FloatVector.broadcast(SPECIES, x[x0 + 3 * k + i]);
+            a30 = w0.fma(b, a30);
+            a31 = w1.fma(b, a31);
+            a32 = w2.fma(b, a32);
+            a33 = w3.fma(b, a33);
+        }
+        int o1 = o0 + n, o2 = o1 + n, o3 = o2 + n;
+        a00.intoArray(out, o0 + c);
+        a01.intoArray(out, o0 + c + LANES);
+        a02.intoArray(out, o0 + c + 2 * LANES);
+        a03.intoArray(out, o0 + c + 3 * LANES);
+        a10.intoArray(out, o1 + c);
+        a11.intoArray(out, o1 + c + LANES);
+        a12.intoArray(out, o1 + c + 2 * LANES);
+        a13.intoArray(out, o1 + c + 3 * LANES);
+        a20.intoArray(out, o2 + c);
+        a21.intoArray(out, o2 + c + LANES);
+        a22.intoArray(out, o2 + c + 2 * LANES);
+        a23.intoArray(out, o2 + c + 3 * LANES);
+        a30.intoArray(out, o3 + c);
+        a31.intoArray(out, o3 + c + LANES);
+        a32.intoArray(out, o3 + c + 2 * LANES);
+        a33.intoArray(out, o3 + c + 3 * LANES);
+    }
+
+    /**
      * Attention scores of one query head against one key/value head's cached keys, stored in tiles
      * {@code [capacity / LANES][Dh][LANES]} from {@code keys[k0]}: {@code scores[j] = Σ_d q[d]·K[d][j]·scale} for {@code j < s}, −∞ for
-     * {@code s <= j < roundUp(s, BLOCK)}. Four blocks of positions at a time (four independent sums: one sum's
+     * {@code s <= j < roundUp(s, LANES)}. Four blocks of positions at a time (four independent sums: one sum's
      * multiply-adds wait on each other).
      *
      * @return the largest score
      */
     static float scores(float[] q, int q0, int dh, float scale, float[] keys, int k0, int s, float[] scores) {
-        int end = roundUp(s, BLOCK);
+        int end = roundUp(s, LANES);
         int tile = dh * LANES;
-        FloatVector max = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
-        for (int j = 0; j < end; j += BLOCK) {
+        int j = 0;
+        for (; j + BLOCK <= end; j += BLOCK) {
             FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
             for (int d = 0, kd = k0 + j * dh; d < dh; d++, kd += LANES) {
                 FloatVector qd = FloatVector.broadcast(SPECIES, q[q0 + d] * scale);
@@ -110,26 +172,28 @@ final class VectorKernels {
             a2.intoArray(scores, j + 2 * LANES);
             a3.intoArray(scores, j + 3 * LANES);
         }
-        for (int j = s; j < end; j++) {
-            scores[j] = Float.NEGATIVE_INFINITY;
+        for (; j < end; j += LANES) {       // the last tiles, one at a time
+            FloatVector a = FloatVector.zero(SPECIES);
+            for (int d = 0, kd = k0 + j * dh; d < dh; d++, kd += LANES) {
+                a = FloatVector.fromArray(SPECIES, keys, kd).fma(FloatVector.broadcast(SPECIES, q[q0 + d] * scale), a);
+            }
+            a.intoArray(scores, j);
         }
-        for (int j = 0; j < end; j += LANES) {
-            max = max.max(FloatVector.fromArray(SPECIES, scores, j));
-        }
-        return max.reduceLanes(VectorOperators.MAX);
+        return maskedMax(scores, 0, s);
     }
 
     /**
      * {@link #scores} of two query heads that share one key/value head (grouped-query attention), each key vector
-     * loaded once for both: head a's scores into {@code scores[0, roundUp(s, BLOCK))}, head b's from
+     * loaded once for both: head a's scores into {@code scores[0, roundUp(s, LANES))}, head b's from
      * {@code scores[b0]}, each rounded and summed as {@link #scores} does, so the bits are the same. Positions
      * past {@code s} are left unmasked: {@link #maskedMax} masks them.
      */
     static void scoresOfPair(float[] q, int qa, int qb, int dh, float scale, float[] keys, int k0, int s,
                              float[] scores, int b0) {
-        int end = roundUp(s, BLOCK);
+        int end = roundUp(s, LANES);
         int tile = dh * LANES;
-        for (int j = 0; j < end; j += BLOCK) {
+        int j = 0;
+        for (; j + BLOCK <= end; j += BLOCK) {
             FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
             FloatVector b1 = a0, b2 = a0, b3 = a0, b4 = a0;
             for (int d = 0, kd = k0 + j * dh; d < dh; d++, kd += LANES) {
@@ -157,15 +221,25 @@ final class VectorKernels {
             b3.intoArray(scores, b0 + j + 2 * LANES);
             b4.intoArray(scores, b0 + j + 3 * LANES);
         }
+        for (; j < end; j += LANES) {       // the last tiles, one at a time
+            FloatVector a = FloatVector.zero(SPECIES), b = a;
+            for (int d = 0, kd = k0 + j * dh; d < dh; d++, kd += LANES) {
+                FloatVector k = FloatVector.fromArray(SPECIES, keys, kd);
+                a = k.fma(FloatVector.broadcast(SPECIES, q[qa + d] * scale), a);
+                b = k.fma(FloatVector.broadcast(SPECIES, q[qb + d] * scale), b);
+            }
+            a.intoArray(scores, j);
+            b.intoArray(scores, b0 + j);
+        }
     }
 
     /**
-     * Sets {@code scores[o + j] = −∞} for {@code s <= j < roundUp(s, BLOCK)}.
+     * Sets {@code scores[o + j] = −∞} for {@code s <= j < roundUp(s, LANES)}.
      *
-     * @return the largest of {@code scores[o, o + roundUp(s, BLOCK))}
+     * @return the largest of {@code scores[o, o + roundUp(s, LANES))}
      */
     static float maskedMax(float[] scores, int o, int s) {
-        int end = roundUp(s, BLOCK);
+        int end = roundUp(s, LANES);
         for (int j = s; j < end; j++) {
             scores[o + j] = Float.NEGATIVE_INFINITY;
         }
@@ -177,14 +251,15 @@ final class VectorKernels {
     }
 
     /**
-     * Turns {@code scores[o, o + roundUp(s, BLOCK))} into {@code exp(score − max)} in place (masked positions become 0).
+     * Turns {@code scores[o, o + roundUp(s, LANES))} into {@code exp(score − max)} in place (masked positions become 0).
      *
      * @return their sum
      */
     static float exponentiate(float[] scores, int o, int s, float max) {
-        int end = o + roundUp(s, BLOCK);
+        int end = o + roundUp(s, LANES);
         FloatVector sum0 = FloatVector.zero(SPECIES), sum1 = sum0;
-        for (int j = o; j < end; j += 2 * LANES) {
+        int j = o;
+        for (; j + 2 * LANES <= end; j += 2 * LANES) {
             FloatVector e0 = FloatVector.fromArray(SPECIES, scores, j).sub(max).lanewise(VectorOperators.EXP);
             FloatVector e1 = FloatVector.fromArray(SPECIES, scores, j + LANES).sub(max).lanewise(VectorOperators.EXP);
             e0.intoArray(scores, j);
@@ -192,17 +267,22 @@ final class VectorKernels {
             sum0 = sum0.add(e0);
             sum1 = sum1.add(e1);
         }
+        if (j < end) {
+            FloatVector e0 = FloatVector.fromArray(SPECIES, scores, j).sub(max).lanewise(VectorOperators.EXP);
+            e0.intoArray(scores, j);
+            sum0 = sum0.add(e0);
+        }
         return sum0.add(sum1).reduceLanes(VectorOperators.ADD);
     }
 
     /**
-     * {@code out[o0 + d] = Σ_j weights[j]·V[j][d] · scale} over {@code j < roundUp(s, BLOCK)} (the weights of masked
+     * {@code out[o0 + d] = Σ_j weights[j]·V[j][d] · scale} over {@code j < roundUp(s, LANES)} (the weights of masked
      * positions are 0), with the values stored {@code [capacity][Dh]} from {@code values[v0]}, for a head width
      * {@code dh} that is a multiple of {@link #LANES}. Four positions at a time, into four sums.
      */
     static void weightedValues(float[] weights, int s, float scale, float[] values, int v0, int dh, float[] out,
                                int o0) {
-        int end = roundUp(s, BLOCK);
+        int end = roundUp(s, LANES);
         for (int c = 0; c < dh; c += LANES) {
             FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
             for (int j = 0, vj = v0 + c; j < end; j += 4, vj += 4 * dh) {
@@ -224,7 +304,7 @@ final class VectorKernels {
      */
     static void weightedValuesOfPair(float[] weights, int b0, int s, float scaleA, float scaleB, float[] values,
                                      int v0, int dh, float[] out, int oa, int ob) {
-        int end = roundUp(s, BLOCK);
+        int end = roundUp(s, LANES);
         for (int c = 0; c < dh; c += LANES) {
             FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
             FloatVector b1 = a0, b2 = a0, b3 = a0, b4 = a0;
