@@ -87,6 +87,66 @@ class VectorDecoderTest {
         }
     }
 
+    /** Groups taking turns of a few steps give each stream the bits of one group of all, stop rules included. */
+    @Test
+    void groupsTakingTurnsGiveTheBitsOfOneGroup() {
+        try (Decoder d = TinyDecoders.create(TinyDecoders.llama(), 7)) {
+            VectorDecoder v = d.vectorDecoder();
+            List<int[]> prompts = prompts(7, 40);
+            prompts.add(prompts.get(1));            // shared prefill across two groups
+            prompts.add(prompts.get(1));
+            Set<Integer> stop = Set.of(17, 23);
+            Generation.StopCheck atNine = (stream, ids, length) -> stream % 3 == 0 && length == 9;
+            for (SamplingParams params : List.of(SamplingParams.greedy(20), new SamplingParams(20, 1.0, 0.9, 0, 5))) {
+                List<GeneratedSequence> one = VectorGeneration.generatePart(v, prompts, 0, params, stop, atNine, 40,
+                        new VectorGeneration.Schedule(prompts.size(), 1));
+                assertSame(Generation.generate(d, prompts, params, stop, atNine, 40, Generation.Engine.DJL), one,
+                        "one group against DJL");
+                for (VectorGeneration.Schedule s : List.of(new VectorGeneration.Schedule(2, 3),
+                        new VectorGeneration.Schedule(4, 32), new VectorGeneration.Schedule(1, 1))) {
+                    List<GeneratedSequence> grouped = VectorGeneration.generatePart(v, prompts, 0, params, stop,
+                            atNine, 40, s);
+                    for (int i = 0; i < prompts.size(); i++) {
+                        String what = s + ", " + params + ", stream " + i;
+                        assertArrayEquals(one.get(i).tokenIds(), grouped.get(i).tokenIds(), what);
+                        assertArrayEquals(one.get(i).logProbs(), grouped.get(i).logProbs(), what);
+                        assertEquals(one.get(i).finishReason(), grouped.get(i).finishReason(), what);
+                    }
+                }
+                assertTrue(one.stream().map(GeneratedSequence::finishReason).distinct().count() >= 2,
+                        "the streams end for different reasons: " + params);
+            }
+        }
+    }
+
+    @Test
+    void theScheduleGroupsOnlyWhereAGroupOfFourFitsTheCacheBudget() {
+        DecoderConfig small = new DecoderConfig("llama", 512, 64, 172, 5, 8, 4, 1e-5, 10000, 512, true, false, 1,
+                2);   // stories260K's shape: 1,280 bytes of keys and values per position
+        assertEquals(new VectorGeneration.Schedule(11, VectorGeneration.DEFAULT_BLOCK_STEPS),
+                VectorGeneration.schedule(small, 32, 257), "12 of 329 KiB fit 4 MiB; 32 streams as 3 groups");
+        assertEquals(32, VectorGeneration.schedule(small, 32, 1024).group(), "3 streams fit: one group");
+        assertEquals(8, VectorGeneration.schedule(small, 8, 257).group(), "all fit: one group");
+        DecoderConfig stories15m = new DecoderConfig("llama", 32000, 288, 768, 6, 6, 6, 1e-5, 10000, 256, true,
+                false, 1, 2);
+        assertEquals(64, VectorGeneration.schedule(stories15m, 64, 257).group());
+        String before = System.getProperty(VectorGeneration.GROUP_PROPERTY);
+        try {
+            System.setProperty(VectorGeneration.GROUP_PROPERTY, "5");
+            assertEquals(5, VectorGeneration.schedule(stories15m, 64, 257).group(), "the property overrides");
+            System.setProperty(VectorGeneration.GROUP_PROPERTY, "0");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> VectorGeneration.schedule(small, 32, 257));
+            assertTrue(e.getMessage().contains(VectorGeneration.GROUP_PROPERTY + "=0"), e.getMessage());
+        } finally {
+            if (before == null) {
+                System.clearProperty(VectorGeneration.GROUP_PROPERTY);
+            } else {
+                System.setProperty(VectorGeneration.GROUP_PROPERTY, before);
+            }
+        }
+    }
+
     @Test
     void generatesFromTheWeightsAnOptimizerUpdatedInPlace() {
         try (Decoder d = TinyDecoders.create(TinyDecoders.llama(), 5)) {
