@@ -1,6 +1,7 @@
 package steer.model;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -22,6 +23,51 @@ final class VectorKernels {
     static final int BLOCK = 4 * LANES;
 
     private VectorKernels() {
+    }
+
+    private static final FloatVector LOG2E = FloatVector.broadcast(SPECIES, 1.44269504088896341f);
+    private static final FloatVector LN2_HIGH = FloatVector.broadcast(SPECIES, -0.693359375f);
+    private static final FloatVector LN2_LOW = FloatVector.broadcast(SPECIES, 2.12194440e-4f);
+    /** 1.5·2²³: adding it rounds a float of magnitude below 2²² to an integer, held in the low mantissa bits. */
+    private static final float ROUNDING = 12582912f;
+    private static final int ROUNDING_BITS = Float.floatToRawIntBits(ROUNDING);
+    private static final float EXP_LOWEST = -87.33654f;   // e^x below it is under Float.MIN_NORMAL: 0
+    private static final float EXP_HIGHEST = 88.37626f;   // 2^n with n <= 127 above which: +∞
+
+    /**
+     * e^x per lane, Cephes' {@code expf} (about 1 ulp): x = n·ln 2 + r with |r| <= ln 2 / 2, e^r by its degree-7
+     * polynomial, times 2^n built in the exponent bits. Below −87.34 (past the normal floats, and −∞) it is 0,
+     * above 88.38 it is +∞, NaN stays NaN. Only exactly rounded operations, so its bits are the same compiled or not.
+     */
+    static FloatVector exp(FloatVector x) {
+        FloatVector c = x.max(EXP_LOWEST).min(EXP_HIGHEST);
+        FloatVector t = c.fma(LOG2E, FloatVector.broadcast(SPECIES, ROUNDING));
+        FloatVector n = t.sub(ROUNDING);
+        FloatVector r = n.fma(LN2_LOW, n.fma(LN2_HIGH, c));   // c − n·ln 2, ln 2 in two parts
+        FloatVector p = FloatVector.broadcast(SPECIES, 1.9875691500e-4f).fma(r, FloatVector.broadcast(SPECIES,
+                1.3981999507e-3f));
+        p = p.fma(r, FloatVector.broadcast(SPECIES, 8.3334519073e-3f));
+        p = p.fma(r, FloatVector.broadcast(SPECIES, 4.1665795894e-2f));
+        p = p.fma(r, FloatVector.broadcast(SPECIES, 1.6666665459e-1f));
+        p = p.fma(r, FloatVector.broadcast(SPECIES, 5.0000001201e-1f));
+        FloatVector er = p.fma(r.mul(r), r).add(1f);
+        IntVector bits = t.reinterpretAsInts().sub(ROUNDING_BITS - 127).lanewise(VectorOperators.LSHL, 23);
+        FloatVector y = er.mul(bits.reinterpretAsFloats());
+        return y.blend(0f, x.lt(EXP_LOWEST)).blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT,
+                EXP_HIGHEST));
+    }
+
+    /** The lanes' sum in a fixed order, ((0+1)+(2+3))+((4+5)+(6+7)) for 8 lanes, compiled or not. */
+    static float sumLanes(FloatVector v) {
+        float[] lanes = v.toArray();
+        int n = lanes.length;
+        while (n > 1) {
+            for (int i = 0; i < n / 2; i++) {
+                lanes[i] = lanes[2 * i] + lanes[2 * i + 1];
+            }
+            n /= 2;
+        }
+        return lanes[0];
     }
 
     static int roundUp(int n, int multiple) {
@@ -260,19 +306,19 @@ final class VectorKernels {
         FloatVector sum0 = FloatVector.zero(SPECIES), sum1 = sum0;
         int j = o;
         for (; j + 2 * LANES <= end; j += 2 * LANES) {
-            FloatVector e0 = FloatVector.fromArray(SPECIES, scores, j).sub(max).lanewise(VectorOperators.EXP);
-            FloatVector e1 = FloatVector.fromArray(SPECIES, scores, j + LANES).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e0 = exp(FloatVector.fromArray(SPECIES, scores, j).sub(max));
+            FloatVector e1 = exp(FloatVector.fromArray(SPECIES, scores, j + LANES).sub(max));
             e0.intoArray(scores, j);
             e1.intoArray(scores, j + LANES);
             sum0 = sum0.add(e0);
             sum1 = sum1.add(e1);
         }
         if (j < end) {
-            FloatVector e0 = FloatVector.fromArray(SPECIES, scores, j).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e0 = exp(FloatVector.fromArray(SPECIES, scores, j).sub(max));
             e0.intoArray(scores, j);
             sum0 = sum0.add(e0);
         }
-        return sum0.add(sum1).reduceLanes(VectorOperators.ADD);
+        return sumLanes(sum0.add(sum1));
     }
 
     /**
@@ -344,7 +390,7 @@ final class VectorKernels {
         for (int i = 0; i < n; i += LANES) {
             FloatVector g = FloatVector.fromArray(SPECIES, gateUp, gate0 + i);
             FloatVector u = FloatVector.fromArray(SPECIES, gateUp, up0 + i);
-            g.div(g.neg().lanewise(VectorOperators.EXP).add(1f)).mul(u).intoArray(out, o0 + i);
+            g.div(exp(g.neg()).add(1f)).mul(u).intoArray(out, o0 + i);
         }
     }
 
@@ -357,9 +403,9 @@ final class VectorKernels {
         float m = max.reduceLanes(VectorOperators.MAX);
         FloatVector sum = FloatVector.zero(SPECIES);
         for (int j = 0; j < v; j += LANES) {
-            sum = sum.add(FloatVector.fromArray(SPECIES, logits, l0 + j).sub(m).lanewise(VectorOperators.EXP));
+            sum = sum.add(exp(FloatVector.fromArray(SPECIES, logits, l0 + j).sub(m)));
         }
-        float logSum = m + (float) Math.log(sum.reduceLanes(VectorOperators.ADD));
+        float logSum = m + (float) Math.log(sumLanes(sum));
         for (int j = 0; j < v; j += LANES) {
             FloatVector.fromArray(SPECIES, logits, l0 + j).sub(logSum).intoArray(out, o0 + j);
         }

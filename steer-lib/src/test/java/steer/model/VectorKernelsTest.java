@@ -1,0 +1,79 @@
+package steer.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Random;
+import jdk.incubator.vector.FloatVector;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The two kernels that replace the Vector API's EXP and ADD reduction, whose bits differ between compiled and
+ * interpreted code: they are a fixed formula, bit for bit, and the formula is e^x to a few ulp.
+ */
+class VectorKernelsTest {
+
+    @Test
+    void expIsCephesFormulaBitForBitAndCloseToMathExp() {
+        Random random = new Random(1);
+        float[] x = new float[VectorKernels.LANES];
+        double worst = 0;
+        for (int trial = 0; trial < 20_000; trial++) {
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (random.nextFloat() * 2 - 1) * (trial % 2 == 0 ? 87f : 10f);
+            }
+            float[] y = VectorKernels.exp(FloatVector.fromArray(VectorKernels.SPECIES, x, 0)).toArray();
+            for (int i = 0; i < x.length; i++) {
+                assertEquals(Float.floatToRawIntBits(scalarExp(x[i])), Float.floatToRawIntBits(y[i]), "e^" + x[i]);
+                worst = Math.max(worst, Math.abs(y[i] - Math.exp(x[i])) / Math.ulp((float) Math.exp(x[i])));
+            }
+        }
+        assertTrue(worst <= 2, "within 2 ulp of Math.exp, worst " + worst);
+        float[] edges = {0f, Float.NEGATIVE_INFINITY, -87.4f, -1000f, 88.5f, Float.POSITIVE_INFINITY, Float.NaN, -0f};
+        float[] y = VectorKernels.exp(FloatVector.fromArray(VectorKernels.SPECIES, edges, 0)).toArray();
+        assertEquals(1f, y[0]);
+        assertEquals(0f, y[1], "e^-inf, a masked score's weight");
+        assertEquals(0f, y[2]);
+        assertEquals(0f, y[3]);
+        assertEquals(Float.POSITIVE_INFINITY, y[4]);
+        assertEquals(Float.POSITIVE_INFINITY, y[5]);
+        assertTrue(Float.isNaN(y[6]));
+        assertEquals(1f, y[7]);
+    }
+
+    @Test
+    void sumLanesAddsInAFixedPairwiseOrder() {
+        float[] v = {1e8f, 1f, -1e8f, 1f, 3f, 1e-8f, 0.1f, 0.2f};
+        float expected = ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+        assertEquals(expected, VectorKernels.sumLanes(FloatVector.fromArray(VectorKernels.SPECIES, v, 0)));
+        float sequential = 0;
+        for (float f : v) {
+            sequential += f;
+        }
+        assertTrue(expected != sequential, "the order matters for these numbers: " + expected + " " + sequential);
+    }
+
+    /** The same formula in scalar Java, whose float operations are exact IEEE in any tier. */
+    private static float scalarExp(float x) {
+        if (Float.isNaN(x)) {
+            return x;
+        }
+        if (x < -87.33654f) {
+            return 0f;
+        }
+        if (x > 88.37626f) {
+            return Float.POSITIVE_INFINITY;
+        }
+        float t = Math.fma(x, 1.44269504088896341f, 12582912f);
+        float n = t - 12582912f;
+        float r = Math.fma(n, 2.12194440e-4f, Math.fma(n, -0.693359375f, x));
+        float p = Math.fma(1.9875691500e-4f, r, 1.3981999507e-3f);
+        p = Math.fma(p, r, 8.3334519073e-3f);
+        p = Math.fma(p, r, 4.1665795894e-2f);
+        p = Math.fma(p, r, 1.6666665459e-1f);
+        p = Math.fma(p, r, 5.0000001201e-1f);
+        float er = Math.fma(p, r * r, r) + 1f;
+        int bits = (Float.floatToRawIntBits(t) - Float.floatToRawIntBits(12582912f) + 127) << 23;
+        return er * Float.intBitsToFloat(bits);
+    }
+}
