@@ -170,6 +170,21 @@ public final class Generation {
         return out;
     }
 
+    /**
+     * Why a stream ends after its {@code count}-th new token {@code token}, or null if it goes on: a stop token,
+     * then the stop check, then the length limit.
+     */
+    static GeneratedSequence.FinishReason finishReason(int token, Set<Integer> stopTokenIds, StopCheck stopCheck,
+                                                       int stream, int[] tokens, int count, int maxNewTokens) {
+        if (stopTokenIds.contains(token)) {
+            return GeneratedSequence.FinishReason.STOP_TOKEN;
+        }
+        if (stopCheck.shouldStop(stream, tokens, count)) {
+            return GeneratedSequence.FinishReason.STOP_CHECK;
+        }
+        return count == maxNewTokens ? GeneratedSequence.FinishReason.LENGTH : null;
+    }
+
     /** Parallel parts a large batch is split into: one per core. */
     private static final int WORKERS = Math.max(1, Runtime.getRuntime().availableProcessors());
 
@@ -264,13 +279,8 @@ public final class Generation {
                     count[b]++;
                     next[b] = token;
                     nextPos[b] = prompts.get(b).length + s;
-                    if (stopTokenIds.contains(token)) {
-                        finished[b] = GeneratedSequence.FinishReason.STOP_TOKEN;
-                    } else if (stopCheck.shouldStop(first + b, out[b], count[b])) {
-                        finished[b] = GeneratedSequence.FinishReason.STOP_CHECK;
-                    } else if (count[b] == params.maxNewTokens()) {
-                        finished[b] = GeneratedSequence.FinishReason.LENGTH;
-                    }
+                    finished[b] = finishReason(token, stopTokenIds, stopCheck, first + b, out[b], count[b],
+                            params.maxNewTokens());
                     if (finished[b] != null) {
                         live--;
                     }

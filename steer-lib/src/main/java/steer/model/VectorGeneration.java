@@ -168,13 +168,8 @@ final class VectorGeneration {
                         out[b][count[b]] = token;
                         tokenLogProbs[b][count[b]] = readFrom[b][offset + token];
                         count[b]++;
-                        if (stopTokenIds.contains(token)) {
-                            finished[b] = GeneratedSequence.FinishReason.STOP_TOKEN;
-                        } else if (stopCheck.shouldStop(first + b, out[b], count[b])) {
-                            finished[b] = GeneratedSequence.FinishReason.STOP_CHECK;
-                        } else if (count[b] == params.maxNewTokens()) {
-                            finished[b] = GeneratedSequence.FinishReason.LENGTH;
-                        }
+                        finished[b] = Generation.finishReason(token, stopTokenIds, stopCheck, first + b, out[b],
+                                count[b], params.maxNewTokens());
                         if (finished[b] != null) {
                             live--;
                             continue;
