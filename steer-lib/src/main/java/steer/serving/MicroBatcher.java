@@ -250,21 +250,29 @@ public final class MicroBatcher<Req, Res> implements AutoCloseable {
             size += p.size;
         }
         long start = System.nanoTime();
+        List<Res> results = null;
+        Throwable failure = null;
         try {
-            List<Res> results = handler.run(requests);
+            results = handler.run(requests);
             if (results.size() != batch.size()) {
                 throw new IllegalStateException(name + ": the handler returned " + results.size() + " results for "
                         + batch.size() + " requests");
             }
-            for (int i = 0; i < batch.size(); i++) {
-                batch.get(i).future.complete(results.get(i));
-            }
         } catch (RuntimeException | Error e) {
-            for (Pending<Req, Res> p : batch) {
-                p.future.completeExceptionally(e);
+            failure = e;
+        }
+        try {
+            // counted before its callers hear of it: whoever holds a result also sees its batch in the metrics
+            listener.batchRan(batch.size(), size, System.nanoTime() - start);
+        } finally {
+            for (int i = 0; i < batch.size(); i++) {
+                if (failure == null) {
+                    batch.get(i).future.complete(results.get(i));
+                } else {
+                    batch.get(i).future.completeExceptionally(failure);
+                }
             }
         }
-        listener.batchRan(batch.size(), size, System.nanoTime() - start);
     }
 
     /** Stops the worker after its current batch; requests still waiting fail. */
