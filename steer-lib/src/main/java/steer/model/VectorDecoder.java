@@ -32,10 +32,10 @@ public final class VectorDecoder {
     private final float[] embed;         // [V, C]
     private final Layer[] layers;
     private final float[] finalNorm;     // [C]
-    private final float[] head;          // [C, Vp], input-major; columns past V are 0
+    private final float[] head;          // [C, Vp] input-major, VectorKernels.pack-ed; columns past V are 0
     private final float[] cos, sin;      // [maxPos, Dh]
 
-    /** One layer's weights, input-major; widths padded to whole vectors with zero columns. */
+    /** One layer's weights, input-major and {@link VectorKernels#pack}ed; widths padded to whole vectors with zero columns. */
     private record Layer(float[] attnNorm, float[] wqkv, float[] bqkv, float[] qNorm, float[] kNorm, float[] wo,
                          float[] mlpNorm, float[] wGateUp, float[] wDown) {
         // wqkv [C, Nqkv] (q | k | v, then zeros), bqkv [Nqkv] or null, wo [H*Dh, C] with C padded,
@@ -105,14 +105,16 @@ public final class VectorDecoder {
             transposeInto(t.get(p + "mlp.up_proj.weight").data(), I, C, wGateUp, 2 * Ip, Ip);
             float[] wDown = new float[Ip * Cp];
             transposeInto(t.get(p + "mlp.down_proj.weight").data(), C, I, wDown, Cp, 0);
-            layers[i] = new Layer(t.get(p + "input_layernorm.weight").data(), wqkv, bqkv,
+            layers[i] = new Layer(t.get(p + "input_layernorm.weight").data(), VectorKernels.pack(wqkv, C, Nqkv), bqkv,
                     config.qkNorm() ? t.get(p + "self_attn.q_norm.weight").data() : null,
-                    config.qkNorm() ? t.get(p + "self_attn.k_norm.weight").data() : null, wo,
-                    t.get(p + "post_attention_layernorm.weight").data(), wGateUp, wDown);
+                    config.qkNorm() ? t.get(p + "self_attn.k_norm.weight").data() : null,
+                    VectorKernels.pack(wo, H * Dh, Cp), t.get(p + "post_attention_layernorm.weight").data(),
+                    VectorKernels.pack(wGateUp, C, 2 * Ip), VectorKernels.pack(wDown, Ip, Cp));
         }
         finalNorm = t.get("model.norm.weight").data();
-        head = new float[C * Vp];
-        transposeInto(config.tieWordEmbeddings() ? embed : t.get("lm_head.weight").data(), V, C, head, Vp, 0);
+        float[] headRows = new float[C * Vp];
+        transposeInto(config.tieWordEmbeddings() ? embed : t.get("lm_head.weight").data(), V, C, headRows, Vp, 0);
+        head = VectorKernels.pack(headRows, C, Vp);
         float[][] tables = Decoder.rotaryTables(config.maxPositionEmbeddings(), Dh, config.ropeTheta(),
                 config.ropeScaling());
         cos = tables[0];

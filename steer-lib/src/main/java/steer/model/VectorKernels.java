@@ -74,122 +74,113 @@ final class VectorKernels {
         return (n + multiple - 1) / multiple * multiple;
     }
 
+    /** Columns in one block of {@link #pack}'s layout: the width of a {@link #matmulTile}. */
+    static final int COLS = 4 * LANES;
+
     /**
-     * {@code out[r, :] = x[r, :] · w} for rows {@code r < rows}, with {@code w} stored {@code [k, n]} (input-major)
-     * and {@code n} a multiple of {@link #LANES}; {@code x} and {@code out} hold {@code roundUp(rows, 4)} rows
-     * (the rows past {@code rows} are scratch). Four rows and four vectors of columns at a time ({@link
-     * #matmulTile}), then two and one for the last columns, so each weight load feeds four multiply-adds.
+     * {@code w [k, n]} (input-major, {@code n} a multiple of {@link #LANES}) rearranged for {@link #matmul}: blocks
+     * of {@link #COLS} columns one after another, each block's {@code k} rows of {@code COLS} floats contiguous
+     * ({@code [n / COLS][k][COLS]}), then the last {@code n % COLS} columns the same way ({@code [k][n % COLS]}).
+     * A block is then read front to back, one run of memory, by the batch's tiles and by one row alike: in plain
+     * {@code [k, n]} order a block's rows lie {@code 4·n} bytes apart (128 KiB for a 32,000-token head), and one
+     * row read the weights at 12-15 GB/s against 23-34 GB/s packed (stories15M's shapes, a throwaway probe).
+     */
+    static float[] pack(float[] w, int k, int n) {
+        if (n % LANES != 0 || w.length != k * n) {
+            throw new IllegalArgumentException("cannot pack " + w.length + " floats as [" + k + ", " + n + "]");
+        }
+        float[] packed = new float[k * n];
+        for (int c = 0; c < n; c += COLS) {
+            int width = Math.min(COLS, n - c);
+            for (int i = 0, o = c * k; i < k; i++, o += width) {
+                System.arraycopy(w, i * n + c, packed, o, width);
+            }
+        }
+        return packed;
+    }
+
+    /**
+     * {@code out[r, :] = x[r, :] · w} for rows {@code r < rows}, with {@code w} {@link #pack}ed from {@code [k, n]}
+     * and {@code n} a multiple of {@link #LANES}; {@code x} and {@code out} hold {@code roundUp(rows, 4)} rows (the
+     * rows past {@code rows} are scratch). Four rows and a block of columns at a time ({@link #matmulTile}), so
+     * each weight load feeds four multiply-adds; then the last columns one vector at a time. Every output is the
+     * same sum in the same order however many rows there are (from 0, one fused multiply-add per input in order),
+     * so a row gets the same bits alone as in a batch.
      */
     static void matmul(float[] x, int k, float[] w, int n, float[] out, int rows) {
         if (rows == 1) {
             matvec(x, k, w, n, out);
             return;
         }
-        int tiled = n / (4 * LANES) * (4 * LANES);
-        // a tile of columns for every block of rows before the next tile: its weights stay in the L1 cache
-        for (int c = 0; c < tiled; c += 4 * LANES) {
+        int tiled = n / COLS * COLS;
+        // a block of columns for every group of rows before the next block: its weights stay in the L1 cache
+        for (int c = 0; c < tiled; c += COLS) {
             for (int r = 0; r < rows; r += 4) {
-                matmulTile(x, r * k, k, w, c, n, out, r * n);
+                matmulTile(x, r * k, k, w, c * k, c, n, out, r * n);
             }
         }
+        int width = n - tiled;
         for (int r = 0; r < rows; r += 4) {
             int x0 = r * k, x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
             int o0 = r * n, o1 = o0 + n, o2 = o1 + n, o3 = o2 + n;
-            int c = tiled;
-            for (; c + 2 * LANES <= n; c += 2 * LANES) {
-                FloatVector a00 = FloatVector.zero(SPECIES), a01 = a00, a10 = a00, a11 = a00;
-                FloatVector a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-                for (int i = 0, wi = c; i < k; i++, wi += n) {
-                    FloatVector w0 = FloatVector.fromArray(SPECIES, w, wi);
-                    FloatVector w1 = FloatVector.fromArray(SPECIES, w, wi + LANES);
-                    FloatVector b0 = FloatVector.broadcast(SPECIES, x[x0 + i]);
-                    a00 = w0.fma(b0, a00);
-                    a01 = w1.fma(b0, a01);
-                    FloatVector b1 = FloatVector.broadcast(SPECIES, x[x1 + i]);
-                    a10 = w0.fma(b1, a10);
-                    a11 = w1.fma(b1, a11);
-                    FloatVector b2 = FloatVector.broadcast(SPECIES, x[x2 + i]);
-                    a20 = w0.fma(b2, a20);
-                    a21 = w1.fma(b2, a21);
-                    FloatVector b3 = FloatVector.broadcast(SPECIES, x[x3 + i]);
-                    a30 = w0.fma(b3, a30);
-                    a31 = w1.fma(b3, a31);
-                }
-                a00.intoArray(out, o0 + c);
-                a01.intoArray(out, o0 + c + LANES);
-                a10.intoArray(out, o1 + c);
-                a11.intoArray(out, o1 + c + LANES);
-                a20.intoArray(out, o2 + c);
-                a21.intoArray(out, o2 + c + LANES);
-                a30.intoArray(out, o3 + c);
-                a31.intoArray(out, o3 + c + LANES);
-            }
-            for (; c < n; c += LANES) {
+            for (int v = 0; v < width; v += LANES) {
                 FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
-                for (int i = 0, wi = c; i < k; i++, wi += n) {
+                for (int i = 0, wi = tiled * k + v; i < k; i++, wi += width) {
                     FloatVector w0 = FloatVector.fromArray(SPECIES, w, wi);
                     a0 = w0.fma(FloatVector.broadcast(SPECIES, x[x0 + i]), a0);
                     a1 = w0.fma(FloatVector.broadcast(SPECIES, x[x1 + i]), a1);
                     a2 = w0.fma(FloatVector.broadcast(SPECIES, x[x2 + i]), a2);
                     a3 = w0.fma(FloatVector.broadcast(SPECIES, x[x3 + i]), a3);
                 }
-                a0.intoArray(out, o0 + c);
-                a1.intoArray(out, o1 + c);
-                a2.intoArray(out, o2 + c);
-                a3.intoArray(out, o3 + c);
+                a0.intoArray(out, o0 + tiled + v);
+                a1.intoArray(out, o1 + tiled + v);
+                a2.intoArray(out, o2 + tiled + v);
+                a3.intoArray(out, o3 + tiled + v);
             }
         }
     }
 
     /**
-     * {@link #matmul} of one row: the weights in order, row by row of {@code w}, into a panel of {@link #PANEL}
-     * outputs that stays in L1. A four-row tile would do four times the multiply-adds and read {@code w} down its
-     * columns (for a 32,000-token head, 128 KiB apart). Each output is the same sum in the same order as the tiles
-     * make (from 0, one fused multiply-add per input in order), so a row gets the same bits alone as in a batch.
+     * {@link #matmul} of one row: a block's four sums in registers while its weights stream past in order. A
+     * four-row tile would do four times the multiply-adds for one useful row.
      */
     private static void matvec(float[] x, int k, float[] w, int n, float[] out) {
-        for (int c0 = 0; c0 < n; c0 += PANEL) {
-            int c1 = Math.min(n, c0 + PANEL);
-            java.util.Arrays.fill(out, c0, c1, 0f);
-            int i = 0;
-            for (; i + 4 <= k; i += 4) {      // four inputs per pass, added in order: one load and store per four
-                int wi = i * n;
-                FloatVector b0 = FloatVector.broadcast(SPECIES, x[i]);
-                FloatVector b1 = FloatVector.broadcast(SPECIES, x[i + 1]);
-                FloatVector b2 = FloatVector.broadcast(SPECIES, x[i + 2]);
-                FloatVector b3 = FloatVector.broadcast(SPECIES, x[i + 3]);
-                for (int c = c0; c < c1; c += LANES) {
-                    FloatVector a = FloatVector.fromArray(SPECIES, w, wi + c).fma(b0, FloatVector.fromArray(SPECIES,
-                            out, c));
-                    a = FloatVector.fromArray(SPECIES, w, wi + n + c).fma(b1, a);
-                    a = FloatVector.fromArray(SPECIES, w, wi + 2 * n + c).fma(b2, a);
-                    FloatVector.fromArray(SPECIES, w, wi + 3 * n + c).fma(b3, a).intoArray(out, c);
-                }
-            }
-            for (; i < k; i++) {
+        int tiled = n / COLS * COLS;
+        for (int c = 0; c < tiled; c += COLS) {
+            FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
+            for (int i = 0, wi = c * k; i < k; i++, wi += COLS) {
                 FloatVector b = FloatVector.broadcast(SPECIES, x[i]);
-                for (int c = c0, wi = i * n; c < c1; c += LANES) {
-                    FloatVector.fromArray(SPECIES, w, wi + c).fma(b, FloatVector.fromArray(SPECIES, out, c))
-                            .intoArray(out, c);
-                }
+                a0 = FloatVector.fromArray(SPECIES, w, wi).fma(b, a0);
+                a1 = FloatVector.fromArray(SPECIES, w, wi + LANES).fma(b, a1);
+                a2 = FloatVector.fromArray(SPECIES, w, wi + 2 * LANES).fma(b, a2);
+                a3 = FloatVector.fromArray(SPECIES, w, wi + 3 * LANES).fma(b, a3);
             }
+            a0.intoArray(out, c);
+            a1.intoArray(out, c + LANES);
+            a2.intoArray(out, c + 2 * LANES);
+            a3.intoArray(out, c + 3 * LANES);
+        }
+        int width = n - tiled;
+        for (int v = 0; v < width; v += LANES) {
+            FloatVector a = FloatVector.zero(SPECIES);
+            for (int i = 0, wi = tiled * k + v; i < k; i++, wi += width) {
+                a = FloatVector.fromArray(SPECIES, w, wi).fma(FloatVector.broadcast(SPECIES, x[i]), a);
+            }
+            a.intoArray(out, tiled + v);
         }
     }
 
-    /** Outputs {@link #matvec} accumulates at a time: 8 KiB. */
-    private static final int PANEL = 2048;
-
     /**
-     * Four rows {@code x[x0 + r·k]} times columns {@code [c, c + 4·LANES)} of {@code w}: sixteen sums in registers,
-     * each weight load feeding four multiply-adds and each broadcast four (AVX-512 has the 32 vector registers
-     * this needs).
+     * Four rows {@code x[x0 + r·k]} times the packed block of columns {@code [c, c + COLS)} that starts at
+     * {@code w[block]}: sixteen sums in registers, each weight load feeding four multiply-adds and each broadcast
+     * four (AVX-512 has the 32 vector registers this needs).
      */
-    private static void matmulTile(float[] x, int x0, int k, float[] w, int c, int n, float[] out, int o0) {
+    private static void matmulTile(float[] x, int x0, int k, float[] w, int block, int c, int n, float[] out, int o0) {
         FloatVector a00 = FloatVector.zero(SPECIES), a01 = a00, a02 = a00, a03 = a00;
         FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
         FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
         FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
-        for (int i = 0, wi = c; i < k; i++, wi += n) {
+        for (int i = 0, wi = block; i < k; i++, wi += COLS) {
             FloatVector w0 = FloatVector.fromArray(SPECIES, w, wi);
             FloatVector w1 = FloatVector.fromArray(SPECIES, w, wi + LANES);
             FloatVector w2 = FloatVector.fromArray(SPECIES, w, wi + 2 * LANES);

@@ -9,7 +9,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The two kernels that replace the Vector API's EXP and ADD reduction, whose bits differ between compiled and
- * interpreted code: they are a fixed formula, bit for bit, and the formula is e^x to a few ulp.
+ * interpreted code: they are a fixed formula, bit for bit, and the formula is e^x to a few ulp. And the packed
+ * matmul: each output is the in-order sum of fused multiply-adds, whatever the rows and widths.
  */
 class VectorKernelsTest {
 
@@ -51,6 +52,41 @@ class VectorKernelsTest {
             sequential += f;
         }
         assertTrue(expected != sequential, "the order matters for these numbers: " + expected + " " + sequential);
+    }
+
+    @Test
+    void packedMatmulIsTheInOrderFusedSumForAnyRowsAndWidth() {
+        Random random = new Random(2);
+        for (int n : new int[] {8, 24, 32, 40, 64, 88, 512}) {
+            for (int k : new int[] {1, 7, 64}) {
+                float[] w = new float[k * n];
+                for (int i = 0; i < w.length; i++) {
+                    w[i] = random.nextFloat() * 2 - 1;
+                }
+                float[] packed = VectorKernels.pack(w, k, n);
+                for (int rows : new int[] {1, 2, 4, 5, 9}) {
+                    int padded = VectorKernels.roundUp(rows, 4);
+                    float[] x = new float[padded * k];
+                    for (int i = 0; i < rows * k; i++) {
+                        x[i] = random.nextFloat() * 2 - 1;
+                    }
+                    float[] out = new float[padded * n];
+                    VectorKernels.matmul(x, k, packed, n, out, rows);
+                    for (int r = 0; r < rows; r++) {
+                        for (int c = 0; c < n; c++) {
+                            float expected = 0;
+                            for (int i = 0; i < k; i++) {
+                                expected = Math.fma(w[i * n + c], x[r * k + i], expected);
+                            }
+                            assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(out[r * n + c]),
+                                    "k " + k + ", n " + n + ", rows " + rows + ": out[" + r + ", " + c + "]");
+                        }
+                    }
+                }
+            }
+        }
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> VectorKernels.pack(new float[12], 2, 6));
     }
 
     /** The same formula in scalar Java, whose float operations are exact IEEE in any tier. */
