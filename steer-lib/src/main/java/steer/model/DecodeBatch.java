@@ -29,6 +29,12 @@ import java.util.Set;
  * <p>Sequences that join together and have the same prompt (the n samples of one prompt) prefill it once and
  * fork its cache row. Not thread-safe: one decoding thread owns a batch; it turns gradient recording off and
  * uses one PyTorch intra-op thread, as {@link Generation} does.
+ *
+ * <p>On {@link Generation.Engine#VECTOR} the batch runs on {@link VectorDecoder} instead: there every slot is a
+ * cache row with its own positions from 0 (no shared columns, so nothing to shift or compact), a step is one
+ * {@link VectorDecoder#forward} of the live rows, and tokens are drawn from its Java arrays. A sequence gets the
+ * same bits there as from {@link Generation#generate} on that engine alone, since each row's arithmetic does not
+ * depend on the other rows.
  */
 @SuppressWarnings("checkstyle:LocalVariableName") // dimension letters as in Decoder
 public final class DecodeBatch implements AutoCloseable {
@@ -107,6 +113,8 @@ public final class DecodeBatch implements AutoCloseable {
     }
 
     private final Decoder model;
+    private final VectorDecoder vectorModel;    // null on the djl engine
+    private VectorDecoder.Cache rows;           // the vector engine's cache: row i is slot i
     private final int sampleableVocab;
     private final Set<Integer> stopTokenIds;
     private final int maxSlots;
@@ -117,6 +125,7 @@ public final class DecodeBatch implements AutoCloseable {
     private int live;
     private int compactions;                    // for tests: how often columns were dropped or shifted
     private int shifts;
+    private int regrowths;                      // times the vector engine's cache was replaced by a larger one
 
     /**
      * @param model           a FLOAT32 decoder
@@ -135,6 +144,22 @@ public final class DecodeBatch implements AutoCloseable {
      */
     public DecodeBatch(Decoder model, int sampleableVocab, Set<Integer> stopTokenIds, int maxSlots,
                        boolean deviceSampling) {
+        this(model, sampleableVocab, stopTokenIds, maxSlots, deviceSampling, Generation.Engine.DJL);
+    }
+
+    /**
+     * @param engine what computes the steps; device sampling is DJL's (the vector engine's log-probs are Java
+     *               arrays already)
+     * @throws IllegalArgumentException for device sampling on the vector engine, or a decoder that engine cannot
+     *                                  run (LoRA adapters)
+     * @see #DecodeBatch(Decoder, int, Set, int, boolean)
+     */
+    public DecodeBatch(Decoder model, int sampleableVocab, Set<Integer> stopTokenIds, int maxSlots,
+                       boolean deviceSampling, Generation.Engine engine) {
+        if (deviceSampling && engine == Generation.Engine.VECTOR) {
+            throw new IllegalArgumentException("device sampling picks tokens in DJL's native ops; the vector engine "
+                    + "samples from its own Java arrays: turn one of them off");
+        }
         if (model.dtype() != DataType.FLOAT32) {
             throw new IllegalArgumentException("generation needs a FLOAT32 decoder, got " + model.dtype());
         }
@@ -146,6 +171,7 @@ public final class DecodeBatch implements AutoCloseable {
         this.stopTokenIds = Set.copyOf(stopTokenIds);
         this.maxSlots = maxSlots;
         this.deviceSampling = deviceSampling;
+        this.vectorModel = engine == Generation.Engine.VECTOR ? model.vectorDecoder() : null;
         this.manager = model.manager().newSubManager();
     }
 
@@ -179,6 +205,9 @@ public final class DecodeBatch implements AutoCloseable {
                 throw new IllegalArgumentException("a prompt of " + s.prompt.length + " tokens with max_new_tokens "
                         + s.params.maxNewTokens() + " exceeds the model's " + maxPos + " positions");
             }
+        }
+        if (vectorModel != null) {
+            return admitOnVectors(joining);
         }
         Map<IntBuffer, Integer> unique = new HashMap<>();
         List<int[]> prompts = new ArrayList<>();
@@ -285,6 +314,9 @@ public final class DecodeBatch implements AutoCloseable {
         if (live == 0) {
             return done;
         }
+        if (vectorModel != null) {
+            return stepOnVectors();
+        }
         compactIfSparse();
         cache.reserve(cache.length() + 1);
         int R = slots.length, S = cache.length() + 1, V = model.config().vocabSize();
@@ -319,6 +351,132 @@ public final class DecodeBatch implements AutoCloseable {
             if (s != null && ended[b]) {
                 done.add(s);
                 slots[b] = null;
+                live--;
+            }
+        }
+        return done;
+    }
+
+    /**
+     * {@link #admit} on the vector engine: each distinct prompt is prefilled into a free row, its sequences'
+     * first tokens drawn; the first of them that goes on keeps that row, each further one gets the row copied,
+     * and a row none goes on from is freed. At most {@code live + joining.size()} rows are used at once: a prompt
+     * whose row is freed had a sequence that ended.
+     */
+    private List<Sequence> admitOnVectors(List<Sequence> joining) {
+        int needed = 0;
+        for (Sequence s : joining) {
+            needed = Math.max(needed, s.prompt.length + s.params.maxNewTokens());
+        }
+        reserveRows(live + joining.size(), needed);
+        Map<IntBuffer, Integer> unique = new HashMap<>();
+        List<Integer> filled = new ArrayList<>();   // the row of each distinct prompt
+        int[] source = new int[joining.size()];     // each sequence's prompt, an index into filled
+        int tokens = 0;
+        for (int i = 0; i < joining.size(); i++) {
+            int[] p = joining.get(i).prompt;
+            int u = filled.size();
+            source[i] = unique.computeIfAbsent(IntBuffer.wrap(p), k -> u);
+            if (source[i] == u) {
+                int slot = freeSlot();
+                slots[slot] = joining.get(i);       // holds the row until its sequences are placed
+                filled.add(slot);
+                tokens += p.length;
+            }
+        }
+        int U = filled.size();
+        int[] ids = new int[tokens], rowOf = new int[tokens], positions = new int[tokens], lastOf = new int[U];
+        int t = 0;
+        for (int u = 0; u < U; u++) {
+            int[] p = slots[filled.get(u)].prompt;
+            for (int i = 0; i < p.length; i++, t++) {
+                ids[t] = p[i];
+                rowOf[t] = filled.get(u);
+                positions[t] = i;
+            }
+            lastOf[u] = t - 1;
+        }
+        float[] logProbs = vectorModel.forward(rows, tokens, ids, rowOf, positions, lastOf);   // [U, V]
+        int V = model.config().vocabSize();
+        List<Sequence> done = new ArrayList<>();
+        boolean[] placed = new boolean[U];
+        for (int i = 0; i < joining.size(); i++) {
+            Sequence s = joining.get(i);
+            if (s.accept(logProbs, source[i] * V, sampleableVocab, stopTokenIds)) {
+                done.add(s);
+                continue;
+            }
+            int row = filled.get(source[i]);
+            if (placed[source[i]]) {
+                int copy = freeSlot();
+                rows.copyRow(row, copy, s.prompt.length);
+                row = copy;
+            }
+            placed[source[i]] = true;
+            slots[row] = s;
+            live++;
+        }
+        for (int u = 0; u < U; u++) {
+            if (!placed[u]) {
+                slots[filled.get(u)] = null;
+            }
+        }
+        return done;
+    }
+
+    private int freeSlot() {
+        for (int b = 0; b < slots.length; b++) {
+            if (slots[b] == null) {
+                return b;
+            }
+        }
+        throw new IllegalStateException("no free row among " + slots.length);
+    }
+
+    /**
+     * Grows the vector cache to at least {@code count} rows (doubling, within maxSlots) and {@code positions}
+     * positions per row, copying what the live rows hold; it never shrinks.
+     */
+    private void reserveRows(int count, int positions) {
+        int have = rows == null ? 0 : slots.length;
+        int capacity = rows == null ? 0 : rows.positions();
+        if (rows != null && count <= have && positions <= capacity) {
+            return;
+        }
+        int wantRows = count <= have ? have : Math.min(maxSlots, Math.max(count, Math.max(8, 2 * have)));
+        VectorDecoder.Cache grown = vectorModel.newCache(wantRows, Math.max(positions, capacity));
+        for (int b = 0; b < have; b++) {
+            if (slots[b] != null) {
+                rows.copyRow(b, grown, b, slots[b].width());
+            }
+        }
+        regrowths += rows != null ? 1 : 0;
+        rows = grown;
+        slots = Arrays.copyOf(slots, wantRows);
+    }
+
+    /** {@link #step} on the vector engine: one forward of the live rows, each at its own next position. */
+    private List<Sequence> stepOnVectors() {
+        int[] ids = new int[live], rowOf = new int[live], positions = new int[live], all = new int[live];
+        int n = 0;
+        for (int b = 0; b < slots.length; b++) {
+            Sequence s = slots[b];
+            if (s != null) {
+                ids[n] = s.tokens[s.count - 1];
+                rowOf[n] = b;
+                positions[n] = s.prompt.length + s.count - 1;
+                all[n] = n;
+                n++;
+            }
+        }
+        float[] logProbs = vectorModel.forward(rows, n, ids, rowOf, positions, all);       // [n, V]
+        int V = model.config().vocabSize();
+        List<Sequence> done = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            Sequence s = slots[rowOf[i]];
+            if (s.accept(logProbs, i * V, sampleableVocab, stopTokenIds)) {
+                done.add(s);
+                slots[rowOf[i]] = null;
                 live--;
             }
         }
@@ -391,9 +549,12 @@ public final class DecodeBatch implements AutoCloseable {
         }
     }
 
-    /** Times the cache dropped columns no sequence reached, and times it moved them right; for tests. */
+    /**
+     * Times the cache dropped columns no sequence reached, times it moved them right, and times the vector
+     * engine's cache grew; for tests.
+     */
     int[] layoutChanges() {
-        return new int[] {compactions, shifts};
+        return new int[] {compactions, shifts, regrowths};
     }
 
     /** Frees the cache. */

@@ -104,7 +104,10 @@ public final class Generation {
             };
         }
 
-        /** System property that picks the engine of every {@link Generation#generate} call without one. */
+        /**
+         * System property that picks the engine of every {@link Generation#generate} call without one, and of
+         * {@link LanguageModel#newDecodeBatch} (generator-svc's continuous batching).
+         */
         public static final String PROPERTY = "steer.generation.engine";
     }
 

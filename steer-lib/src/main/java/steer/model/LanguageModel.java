@@ -237,12 +237,13 @@ public final class LanguageModel implements AutoCloseable {
     }
 
     /**
-     * A continuous batch on this model of at most {@code maxSlots} sequences, stopping at its EOS ids; with
-     * {@code deviceSampling} it picks tokens in native ops ({@link DecodeBatch#DecodeBatch(Decoder, int, Set, int, boolean)}).
+     * A continuous batch on this model of at most {@code maxSlots} sequences, stopping at its EOS ids, on the
+     * engine {@link Generation.Engine#configured()} names; with {@code deviceSampling} it picks tokens in native
+     * ops ({@link DecodeBatch#DecodeBatch(Decoder, int, Set, int, boolean, Generation.Engine)}).
      */
     public DecodeBatch newDecodeBatch(int maxSlots, boolean deviceSampling) {
         return new DecodeBatch(decoder, tokenizer.vocabSize(), Set.copyOf(decoder.config().eosTokenIds()), maxSlots,
-                deviceSampling);
+                deviceSampling, Generation.Engine.configured());
     }
 
     /**

@@ -144,6 +144,7 @@ public final class VectorDecoder {
      */
     public final class Cache {
         private final int rows;
+        private final int positions;
         private final int capacity;
         private final float[][] keys;
         private final float[][] values;
@@ -159,6 +160,7 @@ public final class VectorDecoder {
 
         private Cache(int rows, int positions) {
             this.rows = rows;
+            this.positions = positions;
             this.capacity = VectorKernels.roundUp(positions, VectorKernels.BLOCK);
             int n = Math.multiplyExact(Math.multiplyExact(rows, KV * Dh), capacity);
             keys = new float[layers.length][n];
@@ -167,14 +169,32 @@ public final class VectorDecoder {
 
         /** Copies row {@code from}'s first {@code length} positions to row {@code to} (the n samples of one prompt). */
         public void copyRow(int from, int to, int length) {
+            copyRow(from, this, to, length);
+        }
+
+        /**
+         * Copies row {@code from}'s first {@code length} positions to row {@code to} of {@code dst}, a cache of the
+         * same decoder with any rows and positions (a running batch growing its cache).
+         */
+        public void copyRow(int from, Cache dst, int to, int length) {
+            if (length > capacity || length > dst.capacity || from >= rows || to >= dst.rows) {
+                throw new IllegalArgumentException("cannot copy " + length + " positions of row " + from + " ("
+                        + rows + " x " + capacity + ") to row " + to + " (" + dst.rows + " x " + dst.capacity + ")");
+            }
             for (int l = 0; l < layers.length; l++) {
                 for (int g = 0; g < KV; g++) {
                     // whole tiles of keys: the positions past length in the last one are masked until written
-                    System.arraycopy(keys[l], keyAt(from, g, 0, 0), keys[l], keyAt(to, g, 0, 0),
+                    System.arraycopy(keys[l], keyAt(from, g, 0, 0), dst.keys[l], dst.keyAt(to, g, 0, 0),
                             VectorKernels.roundUp(length, VectorKernels.LANES) * Dh);
-                    System.arraycopy(values[l], valueAt(from, g, 0), values[l], valueAt(to, g, 0), length * Dh);
+                    System.arraycopy(values[l], valueAt(from, g, 0), dst.values[l], dst.valueAt(to, g, 0),
+                            length * Dh);
                 }
             }
+        }
+
+        /** Positions per row this cache was made for (it holds up to {@code capacity}, a whole number of blocks). */
+        public int positions() {
+            return positions;
         }
 
         private int keyAt(int row, int g, int d, int pos) {

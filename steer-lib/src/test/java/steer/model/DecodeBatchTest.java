@@ -201,4 +201,118 @@ class DecodeBatchTest {
             }
         }
     }
+
+    /** {@link #alone} on the given engine. */
+    private static GeneratedSequence alone(Decoder d, int[] prompt, SamplingParams params, int stream, Set<Integer> eos,
+                                           Generation.Engine engine) {
+        List<int[]> copies = new ArrayList<>();
+        for (int i = 0; i <= stream; i++) {
+            copies.add(prompt);
+        }
+        return Generation.generate(d, copies, params, eos, Generation.StopCheck.NEVER, d.config().vocabSize(), engine)
+                .get(stream);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"llama", "qwen2", "qwen3"})
+    void onTheVectorEngineSequencesJoiningAndLeavingGetTheBitsTheyGetAlone(String kind) {
+        try (Decoder d = TinyDecoders.create(config(kind), 11)) {
+            Random r = new Random(4);
+            List<int[]> prompts = new ArrayList<>();
+            List<SamplingParams> params = new ArrayList<>();
+            for (int i = 0; i < 30; i++) {
+                // prompts and lengths that grow now and then: the cache grows its rows and positions mid-run
+                int[] p = new int[i % 7 == 6 ? 16 + i / 2 : 1 + r.nextInt(9)];   // within the 64 positions
+                p[0] = 1;
+                for (int t = 1; t < p.length; t++) {
+                    p[t] = 2 + r.nextInt(40);
+                }
+                prompts.add(i % 5 == 4 ? prompts.get(i - 1) : p);  // two of one prompt join together below
+                int newTokens = 3 + r.nextInt(10 + i / 2);
+                params.add(i % 3 == 0 ? SamplingParams.greedy(newTokens)
+                        : new SamplingParams(newTokens, 0.9, i % 2 == 0 ? 0.8 : 1, i % 4 == 1 ? 10 : 0, 7 + i));
+            }
+            Set<Integer> eos = Set.of(17);
+            List<DecodeBatch.Sequence> seqs = new ArrayList<>();
+            try (DecodeBatch batch = new DecodeBatch(d, d.config().vocabSize(), eos, 10, false,
+                    Generation.Engine.VECTOR)) {
+                int next = 0;
+                int steps = 0;
+                int finished = 0;
+                while (finished < prompts.size()) {
+                    List<DecodeBatch.Sequence> joining = new ArrayList<>();
+                    int room = Math.min(batch.free(), steps % 4 == 0 ? 3 : 1);
+                    while (joining.size() < room && next < prompts.size()) {
+                        DecodeBatch.Sequence s = new DecodeBatch.Sequence(prompts.get(next), params.get(next), next % 5,
+                                Generation.StopCheck.NEVER);
+                        seqs.add(s);
+                        joining.add(s);
+                        next++;
+                    }
+                    finished += batch.admit(joining).size();
+                    finished += batch.step().size();
+                    assertTrue(batch.live() <= 10);
+                    steps++;
+                }
+                assertEquals(0, batch.live());
+                assertTrue(batch.layoutChanges()[2] >= 2, "the cache grew " + batch.layoutChanges()[2] + " times");
+            }
+            for (int i = 0; i < prompts.size(); i++) {
+                GeneratedSequence expected = alone(d, prompts.get(i), params.get(i), i % 5, eos, Generation.Engine.VECTOR);
+                GeneratedSequence got = seqs.get(i).result();
+                assertArrayEquals(expected.tokenIds(), got.tokenIds(), "sequence " + i + " " + params.get(i));
+                assertArrayEquals(expected.logProbs(), got.logProbs(), 0f, "sequence " + i + ": the same bits");
+                assertEquals(expected.finishReason(), got.finishReason(), "sequence " + i);
+            }
+        }
+    }
+
+    @Test
+    void onTheVectorEngineSevenSamplesForkOnePrefillAndGetWhatSeparatePrefillsGive() {
+        try (Decoder d = TinyDecoders.create(TinyDecoders.qwen2(), 5)) {
+            int[] prompt = new int[40];
+            for (int t = 0; t < prompt.length; t++) {
+                prompt[t] = 1 + (t * 7) % 45;
+            }
+            SamplingParams params = new SamplingParams(16, 1.0, 0.95, 0, 99);
+            List<List<GeneratedSequence>> runs = new ArrayList<>();
+            for (boolean together : new boolean[] {true, false}) {
+                List<DecodeBatch.Sequence> seqs = new ArrayList<>();
+                try (DecodeBatch batch = new DecodeBatch(d, d.config().vocabSize(), Set.of(), 7, false,
+                        Generation.Engine.VECTOR)) {
+                    for (int i = 0; i < 7; i++) {
+                        seqs.add(new DecodeBatch.Sequence(prompt, params, i, Generation.StopCheck.NEVER));
+                    }
+                    if (together) {
+                        batch.admit(seqs);                      // one prefill, forked to seven rows
+                    } else {
+                        seqs.forEach(s -> batch.admit(List.of(s)));
+                    }
+                    while (batch.live() > 0) {
+                        batch.step();
+                    }
+                }
+                List<GeneratedSequence> out = new ArrayList<>();
+                seqs.forEach(s -> out.add(s.result()));
+                runs.add(out);
+            }
+            int distinct = 0;
+            for (int i = 0; i < 7; i++) {
+                assertArrayEquals(runs.get(1).get(i).tokenIds(), runs.get(0).get(i).tokenIds(), "sample " + i);
+                assertArrayEquals(runs.get(1).get(i).logProbs(), runs.get(0).get(i).logProbs(), 0f, "sample " + i);
+                distinct += i > 0 && !java.util.Arrays.equals(runs.get(0).get(i).tokenIds(),
+                        runs.get(0).get(0).tokenIds()) ? 1 : 0;
+            }
+            assertTrue(distinct > 0, "the samples differ from each other (each has its own sampler)");
+        }
+    }
+
+    @Test
+    void deviceSamplingIsRefusedOnTheVectorEngine() {
+        try (Decoder d = TinyDecoders.create(TinyDecoders.llama(), 5)) {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> new DecodeBatch(d, d.config().vocabSize(), Set.of(), 4, true, Generation.Engine.VECTOR));
+            assertTrue(e.getMessage().contains("vector engine"), e.getMessage());
+        }
+    }
 }
