@@ -136,6 +136,15 @@ public final class ServiceProcess implements AutoCloseable {
         // TLS only: no plaintext port opens, so PORT is the HTTPS one
         command.add((tls ? "-Dquarkus.http.ssl-port=" : "-Dquarkus.http.port=") + port);
         command.add("-Dquarkus.http.host=127.0.0.1");
+        // the generation engine and its settings travel to the services (-Dsteer.generation.engine=vector through
+        // STEER_JAVA_OPTS: generator-svc's batches then decode on it), with the module that engine needs
+        System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith("steer.generation.")).sorted()
+                .filter(k -> !properties.containsKey(k))
+                .forEach(k -> command.add("-D" + k + "=" + System.getProperty(k)));
+        String engine = properties.getOrDefault("steer.generation.engine", System.getProperty("steer.generation.engine"));
+        if (engine != null && engine.trim().equalsIgnoreCase("vector")) {
+            command.add(1, "--add-modules=jdk.incubator.vector");
+        }
         properties.forEach((k, v) -> command.add("-D" + k + "=" + v));
         command.add("-jar");
         command.add(jar.toString());

@@ -100,9 +100,10 @@ final class ServeBench implements Runnable {
         List<Item> mix = mix(dir, positions);
         long offered = mix.stream().mapToLong(i -> (long) i.n() * i.maxNewTokens()).sum();
         System.out.printf(Locale.ROOT, "model %s (%d positions); %d requests at %.1f/s (open loop), seed %d; n in {1,1,1,4},"
-                + " max_new_tokens in %s, at most %,d tokens; temperature 0.7, top-p 0.8; max-batch-size %d; %d cores%n",
-                dir, positions, requests, rate, seed, java.util.Arrays.toString(newTokens), offered, maxBatchSize,
-                Runtime.getRuntime().availableProcessors());
+                + " max_new_tokens in %s, at most %,d tokens; temperature 0.7, top-p 0.8; max-batch-size %d; %d cores;"
+                + " engine %s%n", dir, positions, requests, rate, seed, java.util.Arrays.toString(newTokens), offered,
+                maxBatchSize, Runtime.getRuntime().availableProcessors(),
+                steer.model.Generation.Engine.configured().name().toLowerCase(Locale.ROOT));
         System.out.printf(Locale.ROOT, "%-18s %9s %9s %12s %9s %9s %9s %7s%n", "scheduler", "requests", "tokens",
                 "tokens/s", "p50 ms", "p95 ms", "p99 ms", "errors");
         for (String scheduler : schedulers) {
