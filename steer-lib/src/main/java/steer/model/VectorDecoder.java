@@ -252,61 +252,8 @@ public final class VectorDecoder {
             Layer l = layers[li];
             rmsNorm(x, l.attnNorm, xn, n, C);
             VectorKernels.matmul(xn, C, l.wqkv, Nqkv, qkv, n);
-            float[] keys = cache.keys[li], values = cache.values[li];
-            for (int i = 0; i < n; i++) {
-                int q0 = i * Nqkv;
-                if (l.bqkv != null) {
-                    for (int j = 0; j < Nqkv0; j++) {
-                        qkv[q0 + j] += l.bqkv[j];
-                    }
-                }
-                if (l.qNorm != null) {
-                    for (int h = 0; h < H; h++) {
-                        rmsNorm(qkv, q0 + h * Dh, l.qNorm, Dh);
-                    }
-                    for (int g = 0; g < KV; g++) {
-                        rmsNorm(qkv, q0 + (H + g) * Dh, l.kNorm, Dh);
-                    }
-                }
-                int pos = positions[i];
-                for (int h = 0; h < H + KV; h++) {
-                    rotate(qkv, q0 + h * Dh, pos);
-                }
-                for (int g = 0; g < KV; g++) {
-                    int k0 = q0 + (H + g) * Dh, v0 = q0 + (H + KV + g) * Dh;
-                    for (int d = 0; d < Dh; d++) {
-                        keys[cache.keyAt(rows[i], g, d, pos)] = qkv[k0 + d];
-                    }
-                    System.arraycopy(qkv, v0, values, cache.valueAt(rows[i], g, pos), Dh);
-                }
-            }
-            boolean pairs = G % 2 == 0 && Dh % VectorKernels.LANES == 0;
-            int b0 = cache.capacity;
-            for (int i = 0; i < n; i++) {
-                int s = positions[i] + 1;
-                for (int h = 0; h < H; h += pairs ? 2 : 1) {
-                    int g = h / G;
-                    int k0 = cache.keyAt(rows[i], g, 0, 0), v0 = cache.valueAt(rows[i], g, 0);
-                    int qa = i * Nqkv + h * Dh, oa = (i * H + h) * Dh;
-                    if (pairs) {
-                        // heads h and h + 1 share key/value head g: each key and value is loaded once for both
-                        VectorKernels.scoresOfPair(qkv, qa, qa + Dh, Dh, scale, keys, k0, s, scores, b0);
-                        float sumA = VectorKernels.exponentiate(scores, 0, s, VectorKernels.maskedMax(scores, 0, s));
-                        float sumB = VectorKernels.exponentiate(scores, b0, s,
-                                VectorKernels.maskedMax(scores, b0, s));
-                        VectorKernels.weightedValuesOfPair(scores, b0, s, 1f / sumA, 1f / sumB, values, v0, Dh, attn,
-                                oa, oa + Dh);
-                        continue;
-                    }
-                    float sum = VectorKernels.exponentiate(scores, 0, s,
-                            VectorKernels.scores(qkv, qa, Dh, scale, keys, k0, s, scores));
-                    if (Dh % VectorKernels.LANES == 0) {
-                        VectorKernels.weightedValues(scores, s, 1f / sum, values, v0, Dh, attn, oa);
-                    } else {
-                        VectorKernels.weightedValuesScalar(scores, s, 1f / sum, values, v0, Dh, attn, oa);
-                    }
-                }
-            }
+            writeQueriesKeysValues(l, cache, cache.keys[li], cache.values[li], qkv, n, rows, positions, scale);
+            attend(cache, cache.keys[li], cache.values[li], qkv, scores, attn, n, rows, positions);
             VectorKernels.matmul(attn, H * Dh, l.wo, Cp, proj, n);
             addResidual(x, proj, Cp, n);
             rmsNorm(x, l.mlpNorm, xn, n, C);
@@ -334,6 +281,78 @@ public final class VectorDecoder {
             System.arraycopy(logits, j * Vp, out, j * V, V);
         }
         return out;
+    }
+
+    /**
+     * Each token's queries, keys and values from its row of {@code qkv}: bias, Qwen3's q/k norms, the rotary
+     * embedding at its position, the queries scaled by {@code scale}; its key and value written to the cache.
+     * (Kept out of {@link #forward}, as {@link #attend} is: one method holding it all went past C2's inlining
+     * budget, and the Vector API calls left over then ran as Java calls.)
+     */
+    private void writeQueriesKeysValues(Layer l, Cache cache, float[] keys, float[] values, float[] qkv, int n,
+                                        int[] rows, int[] positions, float scale) {
+        for (int i = 0; i < n; i++) {
+            int q0 = i * Nqkv;
+            if (l.bqkv != null) {
+                for (int j = 0; j < Nqkv0; j++) {
+                    qkv[q0 + j] += l.bqkv[j];
+                }
+            }
+            if (l.qNorm != null) {
+                for (int h = 0; h < H; h++) {
+                    rmsNorm(qkv, q0 + h * Dh, l.qNorm, Dh);
+                }
+                for (int g = 0; g < KV; g++) {
+                    rmsNorm(qkv, q0 + (H + g) * Dh, l.kNorm, Dh);
+                }
+            }
+            int pos = positions[i];
+            for (int h = 0; h < H + KV; h++) {
+                rotate(qkv, q0 + h * Dh, pos);
+            }
+            for (int j = q0; j < q0 + H * Dh; j++) {
+                qkv[j] *= scale;    // the queries scaled once here, not in every block of the score loops
+            }
+            for (int g = 0; g < KV; g++) {
+                int k0 = q0 + (H + g) * Dh, v0 = q0 + (H + KV + g) * Dh;
+                for (int d = 0, at = cache.keyAt(rows[i], g, 0, pos); d < Dh; d++, at += VectorKernels.LANES) {
+                    keys[at] = qkv[k0 + d];    // keyAt(row, g, d, pos) is keyAt(row, g, 0, pos) + d·LANES
+                }
+                System.arraycopy(qkv, v0, values, cache.valueAt(rows[i], g, pos), Dh);
+            }
+        }
+    }
+
+    /** Grouped-query attention of each token over its row's positions {@code [0, position]}, into {@code attn}. */
+    private void attend(Cache cache, float[] keys, float[] values, float[] qkv, float[] scores, float[] attn, int n,
+                        int[] rows, int[] positions) {
+        boolean pairs = G % 2 == 0 && Dh % VectorKernels.LANES == 0;
+        int b0 = cache.capacity;
+        for (int i = 0; i < n; i++) {
+            int s = positions[i] + 1;
+            for (int h = 0; h < H; h += pairs ? 2 : 1) {
+                int g = h / G;
+                int k0 = cache.keyAt(rows[i], g, 0, 0), v0 = cache.valueAt(rows[i], g, 0);
+                int qa = i * Nqkv + h * Dh, oa = (i * H + h) * Dh;
+                if (pairs) {
+                    // heads h and h + 1 share key/value head g: each key and value is loaded once for both
+                    VectorKernels.scoresOfPair(qkv, qa, qa + Dh, Dh, keys, k0, s, scores, b0);
+                    float sumA = VectorKernels.exponentiate(scores, 0, s, VectorKernels.maskedMax(scores, 0, s));
+                    float sumB = VectorKernels.exponentiate(scores, b0, s,
+                            VectorKernels.maskedMax(scores, b0, s));
+                    VectorKernels.weightedValuesOfPair(scores, b0, s, 1f / sumA, 1f / sumB, values, v0, Dh, attn,
+                            oa, oa + Dh);
+                    continue;
+                }
+                float sum = VectorKernels.exponentiate(scores, 0, s,
+                        VectorKernels.scores(qkv, qa, Dh, keys, k0, s, scores));
+                if (Dh % VectorKernels.LANES == 0) {
+                    VectorKernels.weightedValues(scores, s, 1f / sum, values, v0, Dh, attn, oa);
+                } else {
+                    VectorKernels.weightedValuesScalar(scores, s, 1f / sum, values, v0, Dh, attn, oa);
+                }
+            }
+        }
     }
 
     /** RMSNorm of rows {@code [0, n)} of width c: {@code x / sqrt(mean(x²) + eps) · w}. */

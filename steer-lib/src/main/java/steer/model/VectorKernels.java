@@ -46,7 +46,21 @@ final class VectorKernels {
      * exactly rounded operations, so its bits are the same compiled or not.
      */
     static FloatVector exp(FloatVector x) {
-        FloatVector c = x.max(EXP_LOWEST).min(EXP_HIGHEST);
+        return expOfClamped(x.max(EXP_LOWEST).min(EXP_HIGHEST));
+    }
+
+    /**
+     * {@link #exp} of an x that is at most 0 or NaN (a score minus the largest score), with the same bits: only
+     * the lower clamp is needed, and it is a compare and blend, which costs a third of the lane-wise {@code max}
+     * (Java's {@code max} needs extra instructions for NaN and −0, neither of which a blend changes here: NaN
+     * compares false and stays NaN, and −0 is above −88).
+     */
+    static FloatVector expOfNonPositive(FloatVector x) {
+        return expOfClamped(x.blend(EXP_LOWEST, x.lt(EXP_LOWEST)));
+    }
+
+    /** The polynomial and exponent bits of {@link #exp}, for x already within [−88, 88.7] (or NaN). */
+    private static FloatVector expOfClamped(FloatVector c) {
         FloatVector t = c.fma(LOG2E, FloatVector.broadcast(SPECIES, ROUNDING));
         FloatVector n = t.sub(ROUNDING);
         FloatVector r = n.fma(LN2_LOW, n.fma(LN2_HIGH, c));   // c − n·ln 2, ln 2 in two parts
@@ -232,20 +246,20 @@ final class VectorKernels {
 
     /**
      * Attention scores of one query head against one key/value head's cached keys, stored in tiles
-     * {@code [capacity / LANES][Dh][LANES]} from {@code keys[k0]}: {@code scores[j] = Σ_d q[d]·K[d][j]·scale} for {@code j < s}, −∞ for
+     * {@code [capacity / LANES][Dh][LANES]} from {@code keys[k0]}: {@code scores[j] = Σ_d q[d]·K[d][j]} for {@code j < s}, q already scaled by 1/√Dh, −∞ for
      * {@code s <= j < roundUp(s, LANES)}. Four blocks of positions at a time (four independent sums: one sum's
      * multiply-adds wait on each other).
      *
      * @return the largest score
      */
-    static float scores(float[] q, int q0, int dh, float scale, float[] keys, int k0, int s, float[] scores) {
+    static float scores(float[] q, int q0, int dh, float[] keys, int k0, int s, float[] scores) {
         int end = roundUp(s, LANES);
         int tile = dh * LANES;
         int j = 0;
         for (; j + BLOCK <= end; j += BLOCK) {
             FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
             for (int d = 0, kd = k0 + j * dh; d < dh; d++, kd += LANES) {
-                FloatVector qd = FloatVector.broadcast(SPECIES, q[q0 + d] * scale);
+                FloatVector qd = FloatVector.broadcast(SPECIES, q[q0 + d]);
                 a0 = FloatVector.fromArray(SPECIES, keys, kd).fma(qd, a0);
                 a1 = FloatVector.fromArray(SPECIES, keys, kd + tile).fma(qd, a1);
                 a2 = FloatVector.fromArray(SPECIES, keys, kd + 2 * tile).fma(qd, a2);
@@ -259,7 +273,7 @@ final class VectorKernels {
         for (; j < end; j += LANES) {       // the last tiles, one at a time
             FloatVector a = FloatVector.zero(SPECIES);
             for (int d = 0, kd = k0 + j * dh; d < dh; d++, kd += LANES) {
-                a = FloatVector.fromArray(SPECIES, keys, kd).fma(FloatVector.broadcast(SPECIES, q[q0 + d] * scale), a);
+                a = FloatVector.fromArray(SPECIES, keys, kd).fma(FloatVector.broadcast(SPECIES, q[q0 + d]), a);
             }
             a.intoArray(scores, j);
         }
@@ -272,7 +286,7 @@ final class VectorKernels {
      * {@code scores[b0]}, each rounded and summed as {@link #scores} does, so the bits are the same. Positions
      * past {@code s} are left unmasked: {@link #maskedMax} masks them.
      */
-    static void scoresOfPair(float[] q, int qa, int qb, int dh, float scale, float[] keys, int k0, int s,
+    static void scoresOfPair(float[] q, int qa, int qb, int dh, float[] keys, int k0, int s,
                              float[] scores, int b0) {
         int end = roundUp(s, LANES);
         int tile = dh * LANES;
@@ -281,8 +295,8 @@ final class VectorKernels {
             FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
             FloatVector b1 = a0, b2 = a0, b3 = a0, b4 = a0;
             for (int d = 0, kd = k0 + j * dh; d < dh; d++, kd += LANES) {
-                FloatVector qA = FloatVector.broadcast(SPECIES, q[qa + d] * scale);
-                FloatVector qB = FloatVector.broadcast(SPECIES, q[qb + d] * scale);
+                FloatVector qA = FloatVector.broadcast(SPECIES, q[qa + d]);
+                FloatVector qB = FloatVector.broadcast(SPECIES, q[qb + d]);
                 FloatVector k1 = FloatVector.fromArray(SPECIES, keys, kd);
                 FloatVector k2 = FloatVector.fromArray(SPECIES, keys, kd + tile);
                 FloatVector k3 = FloatVector.fromArray(SPECIES, keys, kd + 2 * tile);
@@ -309,8 +323,8 @@ final class VectorKernels {
             FloatVector a = FloatVector.zero(SPECIES), b = a;
             for (int d = 0, kd = k0 + j * dh; d < dh; d++, kd += LANES) {
                 FloatVector k = FloatVector.fromArray(SPECIES, keys, kd);
-                a = k.fma(FloatVector.broadcast(SPECIES, q[qa + d] * scale), a);
-                b = k.fma(FloatVector.broadcast(SPECIES, q[qb + d] * scale), b);
+                a = k.fma(FloatVector.broadcast(SPECIES, q[qa + d]), a);
+                b = k.fma(FloatVector.broadcast(SPECIES, q[qb + d]), b);
             }
             a.intoArray(scores, j);
             b.intoArray(scores, b0 + j);
@@ -327,11 +341,28 @@ final class VectorKernels {
         for (int j = s; j < end; j++) {
             scores[o + j] = Float.NEGATIVE_INFINITY;
         }
-        FloatVector max = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
-        for (int j = 0; j < end; j += LANES) {
-            max = max.max(FloatVector.fromArray(SPECIES, scores, o + j));
+        // two running maxima by compare and blend: a chain of Java's lane-wise max (which also orders NaN and
+        // −0) cost twice as long. A blend skips a NaN score, whose own exponential makes the sum NaN anyway.
+        FloatVector m0 = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY), m1 = m0;
+        int j = 0;
+        for (; j + 2 * LANES <= end; j += 2 * LANES) {
+            FloatVector a = FloatVector.fromArray(SPECIES, scores, o + j);
+            FloatVector b = FloatVector.fromArray(SPECIES, scores, o + j + LANES);
+            m0 = m0.blend(a, m0.lt(a));
+            m1 = m1.blend(b, m1.lt(b));
         }
-        return max.reduceLanes(VectorOperators.MAX);
+        if (j < end) {
+            FloatVector a = FloatVector.fromArray(SPECIES, scores, o + j);
+            m0 = m0.blend(a, m0.lt(a));
+        }
+        return maxLanes(m0.max(m1));
+    }
+
+    /** The largest lane, by three shuffled maxima (the result does not depend on their order). */
+    static float maxLanes(FloatVector v) {
+        FloatVector pairs = v.max(v.rearrange(PAIRS));
+        FloatVector quads = pairs.max(pairs.rearrange(QUADS));
+        return quads.max(quads.rearrange(HALVES)).lane(0);
     }
 
     /**
@@ -344,8 +375,9 @@ final class VectorKernels {
         // one exp per pass: two made the loop too large for C2 to inline the Vector API's calls (the profile
         // showed the multiply's per-lane Java fallback)
         FloatVector sum = FloatVector.zero(SPECIES);
+        FloatVector m = FloatVector.broadcast(SPECIES, max);
         for (int j = o; j < end; j += LANES) {
-            FloatVector e = exp(FloatVector.fromArray(SPECIES, scores, j).sub(max));
+            FloatVector e = expOfNonPositive(FloatVector.fromArray(SPECIES, scores, j).sub(m));
             e.intoArray(scores, j);
             sum = sum.add(e);
         }
@@ -427,14 +459,18 @@ final class VectorKernels {
 
     /** Log-softmax of {@code logits[l0, l0 + v)} into {@code out[o0, o0 + v)}; v a multiple of {@link #LANES}. */
     static void logSoftmax(float[] logits, int l0, int v, float[] out, int o0) {
-        FloatVector max = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
+        // the max in its own loop, not maskedMax: inlining that too put this method past C2's node budget, and
+        // the exponential's bit casts then ran as Java calls (a profile showed them at 2% of a step)
+        FloatVector mv = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
         for (int j = 0; j < v; j += LANES) {
-            max = max.max(FloatVector.fromArray(SPECIES, logits, l0 + j));
+            FloatVector x = FloatVector.fromArray(SPECIES, logits, l0 + j);
+            mv = mv.blend(x, mv.lt(x));
         }
-        float m = max.reduceLanes(VectorOperators.MAX);
+        float m = maxLanes(mv);
+        mv = FloatVector.broadcast(SPECIES, m);
         FloatVector sum = FloatVector.zero(SPECIES);
         for (int j = 0; j < v; j += LANES) {
-            sum = sum.add(exp(FloatVector.fromArray(SPECIES, logits, l0 + j).sub(m)));
+            sum = sum.add(expOfNonPositive(FloatVector.fromArray(SPECIES, logits, l0 + j).sub(mv)));
         }
         float logSum = m + (float) Math.log(sumLanes(sum));
         for (int j = 0; j < v; j += LANES) {

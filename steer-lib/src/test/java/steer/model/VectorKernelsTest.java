@@ -50,6 +50,80 @@ class VectorKernelsTest {
     }
 
     @Test
+    void expOfNonPositiveHasExpsBitsAtAndBelowZero() {
+        Random random = new Random(3);
+        float[] x = new float[VectorKernels.LANES];
+        for (int trial = 0; trial < 20_000; trial++) {
+            for (int i = 0; i < x.length; i++) {
+                x[i] = -random.nextFloat() * (trial % 3 == 0 ? 200f : trial % 3 == 1 ? 90f : 5f);
+            }
+            assertSameBits(VectorKernels.exp(FloatVector.fromArray(VectorKernels.SPECIES, x, 0)).toArray(),
+                    VectorKernels.expOfNonPositive(FloatVector.fromArray(VectorKernels.SPECIES, x, 0)).toArray(), x);
+        }
+        float[] edges = {0f, -0f, Float.NEGATIVE_INFINITY, Float.NaN, -88f, -87.99999f, -88.00001f, -Float.MIN_VALUE};
+        assertSameBits(VectorKernels.exp(FloatVector.fromArray(VectorKernels.SPECIES, edges, 0)).toArray(),
+                VectorKernels.expOfNonPositive(FloatVector.fromArray(VectorKernels.SPECIES, edges, 0)).toArray(), edges);
+    }
+
+    @Test
+    void maskedMaxMasksTheLastTileAndFindsTheLargestScore() {
+        Random random = new Random(4);
+        for (int s = 1; s <= 70; s++) {
+            float[] scores = new float[3 + VectorKernels.roundUp(s, VectorKernels.LANES) + 5];
+            for (int i = 0; i < scores.length; i++) {
+                scores[i] = random.nextFloat() * 20 - 10;
+            }
+            scores[3 + random.nextInt(s)] = 50f;      // the largest, at a random real position
+            for (int j = s; j < scores.length - 3; j++) {
+                scores[3 + j] = 99f;                   // stale scores past s (masked) and past the last tile (unread)
+            }
+            float max = VectorKernels.maskedMax(scores, 3, s);
+            assertEquals(50f, max, "s " + s);
+            for (int j = s; j < VectorKernels.roundUp(s, VectorKernels.LANES); j++) {
+                assertEquals(Float.NEGATIVE_INFINITY, scores[3 + j], "s " + s + ", masked position " + j);
+            }
+        }
+        float[] negative = new float[2 * VectorKernels.LANES];
+        System.arraycopy(new float[] {-3f, -0f, -7f, -1e30f, -2f, -5f, -9f, -1f, -4f}, 0, negative, 0, 9);
+        assertEquals(-0f, VectorKernels.maskedMax(negative, 0, 9), 0f);
+    }
+
+    @Test
+    void logSoftmaxIsTheLogOfNormalisedExponentials() {
+        Random random = new Random(5);
+        float[] logits = new float[64];
+        for (int i = 0; i < logits.length; i++) {
+            logits[i] = random.nextFloat() * 30 - 15;
+        }
+        logits[60] = Float.NEGATIVE_INFINITY;          // a padded column
+        float[] out = new float[64];
+        VectorKernels.logSoftmax(logits, 0, 64, out, 0);
+        double max = Double.NEGATIVE_INFINITY, sum = 0;
+        for (float l : logits) {
+            max = Math.max(max, l);
+        }
+        for (float l : logits) {
+            sum += Math.exp(l - max);
+        }
+        for (int i = 0; i < logits.length; i++) {
+            double expected = logits[i] - max - Math.log(sum);
+            if (i == 60) {
+                assertEquals(Float.NEGATIVE_INFINITY, out[i]);
+            } else {
+                assertEquals(expected, out[i], 2e-5, "log-prob " + i);
+            }
+        }
+    }
+
+    private static void assertSameBits(float[] expected, float[] actual, float[] x) {
+        for (int i = 0; i < x.length; i++) {
+            assertTrue(Float.floatToRawIntBits(expected[i]) == Float.floatToRawIntBits(actual[i])
+                    || Float.isNaN(expected[i]) && Float.isNaN(actual[i]), "e^" + x[i] + ": " + expected[i]
+                    + " against " + actual[i]);
+        }
+    }
+
+    @Test
     void sumLanesAddsInAFixedPairwiseOrder() {
         float[] v = {1e8f, 1f, -1e8f, 1f, 3f, 1e-8f, 0.1f, 0.2f};
         float expected = ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
