@@ -1,12 +1,16 @@
 package steer.model;
 
+import java.io.IOException;
 import java.nio.IntBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.Stream;
 import steer.checkpoint.DecoderConfig;
 
 /**
@@ -35,15 +39,21 @@ final class VectorGeneration {
     }
 
     /**
-     * The schedule for {@code streams} streams of up to {@code positions} tokens: groups as large as keep their
-     * keys and values within {@link #GROUP_CACHE_BYTES}, of at least {@link #MIN_GROUP} streams (below that
-     * the weights, read once per step and group, cost more than the cache saves, so one group of all is used),
-     * made even in size; {@value #GROUP_PROPERTY} and {@value #BLOCK_STEPS_PROPERTY} override the group size and
-     * the steps per turn.
+     * The schedule for {@code streams} streams of up to {@code positions} tokens: where at least
+     * {@link #MIN_GROUP} streams' keys and values fit {@link #GROUP_CACHE_BYTES} but not all do, groups of a
+     * multiple of {@link #MIN_GROUP} streams (a matmul tile's rows, so no tile computes padding rows) as large as
+     * fit this core's L2 cache ({@link #l2CacheBytes}), at least {@link #MIN_GROUP}; otherwise one group of all
+     * (below that the weights, read once per step and group, cost more than the cache saves).
+     * {@value #GROUP_PROPERTY} and {@value #BLOCK_STEPS_PROPERTY} override the group size and the steps per turn.
      *
      * @throws IllegalArgumentException if either property is set to something other than a positive integer
      */
     static Schedule schedule(DecoderConfig c, int streams, int positions) {
+        return schedule(c, streams, positions, L2_CACHE_BYTES);
+    }
+
+    /** As above, for an L2 cache of {@code l2Bytes}. */
+    static Schedule schedule(DecoderConfig c, int streams, int positions, long l2Bytes) {
         int blockSteps = positiveProperty(BLOCK_STEPS_PROPERTY, DEFAULT_BLOCK_STEPS);
         int forced = positiveProperty(GROUP_PROPERTY, 0);
         if (forced > 0) {
@@ -54,8 +64,35 @@ final class VectorGeneration {
         if (fit < MIN_GROUP || fit >= streams) {
             return new Schedule(streams, blockSteps);
         }
-        int groups = (int) ((streams + fit - 1) / fit);
-        return new Schedule((streams + groups - 1) / groups, blockSteps);
+        long inL2 = l2Bytes / perStream / MIN_GROUP * MIN_GROUP;
+        return new Schedule((int) Math.max(MIN_GROUP, Math.min(inL2, fit / MIN_GROUP * MIN_GROUP)), blockSteps);
+    }
+
+    /**
+     * The first CPU's L2 cache in bytes, from Linux's sysfs ({@code /sys/devices/system/cpu/cpu0/cache/index*}),
+     * or 1 MiB where that cannot be read.
+     */
+    static long l2CacheBytes() {
+        Path caches = Path.of("/sys/devices/system/cpu/cpu0/cache");
+        try (Stream<Path> indices = Files.list(caches)) {
+            for (Path index : (Iterable<Path>) indices.filter(p -> p.getFileName().toString().startsWith("index"))
+                    .sorted()::iterator) {
+                String type = Files.readString(index.resolve("type")).trim();
+                if (Files.readString(index.resolve("level")).trim().equals("2") && !type.equals("Instruction")) {
+                    return parseCacheSize(Files.readString(index.resolve("size")).trim());
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux, or no such files: the default below
+        }
+        return 1L << 20;
+    }
+
+    /** A sysfs cache size such as {@code 2048K} or {@code 1M} in bytes. */
+    static long parseCacheSize(String size) {
+        long unit = size.endsWith("K") ? 1L << 10 : size.endsWith("M") ? 1L << 20 : 1;
+        String digits = unit == 1 ? size : size.substring(0, size.length() - 1);
+        return Long.parseLong(digits) * unit;
     }
 
     private static int positiveProperty(String name, int unset) {
@@ -200,12 +237,16 @@ final class VectorGeneration {
     }
 
     /**
-     * Keys and values a group may hold: about the L2 cache of the cores measured (1 MiB each) plus a share of L3.
-     * Measured with stories260K, 64 streams of 256 tokens (329 KiB of cache each) on two AMD EPYC cores: one
-     * group of 32 per core decoded 36,000-37,000 tokens/s, groups of 4-16 43,000-72,000 (README's generation
-     * section).
+     * Keys and values at most {@link #MIN_GROUP} streams may hold for groups to be formed at all. Measured with
+     * stories260K, 64 streams of 256 tokens (329 KiB of cache each): on two AMD EPYC cores (1 MiB L2 each) one
+     * group of 32 per core decoded 36,000-37,000 tokens/s, groups of 4-16 43,000-72,000; on one Intel Xeon
+     * core (2 MiB L2) groups of 4 decoded 41,800-44,500 tokens/s, of 8 39,800-40,200, of 11 37,700-40,400,
+     * and of 5 or 6 (whose last tile is padding) 35,800-38,100 (README's generation section).
      */
     static final long GROUP_CACHE_BYTES = 4L << 20;
+
+    /** This machine's L2 cache per core ({@link #l2CacheBytes}), read once. */
+    static final long L2_CACHE_BYTES = l2CacheBytes();
 
     /** Smallest group worth forming; also the rows of one matmul tile. */
     static final int MIN_GROUP = 4;

@@ -120,13 +120,20 @@ class VectorDecoderTest {
     }
 
     @Test
-    void theScheduleGroupsOnlyWhereAGroupOfFourFitsTheCacheBudget() {
+    void theScheduleGroupsInMultiplesOfFourThatFitL2WhereAGroupOfFourFitsTheCacheBudget() {
         DecoderConfig small = new DecoderConfig("llama", 512, 64, 172, 5, 8, 4, 1e-5, 10000, 512, true, false, 1,
                 2);   // stories260K's shape: 1,280 bytes of keys and values per position
-        assertEquals(new VectorGeneration.Schedule(11, VectorGeneration.DEFAULT_BLOCK_STEPS),
-                VectorGeneration.schedule(small, 32, 257), "12 of 329 KiB fit 4 MiB; 32 streams as 3 groups");
-        assertEquals(32, VectorGeneration.schedule(small, 32, 1024).group(), "3 streams fit: one group");
-        assertEquals(8, VectorGeneration.schedule(small, 8, 257).group(), "all fit: one group");
+        long mib = 1L << 20;
+        assertEquals(new VectorGeneration.Schedule(4, VectorGeneration.DEFAULT_BLOCK_STEPS),
+                VectorGeneration.schedule(small, 32, 257, 2 * mib), "6 of 329 KiB fit 2 MiB: groups of 4");
+        assertEquals(4, VectorGeneration.schedule(small, 32, 257, mib).group(), "3 fit 1 MiB: still groups of 4");
+        assertEquals(8, VectorGeneration.schedule(small, 32, 257, 3 * mib).group(), "9 fit 3 MiB: groups of 8");
+        assertEquals(12, VectorGeneration.schedule(small, 32, 257, 64 * mib).group(), "no more than 4 MiB holds");
+        assertEquals(32, VectorGeneration.schedule(small, 32, 1024, 2 * mib).group(), "3 streams fit: one group");
+        assertEquals(8, VectorGeneration.schedule(small, 8, 257, 2 * mib).group(), "all fit: one group");
+        assertEquals(2048L << 10, VectorGeneration.parseCacheSize("2048K"));
+        assertEquals(mib, VectorGeneration.parseCacheSize("1M"));
+        assertTrue(VectorGeneration.l2CacheBytes() >= 64 << 10, "an L2 of " + VectorGeneration.l2CacheBytes());
         DecoderConfig stories15m = new DecoderConfig("llama", 32000, 288, 768, 6, 6, 6, 1e-5, 10000, 256, true,
                 false, 1, 2);
         assertEquals(64, VectorGeneration.schedule(stories15m, 64, 257).group());
