@@ -41,9 +41,10 @@ final class VectorKernels {
      * e^x per lane, Cephes' {@code expf} (about 1 ulp): x = n·ln 2 + r with |r| <= ln 2 / 2, e^r by its degree-7
      * polynomial, times 2^n built in the exponent bits. x is clamped to [−88, 88.7] first, where n's bits give
      * exactly +0 at the bottom (from about −87.68, and for −∞: a masked score's weight) and +∞ at the top (from
-     * about 88.376); NaN stays NaN. No masks or blends: in JDK 17 they kept the kernels that call this from being
-     * compiled to vector instructions (the profile showed the blend's and fma's per-lane Java fallbacks). Only
-     * exactly rounded operations, so its bits are the same compiled or not.
+     * about 88.376); NaN stays NaN. The edges need no masked result: an earlier version that blended its result
+     * made the kernels calling it too large for C2's inlining budget, and the profile showed the blend's and fma's
+     * per-lane Java fallbacks (keep the callers small: see {@link #logSoftmax}). Only exactly rounded operations,
+     * so its bits are the same compiled or not.
      */
     static FloatVector exp(FloatVector x) {
         return expOfClamped(x.max(EXP_LOWEST).min(EXP_HIGHEST));
