@@ -336,12 +336,21 @@ public final class VectorDecoder {
                 int qa = i * Nqkv + h * Dh, oa = (i * H + h) * Dh;
                 if (pairs) {
                     // heads h and h + 1 share key/value head g: each key and value is loaded once for both
-                    VectorKernels.scoresOfPair(qkv, qa, qa + Dh, Dh, keys, k0, s, scores, b0);
+                    if (Dh == VectorKernels.LANES) {
+                        VectorKernels.scoresOfPairOneVector(qkv, qa, qa + Dh, keys, k0, s, scores, b0);
+                    } else {
+                        VectorKernels.scoresOfPair(qkv, qa, qa + Dh, Dh, keys, k0, s, scores, b0);
+                    }
                     float sumA = VectorKernels.exponentiate(scores, 0, s, VectorKernels.maskedMax(scores, 0, s));
                     float sumB = VectorKernels.exponentiate(scores, b0, s,
                             VectorKernels.maskedMax(scores, b0, s));
-                    VectorKernels.weightedValuesOfPair(scores, b0, s, 1f / sumA, 1f / sumB, values, v0, Dh, attn,
-                            oa, oa + Dh);
+                    if (Dh == VectorKernels.LANES) {
+                        VectorKernels.weightedValuesOfPairOneVector(scores, b0, s, 1f / sumA, 1f / sumB, values, v0,
+                                attn, oa, oa + Dh);
+                    } else {
+                        VectorKernels.weightedValuesOfPair(scores, b0, s, 1f / sumA, 1f / sumB, values, v0, Dh,
+                                attn, oa, oa + Dh);
+                    }
                     continue;
                 }
                 float sum = VectorKernels.exponentiate(scores, 0, s,

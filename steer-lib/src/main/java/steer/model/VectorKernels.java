@@ -333,6 +333,59 @@ final class VectorKernels {
     }
 
     /**
+     * {@link #scoresOfPair} for a head width of exactly {@link #LANES}, with the same sums in the same order: the
+     * key tiles' offsets are constants, so C2 folds their range checks (see
+     * {@link #weightedValuesOfPairOneVector}).
+     */
+    static void scoresOfPairOneVector(float[] q, int qa, int qb, float[] keys, int k0, int s, float[] scores,
+                                      int b0) {
+        int end = roundUp(s, LANES);
+        final int tile = LANES * LANES;
+        int j = 0;
+        for (; j + BLOCK <= end; j += BLOCK) {
+            FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
+            FloatVector b1 = a0, b2 = a0, b3 = a0, b4 = a0;
+            int kj = k0 + j * LANES;
+            for (int d = 0; d < LANES; d++) {
+                int kd = kj + d * LANES;
+                FloatVector qA = FloatVector.broadcast(SPECIES, q[qa + d]);
+                FloatVector qB = FloatVector.broadcast(SPECIES, q[qb + d]);
+                FloatVector k1 = FloatVector.fromArray(SPECIES, keys, kd);
+                FloatVector k2 = FloatVector.fromArray(SPECIES, keys, kd + tile);
+                FloatVector k3 = FloatVector.fromArray(SPECIES, keys, kd + 2 * tile);
+                FloatVector k4 = FloatVector.fromArray(SPECIES, keys, kd + 3 * tile);
+                a0 = k1.fma(qA, a0);
+                a1 = k2.fma(qA, a1);
+                a2 = k3.fma(qA, a2);
+                a3 = k4.fma(qA, a3);
+                b1 = k1.fma(qB, b1);
+                b2 = k2.fma(qB, b2);
+                b3 = k3.fma(qB, b3);
+                b4 = k4.fma(qB, b4);
+            }
+            a0.intoArray(scores, j);
+            a1.intoArray(scores, j + LANES);
+            a2.intoArray(scores, j + 2 * LANES);
+            a3.intoArray(scores, j + 3 * LANES);
+            b1.intoArray(scores, b0 + j);
+            b2.intoArray(scores, b0 + j + LANES);
+            b3.intoArray(scores, b0 + j + 2 * LANES);
+            b4.intoArray(scores, b0 + j + 3 * LANES);
+        }
+        for (; j < end; j += LANES) {       // the last tiles, one at a time
+            FloatVector a = FloatVector.zero(SPECIES), b = a;
+            int kj = k0 + j * LANES;
+            for (int d = 0; d < LANES; d++) {
+                FloatVector k = FloatVector.fromArray(SPECIES, keys, kj + d * LANES);
+                a = k.fma(FloatVector.broadcast(SPECIES, q[qa + d]), a);
+                b = k.fma(FloatVector.broadcast(SPECIES, q[qb + d]), b);
+            }
+            a.intoArray(scores, j);
+            b.intoArray(scores, b0 + j);
+        }
+    }
+
+    /**
      * Sets {@code scores[o + j] = −∞} for {@code s <= j < roundUp(s, LANES)}.
      *
      * @return the largest of {@code scores[o, o + roundUp(s, LANES))}
@@ -435,6 +488,35 @@ final class VectorKernels {
             a0.add(a1).add(a2.add(a3)).mul(scaleA).intoArray(out, oa + c);
             b1.add(b2).add(b3.add(b4)).mul(scaleB).intoArray(out, ob + c);
         }
+    }
+
+    /**
+     * {@link #weightedValuesOfPair} for a head width of exactly {@link #LANES} (stories260K's 8), with the same
+     * sums in the same order: every index is the loop's plus a constant, so C2 folds the four vector loads' range
+     * checks into two and keeps the loop's addresses in registers.
+     */
+    static void weightedValuesOfPairOneVector(float[] weights, int b0, int s, float scaleA, float scaleB,
+                                              float[] values, int v0, float[] out, int oa, int ob) {
+        int end = roundUp(s, LANES);
+        FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
+        FloatVector b1 = a0, b2 = a0, b3 = a0, b4 = a0;
+        for (int j = 0; j < end; j += 4) {
+            int vj = v0 + j * LANES;
+            FloatVector v1 = FloatVector.fromArray(SPECIES, values, vj);
+            FloatVector v2 = FloatVector.fromArray(SPECIES, values, vj + LANES);
+            FloatVector v3 = FloatVector.fromArray(SPECIES, values, vj + 2 * LANES);
+            FloatVector v4 = FloatVector.fromArray(SPECIES, values, vj + 3 * LANES);
+            a0 = v1.fma(FloatVector.broadcast(SPECIES, weights[j]), a0);
+            a1 = v2.fma(FloatVector.broadcast(SPECIES, weights[j + 1]), a1);
+            a2 = v3.fma(FloatVector.broadcast(SPECIES, weights[j + 2]), a2);
+            a3 = v4.fma(FloatVector.broadcast(SPECIES, weights[j + 3]), a3);
+            b1 = v1.fma(FloatVector.broadcast(SPECIES, weights[b0 + j]), b1);
+            b2 = v2.fma(FloatVector.broadcast(SPECIES, weights[b0 + j + 1]), b2);
+            b3 = v3.fma(FloatVector.broadcast(SPECIES, weights[b0 + j + 2]), b3);
+            b4 = v4.fma(FloatVector.broadcast(SPECIES, weights[b0 + j + 3]), b4);
+        }
+        a0.add(a1).add(a2.add(a3)).mul(scaleA).intoArray(out, oa);
+        b1.add(b2).add(b3.add(b4)).mul(scaleB).intoArray(out, ob);
     }
 
     /** As {@link #weightedValues} for any head width, one float at a time: the path for {@code dh % LANES != 0}. */

@@ -61,8 +61,9 @@ class VectorKernelsTest {
                     VectorKernels.expOfNonPositive(FloatVector.fromArray(VectorKernels.SPECIES, x, 0)).toArray(), x);
         }
         float[] edges = {0f, -0f, Float.NEGATIVE_INFINITY, Float.NaN, -88f, -87.99999f, -88.00001f, -Float.MIN_VALUE};
-        assertSameBits(VectorKernels.exp(FloatVector.fromArray(VectorKernels.SPECIES, edges, 0)).toArray(),
-                VectorKernels.expOfNonPositive(FloatVector.fromArray(VectorKernels.SPECIES, edges, 0)).toArray(), edges);
+        FloatVector edgeVector = FloatVector.fromArray(VectorKernels.SPECIES, edges, 0);
+        assertSameBits(VectorKernels.exp(edgeVector).toArray(), VectorKernels.expOfNonPositive(edgeVector).toArray(),
+                edges);
     }
 
     @Test
@@ -112,6 +113,46 @@ class VectorKernelsTest {
             } else {
                 assertEquals(expected, out[i], 2e-5, "log-prob " + i);
             }
+        }
+    }
+
+    @Test
+    void oneVectorHeadKernelsGiveTheGeneralKernelsBits() {
+        Random random = new Random(6);
+        int lanes = VectorKernels.LANES, capacity = 160;
+        float[] keys = new float[3 * capacity * lanes], values = new float[3 * capacity * lanes];
+        for (int i = 0; i < keys.length; i++) {
+            keys[i] = random.nextFloat() * 2 - 1;
+            values[i] = random.nextFloat() * 2 - 1;
+        }
+        float[] q = new float[4 * lanes];
+        for (int i = 0; i < q.length; i++) {
+            q[i] = random.nextFloat() * 2 - 1;
+        }
+        int k0 = capacity * lanes;                     // the second of three heads' runs
+        for (int s = 1; s <= capacity; s += s < 40 ? 1 : 7) {
+            float[] general = new float[2 * capacity], special = new float[2 * capacity];
+            VectorKernels.scoresOfPair(q, lanes, 2 * lanes, lanes, keys, k0, s, general, capacity);
+            VectorKernels.scoresOfPairOneVector(q, lanes, 2 * lanes, keys, k0, s, special, capacity);
+            for (int j = 0; j < VectorKernels.roundUp(s, lanes); j++) {
+                assertEquals(Float.floatToRawIntBits(general[j]), Float.floatToRawIntBits(special[j]),
+                        "s " + s + ", a " + j);
+                assertEquals(Float.floatToRawIntBits(general[capacity + j]),
+                        Float.floatToRawIntBits(special[capacity + j]), "s " + s + ", b " + j);
+            }
+            float sumA = VectorKernels.exponentiate(general, 0, s, VectorKernels.maskedMax(general, 0, s));
+            float sumB = VectorKernels.exponentiate(general, capacity, s,
+                    VectorKernels.maskedMax(general, capacity, s));
+            float[] outGeneral = new float[4 * lanes], outSpecial = new float[4 * lanes];
+            VectorKernels.weightedValuesOfPair(general, capacity, s, 1 / sumA, 1 / sumB, values, k0, lanes,
+                    outGeneral, lanes, 3 * lanes);
+            VectorKernels.weightedValuesOfPairOneVector(general, capacity, s, 1 / sumA, 1 / sumB, values, k0,
+                    outSpecial, lanes, 3 * lanes);
+            for (int d = 0; d < outGeneral.length; d++) {
+                assertEquals(Float.floatToRawIntBits(outGeneral[d]), Float.floatToRawIntBits(outSpecial[d]),
+                        "s " + s + ", out " + d);
+            }
+            assertTrue(outSpecial[lanes] != 0 && outSpecial[3 * lanes] != 0, "both heads were written");
         }
     }
 
