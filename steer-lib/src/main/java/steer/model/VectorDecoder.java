@@ -308,7 +308,11 @@ public final class VectorDecoder {
             }
             int pos = positions[i];
             for (int h = 0; h < H + KV; h++) {
-                rotate(qkv, q0 + h * Dh, pos);
+                if (Dh == VectorKernels.LANES) {
+                    VectorKernels.rotateOneVector(qkv, q0 + h * Dh, cos, sin, pos * Dh);
+                } else {
+                    rotate(qkv, q0 + h * Dh, pos);
+                }
             }
             for (int j = q0; j < q0 + H * Dh; j++) {
                 qkv[j] *= scale;    // the queries scaled once here, not in every block of the score loops

@@ -531,6 +531,23 @@ final class VectorKernels {
         }
     }
 
+    /** −1 in the low half, 1 in the high: {@code cat(−x2, x1)} from {@code cat(x2, x1)}. */
+    private static final FloatVector LOW_HALF_NEGATED = FloatVector.fromArray(SPECIES,
+            new float[] {-1f, -1f, -1f, -1f, 1f, 1f, 1f, 1f}, 0);
+
+    /**
+     * The rotary embedding ("rotate half") of one head of exactly {@link #LANES} floats at {@code x[o]}, in
+     * place: {@code x·cos + cat(−x2, x1)·sin} with {@code cos} and {@code sin} from {@code [t]}. Each lane is the
+     * scalar form's two rounded products and one rounded sum ({@code a·c − b·s} is {@code a·c + (−b)·s}
+     * exactly), so the bits are {@code VectorDecoder}'s scalar rotation's.
+     */
+    static void rotateOneVector(float[] x, int o, float[] cos, float[] sin, int t) {
+        FloatVector v = FloatVector.fromArray(SPECIES, x, o);
+        FloatVector swapped = v.rearrange(HALVES).mul(LOW_HALF_NEGATED);
+        v.mul(FloatVector.fromArray(SPECIES, cos, t)).add(swapped.mul(FloatVector.fromArray(SPECIES, sin, t)))
+                .intoArray(x, o);
+    }
+
     /** {@code out[i] = silu(gate[i])·up[i]} for {@code i < n} (n a multiple of {@link #LANES}), silu(g) = g / (1 + e^−g). */
     static void swiGlu(float[] gateUp, int gate0, int up0, float[] out, int o0, int n) {
         for (int i = 0; i < n; i += LANES) {

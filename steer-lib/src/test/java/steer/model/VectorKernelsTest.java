@@ -156,6 +156,32 @@ class VectorKernelsTest {
         }
     }
 
+    @Test
+    void oneVectorRotationIsTheScalarRotationBitForBit() {
+        int dh = VectorKernels.LANES, half = dh / 2;
+        float[][] tables = Decoder.rotaryTables(512, dh, 10000, null);
+        Random random = new Random(7);
+        float[] x = new float[3 * dh];
+        for (int pos = 0; pos < 512; pos += 3) {
+            for (int i = 0; i < x.length; i++) {
+                x[i] = random.nextFloat() * 4 - 2;
+            }
+            x[dh + 1] = pos % 2 == 0 ? -0f : 0f;
+            float[] expected = x.clone();
+            int t = pos * dh;
+            for (int i = 0; i < half; i++) {            // VectorDecoder's scalar rotation of the head at dh
+                float a = expected[dh + i], b = expected[dh + i + half];
+                expected[dh + i] = a * tables[0][t + i] - b * tables[1][t + i];
+                expected[dh + i + half] = b * tables[0][t + i + half] + a * tables[1][t + i + half];
+            }
+            VectorKernels.rotateOneVector(x, dh, tables[0], tables[1], t);
+            for (int i = 0; i < x.length; i++) {
+                assertEquals(Float.floatToRawIntBits(expected[i]), Float.floatToRawIntBits(x[i]),
+                        "position " + pos + ", lane " + i);
+            }
+        }
+    }
+
     private static void assertSameBits(float[] expected, float[] actual, float[] x) {
         for (int i = 0; i < x.length; i++) {
             assertTrue(Float.floatToRawIntBits(expected[i]) == Float.floatToRawIntBits(actual[i])
