@@ -308,11 +308,7 @@ public final class VectorDecoder {
             }
             int pos = positions[i];
             for (int h = 0; h < H + KV; h++) {
-                if (Dh == VectorKernels.LANES) {
-                    VectorKernels.rotateOneVector(qkv, q0 + h * Dh, cos, sin, pos * Dh);
-                } else {
-                    rotate(qkv, q0 + h * Dh, pos);
-                }
+                rotate(qkv, q0 + h * Dh, pos);
             }
             for (int j = q0; j < q0 + H * Dh; j++) {
                 qkv[j] *= scale;    // the queries scaled once here, not in every block of the score loops
@@ -340,21 +336,12 @@ public final class VectorDecoder {
                 int qa = i * Nqkv + h * Dh, oa = (i * H + h) * Dh;
                 if (pairs) {
                     // heads h and h + 1 share key/value head g: each key and value is loaded once for both
-                    if (Dh == VectorKernels.LANES) {
-                        VectorKernels.scoresOfPairOneVector(qkv, qa, qa + Dh, keys, k0, s, scores, b0);
-                    } else {
-                        VectorKernels.scoresOfPair(qkv, qa, qa + Dh, Dh, keys, k0, s, scores, b0);
-                    }
+                    VectorKernels.scoresOfPair(qkv, qa, qa + Dh, Dh, keys, k0, s, scores, b0);
                     float sumA = VectorKernels.exponentiate(scores, 0, s, VectorKernels.maskedMax(scores, 0, s));
                     float sumB = VectorKernels.exponentiate(scores, b0, s,
                             VectorKernels.maskedMax(scores, b0, s));
-                    if (Dh == VectorKernels.LANES) {
-                        VectorKernels.weightedValuesOfPairOneVector(scores, b0, s, 1f / sumA, 1f / sumB, values, v0,
-                                attn, oa, oa + Dh);
-                    } else {
-                        VectorKernels.weightedValuesOfPair(scores, b0, s, 1f / sumA, 1f / sumB, values, v0, Dh,
-                                attn, oa, oa + Dh);
-                    }
+                    VectorKernels.weightedValuesOfPair(scores, b0, s, 1f / sumA, 1f / sumB, values, v0, Dh, attn,
+                            oa, oa + Dh);
                     continue;
                 }
                 float sum = VectorKernels.exponentiate(scores, 0, s,
@@ -397,6 +384,10 @@ public final class VectorDecoder {
 
     /** Rotary embedding of one head {@code x[o, o + Dh)} at {@code pos}, "rotate half": x·cos + cat(−x2, x1)·sin. */
     private void rotate(float[] x, int o, int pos) {
+        if (Dh == VectorKernels.LANES) {
+            VectorKernels.rotateOneVector(x, o, cos, sin, pos * Dh);   // the same bits, one vector
+            return;
+        }
         int half = Dh / 2, t = pos * Dh;
         for (int i = 0; i < half; i++) {
             float a = x[o + i], b = x[o + i + half];

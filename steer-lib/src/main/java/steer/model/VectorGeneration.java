@@ -74,9 +74,9 @@ final class VectorGeneration {
      */
     static long l2CacheBytes() {
         Path caches = Path.of("/sys/devices/system/cpu/cpu0/cache");
-        try (Stream<Path> indices = Files.list(caches)) {
-            for (Path index : (Iterable<Path>) indices.filter(p -> p.getFileName().toString().startsWith("index"))
-                    .sorted()::iterator) {
+        try (Stream<Path> listing = Files.list(caches)) {
+            List<Path> indices = listing.filter(p -> p.getFileName().toString().startsWith("index")).sorted().toList();
+            for (Path index : indices) {
                 String type = Files.readString(index.resolve("type")).trim();
                 if (Files.readString(index.resolve("level")).trim().equals("2") && !type.equals("Instruction")) {
                     return parseCacheSize(Files.readString(index.resolve("size")).trim());

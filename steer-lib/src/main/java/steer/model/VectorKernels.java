@@ -289,6 +289,16 @@ final class VectorKernels {
      */
     static void scoresOfPair(float[] q, int qa, int qb, int dh, float[] keys, int k0, int s,
                              float[] scores, int b0) {
+        if (dh == LANES) {
+            scoresOfPairOneVector(q, qa, qb, keys, k0, s, scores, b0);
+        } else {
+            scoresOfPairAnyWidth(q, qa, qb, dh, keys, k0, s, scores, b0);
+        }
+    }
+
+    /** {@link #scoresOfPair} for any head width that is a multiple of {@link #LANES}. */
+    static void scoresOfPairAnyWidth(float[] q, int qa, int qb, int dh, float[] keys, int k0, int s,
+                                     float[] scores, int b0) {
         int end = roundUp(s, LANES);
         int tile = dh * LANES;
         int j = 0;
@@ -333,11 +343,13 @@ final class VectorKernels {
     }
 
     /**
-     * {@link #scoresOfPair} for a head width of exactly {@link #LANES}, with the same sums in the same order: the
-     * key tiles' offsets are constants, so C2 folds their range checks (see
-     * {@link #weightedValuesOfPairOneVector}).
+     * {@link #scoresOfPairAnyWidth} for a head width of exactly {@link #LANES}, with the same sums in the same
+     * order: the key tiles' offsets are constants, so C2 folds their range checks (see
+     * {@link #weightedValuesOfPairOneVector}). A near copy on purpose: C2 does not specialise a method this
+     * size for a constant argument, and the general loops with {@code dh} in their offsets ran 1.3-1.5x slower in
+     * a probe.
      */
-    static void scoresOfPairOneVector(float[] q, int qa, int qb, float[] keys, int k0, int s, float[] scores,
+    private static void scoresOfPairOneVector(float[] q, int qa, int qb, float[] keys, int k0, int s, float[] scores,
                                       int b0) {
         int end = roundUp(s, LANES);
         final int tile = LANES * LANES;
@@ -467,6 +479,16 @@ final class VectorKernels {
      */
     static void weightedValuesOfPair(float[] weights, int b0, int s, float scaleA, float scaleB, float[] values,
                                      int v0, int dh, float[] out, int oa, int ob) {
+        if (dh == LANES) {
+            weightedValuesOfPairOneVector(weights, b0, s, scaleA, scaleB, values, v0, out, oa, ob);
+        } else {
+            weightedValuesOfPairAnyWidth(weights, b0, s, scaleA, scaleB, values, v0, dh, out, oa, ob);
+        }
+    }
+
+    /** {@link #weightedValuesOfPair} for any head width that is a multiple of {@link #LANES}. */
+    static void weightedValuesOfPairAnyWidth(float[] weights, int b0, int s, float scaleA, float scaleB,
+                                             float[] values, int v0, int dh, float[] out, int oa, int ob) {
         int end = roundUp(s, LANES);
         for (int c = 0; c < dh; c += LANES) {
             FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
@@ -491,11 +513,12 @@ final class VectorKernels {
     }
 
     /**
-     * {@link #weightedValuesOfPair} for a head width of exactly {@link #LANES} (stories260K's 8), with the same
-     * sums in the same order: every index is the loop's plus a constant, so C2 folds the four vector loads' range
-     * checks into two and keeps the loop's addresses in registers.
+     * {@link #weightedValuesOfPairAnyWidth} for a head width of exactly {@link #LANES} (stories260K's 8), with
+     * the same sums in the same order: every index is the loop's plus a constant, so C2 folds the four vector
+     * loads' range checks into two and keeps the loop's addresses in registers (the general loop's disassembly
+     * showed four checks and three stack reloads per iteration of eight multiply-adds).
      */
-    static void weightedValuesOfPairOneVector(float[] weights, int b0, int s, float scaleA, float scaleB,
+    private static void weightedValuesOfPairOneVector(float[] weights, int b0, int s, float scaleA, float scaleB,
                                               float[] values, int v0, float[] out, int oa, int ob) {
         int end = roundUp(s, LANES);
         FloatVector a0 = FloatVector.zero(SPECIES), a1 = a0, a2 = a0, a3 = a0;
@@ -561,13 +584,13 @@ final class VectorKernels {
     static void logSoftmax(float[] logits, int l0, int v, float[] out, int o0) {
         // the max in its own loop, not maskedMax: inlining that too put this method past C2's node budget, and
         // the exponential's bit casts then ran as Java calls (a profile showed them at 2% of a step)
-        FloatVector mv = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
+        FloatVector running = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
         for (int j = 0; j < v; j += LANES) {
             FloatVector x = FloatVector.fromArray(SPECIES, logits, l0 + j);
-            mv = mv.blend(x, mv.lt(x));
+            running = running.blend(x, running.lt(x));
         }
-        float m = maxLanes(mv);
-        mv = FloatVector.broadcast(SPECIES, m);
+        float m = maxLanes(running);
+        FloatVector mv = FloatVector.broadcast(SPECIES, m);
         FloatVector sum = FloatVector.zero(SPECIES);
         for (int j = 0; j < v; j += LANES) {
             sum = sum.add(expOfNonPositive(FloatVector.fromArray(SPECIES, logits, l0 + j).sub(mv)));

@@ -132,8 +132,8 @@ class VectorKernelsTest {
         int k0 = capacity * lanes;                     // the second of three heads' runs
         for (int s = 1; s <= capacity; s += s < 40 ? 1 : 7) {
             float[] general = new float[2 * capacity], special = new float[2 * capacity];
-            VectorKernels.scoresOfPair(q, lanes, 2 * lanes, lanes, keys, k0, s, general, capacity);
-            VectorKernels.scoresOfPairOneVector(q, lanes, 2 * lanes, keys, k0, s, special, capacity);
+            VectorKernels.scoresOfPairAnyWidth(q, lanes, 2 * lanes, lanes, keys, k0, s, general, capacity);
+            VectorKernels.scoresOfPair(q, lanes, 2 * lanes, lanes, keys, k0, s, special, capacity);
             for (int j = 0; j < VectorKernels.roundUp(s, lanes); j++) {
                 assertEquals(Float.floatToRawIntBits(general[j]), Float.floatToRawIntBits(special[j]),
                         "s " + s + ", a " + j);
@@ -144,9 +144,9 @@ class VectorKernelsTest {
             float sumB = VectorKernels.exponentiate(general, capacity, s,
                     VectorKernels.maskedMax(general, capacity, s));
             float[] outGeneral = new float[4 * lanes], outSpecial = new float[4 * lanes];
-            VectorKernels.weightedValuesOfPair(general, capacity, s, 1 / sumA, 1 / sumB, values, k0, lanes,
+            VectorKernels.weightedValuesOfPairAnyWidth(general, capacity, s, 1 / sumA, 1 / sumB, values, k0, lanes,
                     outGeneral, lanes, 3 * lanes);
-            VectorKernels.weightedValuesOfPairOneVector(general, capacity, s, 1 / sumA, 1 / sumB, values, k0,
+            VectorKernels.weightedValuesOfPair(general, capacity, s, 1 / sumA, 1 / sumB, values, k0, lanes,
                     outSpecial, lanes, 3 * lanes);
             for (int d = 0; d < outGeneral.length; d++) {
                 assertEquals(Float.floatToRawIntBits(outGeneral[d]), Float.floatToRawIntBits(outSpecial[d]),
