@@ -77,6 +77,13 @@ final class BenchCommand implements Runnable {
                 throw new IllegalArgumentException("bench generate needs --model DIR, or --config config.json with"
                         + " --tokenizer DIR");
             }
+            if (repeats < 1 || prefillSamples < 0 || prefillTokens < 1 || streams.length == 0
+                    || Arrays.stream(streams).anyMatch(n -> n < 1)) {
+                throw new IllegalArgumentException("bench generate needs --repeats and --prefill-tokens of at least 1,"
+                        + " --streams of at least 1 each and --prefill-samples of at least 0, got --repeats " + repeats
+                        + ", --prefill-tokens " + prefillTokens + ", --streams " + Arrays.toString(streams)
+                        + ", --prefill-samples " + prefillSamples);
+            }
             List<Generation.Engine> engineList = engines == null ? List.of(Generation.Engine.configured())
                     : Arrays.stream(engines).map(e -> Generation.Engine.parse(e, "--engines")).distinct().toList();
             try (LanguageModel lm = model != null ? LanguageModel.load(model, at) : randomModel(at)) {

@@ -71,6 +71,9 @@ final class ServeBench implements Runnable {
     @Option(names = "--deadline", defaultValue = "300", description = "each call's deadline in seconds (default: ${DEFAULT-VALUE})")
     double deadline;
 
+    /** The values --schedulers takes: steer.generator.scheduler's, and continuous with device sampling. */
+    static final List<String> SCHEDULERS = List.of("continuous", "static", "continuous-device");
+
     /** One request of the mix. */
     private record Item(String prompt, int n, int maxNewTokens) {
     }
@@ -86,9 +89,18 @@ final class ServeBench implements Runnable {
 
     @Override
     public void run() {
-        if (requests < 1 || rate <= 0 || maxBatchSize < 1 || newTokens.length == 0 || deadline <= 0) {
+        if (requests < 1 || rate <= 0 || maxBatchSize < 1 || newTokens.length == 0 || deadline <= 0
+                || java.util.Arrays.stream(newTokens).anyMatch(t -> t < 1)) {
             throw new IllegalArgumentException("--requests, --rate, --max-batch-size, --new-tokens and --deadline must be "
-                    + "positive");
+                    + "positive, got --requests " + requests + ", --rate " + rate + ", --max-batch-size " + maxBatchSize
+                    + ", --new-tokens " + java.util.Arrays.toString(newTokens) + ", --deadline " + deadline);
+        }
+        for (String scheduler : schedulers) {
+            // checked before any generator starts: an unknown value would otherwise surface as its startup failure
+            if (!SCHEDULERS.contains(scheduler)) {
+                throw new IllegalArgumentException("--schedulers: unknown scheduler '" + scheduler + "', expected "
+                        + String.join(", ", SCHEDULERS));
+            }
         }
         Path root = Path.of(System.getProperty("steer.home", ".")).toAbsolutePath().normalize();
         Path dir = model.isAbsolute() ? model : root.resolve(model);
