@@ -358,28 +358,13 @@ public final class VectorDecoder {
     /** RMSNorm of rows {@code [0, n)} of width c: {@code x / sqrt(mean(x²) + eps) · w}. */
     private void rmsNorm(float[] x, float[] w, float[] out, int n, int c) {
         for (int r = 0; r < n; r++) {
-            int o = r * c;
-            float ss = 0;
-            for (int i = 0; i < c; i++) {
-                ss += x[o + i] * x[o + i];
-            }
-            float inv = (float) (1.0 / Math.sqrt(ss / c + eps));
-            for (int i = 0; i < c; i++) {
-                out[o + i] = x[o + i] * inv * w[i];
-            }
+            VectorKernels.rmsNorm(x, r * c, w, out, r * c, c, eps);
         }
     }
 
     /** RMSNorm of one head {@code x[o, o + d)} in place (Qwen3's q/k norm). */
     private void rmsNorm(float[] x, int o, float[] w, int d) {
-        float ss = 0;
-        for (int i = 0; i < d; i++) {
-            ss += x[o + i] * x[o + i];
-        }
-        float inv = (float) (1.0 / Math.sqrt(ss / d + eps));
-        for (int i = 0; i < d; i++) {
-            x[o + i] = x[o + i] * inv * w[i];
-        }
+        VectorKernels.rmsNorm(x, o, w, x, o, d, eps);
     }
 
     /** Rotary embedding of one head {@code x[o, o + Dh)} at {@code pos}, "rotate half": x·cos + cat(−x2, x1)·sin. */

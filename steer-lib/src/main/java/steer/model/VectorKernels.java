@@ -571,6 +571,34 @@ final class VectorKernels {
                 .intoArray(x, o);
     }
 
+    /**
+     * RMSNorm of one row, {@code out[o0 + i] = x[x0 + i] · inv · w[i]} with {@code inv = 1 / sqrt(Σ x² / c + eps)}
+     * ({@code out} may be {@code x} at the same offset). The squares are summed in {@link #LANES} fused partial
+     * sums (lane l holds the elements l, l + LANES, ...), then {@link #sumLanes}, then the last {@code c % LANES}
+     * in order: one float add after another had made the sum a 64-add latency chain (~1 µs of a 21 µs
+     * stories260K token at 64 streams, 11 norms a token).
+     */
+    static void rmsNorm(float[] x, int x0, float[] w, float[] out, int o0, int c, float eps) {
+        FloatVector squares = FloatVector.zero(SPECIES);
+        int i = 0;
+        for (; i + LANES <= c; i += LANES) {
+            FloatVector v = FloatVector.fromArray(SPECIES, x, x0 + i);
+            squares = v.fma(v, squares);
+        }
+        float ss = sumLanes(squares);
+        for (int j = i; j < c; j++) {
+            ss += x[x0 + j] * x[x0 + j];
+        }
+        float inv = (float) (1.0 / Math.sqrt(ss / c + eps));
+        for (i = 0; i + LANES <= c; i += LANES) {
+            FloatVector.fromArray(SPECIES, x, x0 + i).mul(inv).mul(FloatVector.fromArray(SPECIES, w, i))
+                    .intoArray(out, o0 + i);
+        }
+        for (; i < c; i++) {
+            out[o0 + i] = x[x0 + i] * inv * w[i];
+        }
+    }
+
     /** {@code out[i] = silu(gate[i])·up[i]} for {@code i < n} (n a multiple of {@link #LANES}), silu(g) = g / (1 + e^−g). */
     static void swiGlu(float[] gateUp, int gate0, int up0, float[] out, int o0, int n) {
         for (int i = 0; i < n; i += LANES) {

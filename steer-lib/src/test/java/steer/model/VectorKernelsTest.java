@@ -3,6 +3,7 @@ package steer.model;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Arrays;
 import java.util.Random;
 import jdk.incubator.vector.FloatVector;
 import org.junit.jupiter.api.Test;
@@ -200,6 +201,47 @@ class VectorKernelsTest {
             sequential += f;
         }
         assertTrue(expected != sequential, "the order matters for these numbers: " + expected + " " + sequential);
+    }
+
+    @Test
+    void rmsNormIsTheNormOfADoubleReferenceWithItsSumOrderFixed() {
+        Random random = new Random(4);
+        float eps = 1e-5f;
+        for (int c : new int[] {1, 7, 8, 13, 64, 70, 896}) {
+            float[] x = new float[3 + c], w = new float[c];
+            for (int i = 0; i < c; i++) {
+                x[3 + i] = (random.nextFloat() * 2 - 1) * 4;
+                w[i] = random.nextFloat() + 0.5f;
+            }
+            double ss = 0;
+            for (int i = 0; i < c; i++) {
+                ss += (double) x[3 + i] * x[3 + i];
+            }
+            double inv = 1 / Math.sqrt(ss / c + eps);
+            float[] out = new float[2 + c];
+            VectorKernels.rmsNorm(x, 3, w, out, 2, c, eps);
+            // the partial sums as documented: lane l of LANES fused sums, then sumLanes, then the tail in order
+            float[] lanes = new float[VectorKernels.LANES];
+            int whole = c / VectorKernels.LANES * VectorKernels.LANES;
+            for (int i = 0; i < whole; i++) {
+                lanes[i % VectorKernels.LANES] = Math.fma(x[3 + i], x[3 + i], lanes[i % VectorKernels.LANES]);
+            }
+            float sum = VectorKernels.sumLanes(FloatVector.fromArray(VectorKernels.SPECIES, lanes, 0));
+            for (int i = whole; i < c; i++) {
+                sum += x[3 + i] * x[3 + i];
+            }
+            float invF = (float) (1.0 / Math.sqrt(sum / c + eps));
+            for (int i = 0; i < c; i++) {
+                assertEquals(Float.floatToRawIntBits(x[3 + i] * invF * w[i]), Float.floatToRawIntBits(out[2 + i]),
+                        "c " + c + ", element " + i);
+                assertEquals(x[3 + i] * inv * w[i], out[2 + i], 1e-5 * Math.abs(x[3 + i] * inv * w[i]) + 1e-7,
+                        "c " + c + ", element " + i + " against double precision");
+            }
+            float[] inPlace = x.clone();
+            VectorKernels.rmsNorm(inPlace, 3, w, inPlace, 3, c, eps);
+            assertEquals(Arrays.toString(Arrays.copyOfRange(out, 2, 2 + c)),
+                    Arrays.toString(Arrays.copyOfRange(inPlace, 3, 3 + c)), "in place, c " + c);
+        }
     }
 
     @Test
