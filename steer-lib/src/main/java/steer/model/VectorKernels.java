@@ -11,9 +11,12 @@ import jdk.incubator.vector.VectorSpecies;
  * and uses one constant species, which is what lets C2 compile the vectors into registers: a species passed as an
  * argument, or a method too large to inline the API's calls, boxes every vector and runs ~50x slower.
  *
- * <p>256-bit vectors (8 floats): on this project's AMD EPYC (AVX-512) JDK 17's 512-bit broadcasts and loads made
- * the attention loops 4-8x slower than 256-bit ones (measured in a throwaway probe), and every x86-64 CPU with
- * AVX has them.
+ * <p>256-bit vectors (8 floats), and only those: every x86-64 CPU with AVX has them, and JDK 17's C2 compiles the
+ * API well only where one JVM uses one width. With the matrix products at 512 bits and the rest at 256, the shared
+ * API methods' profiles saw both vector classes and the stores fell back to Java calls (3,600 tokens/s against
+ * 46,000 on stories260K); with every kernel at 512 bits an Intel Xeon (AVX-512) gained nothing (README, generation
+ * section), and on this project's AMD EPYC 512-bit broadcasts and loads measured 4-8x slower in an earlier probe
+ * (which may have mixed the widths the same way).
  */
 final class VectorKernels {
 
