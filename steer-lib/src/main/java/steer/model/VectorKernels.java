@@ -126,7 +126,8 @@ final class VectorKernels {
      * {@code out[r, :] = x[r, :] · w} for rows {@code r < rows}, with {@code w} {@link #pack}ed from {@code [k, n]}
      * and {@code n} a multiple of {@link #LANES}; {@code x} and {@code out} hold {@code roundUp(rows, 4)} rows (the
      * rows past {@code rows} are scratch). Four rows and a block of columns at a time ({@link #matmulTile}), so
-     * each weight load feeds four multiply-adds; then the last columns one vector at a time. Every output is the
+     * each weight load feeds four multiply-adds, and one or two rows left over in a two-row tile
+     * ({@link #matmulTile2}); then the last columns one vector at a time. Every output is the
      * same sum in the same order however many rows there are (from 0, one fused multiply-add per input in order),
      * so a row gets the same bits alone as in a batch.
      */
@@ -136,10 +137,14 @@ final class VectorKernels {
             return;
         }
         int tiled = n / COLS * COLS;
+        int quads = rows % 4 == 3 ? rows + 1 : rows / 4 * 4;   // rows in four-row tiles; one or two left over
         // a block of columns for every group of rows before the next block: its weights stay in the L1 cache
         for (int c = 0; c < tiled; c += COLS) {
-            for (int r = 0; r < rows; r += 4) {
+            for (int r = 0; r < quads; r += 4) {
                 matmulTile(x, r * k, k, w, c * k, c, n, out, r * n);
+            }
+            if (quads < rows) {
+                matmulTile2(x, quads * k, k, w, c * k, c, n, out, quads * n);
             }
         }
         int width = n - tiled;
@@ -246,6 +251,42 @@ final class VectorKernels {
         a31.intoArray(out, o3 + c + LANES);
         a32.intoArray(out, o3 + c + 2 * LANES);
         a33.intoArray(out, o3 + c + 3 * LANES);
+    }
+
+    /**
+     * {@link #matmulTile} for two rows: eight sums, each weight load feeding two multiply-adds, still as many
+     * multiply-adds a cycle as the FMA ports issue; the same sums in the same order, so the same bits. A batch of
+     * 4m + 1 or 4m + 2 rows (a group of two streams, or the last of a batch) computes no more than one padding row.
+     */
+    private static void matmulTile2(float[] x, int x0, int k, float[] w, int block, int c, int n, float[] out,
+                                    int o0) {
+        FloatVector a00 = FloatVector.zero(SPECIES), a01 = a00, a02 = a00, a03 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        for (int i = 0, wi = block; i < k; i++, wi += COLS) {
+            FloatVector w0 = FloatVector.fromArray(SPECIES, w, wi);
+            FloatVector w1 = FloatVector.fromArray(SPECIES, w, wi + LANES);
+            FloatVector w2 = FloatVector.fromArray(SPECIES, w, wi + 2 * LANES);
+            FloatVector w3 = FloatVector.fromArray(SPECIES, w, wi + 3 * LANES);
+            FloatVector b = FloatVector.broadcast(SPECIES, x[x0 + i]);
+            a00 = w0.fma(b, a00);
+            a01 = w1.fma(b, a01);
+            a02 = w2.fma(b, a02);
+            a03 = w3.fma(b, a03);
+            b = FloatVector.broadcast(SPECIES, x[x0 + k + i]);
+            a10 = w0.fma(b, a10);
+            a11 = w1.fma(b, a11);
+            a12 = w2.fma(b, a12);
+            a13 = w3.fma(b, a13);
+        }
+        int o1 = o0 + n;
+        a00.intoArray(out, o0 + c);
+        a01.intoArray(out, o0 + c + LANES);
+        a02.intoArray(out, o0 + c + 2 * LANES);
+        a03.intoArray(out, o0 + c + 3 * LANES);
+        a10.intoArray(out, o1 + c);
+        a11.intoArray(out, o1 + c + LANES);
+        a12.intoArray(out, o1 + c + 2 * LANES);
+        a13.intoArray(out, o1 + c + 3 * LANES);
     }
 
     /**

@@ -254,7 +254,7 @@ class VectorKernelsTest {
                     w[i] = random.nextFloat() * 2 - 1;
                 }
                 float[] packed = VectorKernels.pack(w, k, n);
-                for (int rows : new int[] {1, 2, 4, 5, 9}) {
+                for (int rows : new int[] {1, 2, 3, 4, 5, 6, 7, 9, 10}) {
                     int padded = VectorKernels.roundUp(rows, 4);
                     float[] x = new float[padded * k];
                     for (int i = 0; i < rows * k; i++) {
