@@ -254,9 +254,9 @@ final class VectorKernels {
     }
 
     /**
-     * {@link #matmulTile} for two rows: eight sums, each weight load feeding two multiply-adds, still as many
-     * multiply-adds a cycle as the FMA ports issue; the same sums in the same order, so the same bits. A batch of
-     * 4m + 1 or 4m + 2 rows (a group of two streams, or the last of a batch) computes no more than one padding row.
+     * {@link #matmulTile} for two rows: eight sums, each weight load feeding two multiply-adds; the same sums in
+     * the same order, so the same bits. A batch of 4m + 1 or 4m + 2 rows (a group of two streams, or what is left of
+     * a batch whose sequences are finishing) then computes at most one padding row instead of two or three.
      */
     private static void matmulTile2(float[] x, int x0, int k, float[] w, int block, int c, int n, float[] out,
                                     int o0) {
