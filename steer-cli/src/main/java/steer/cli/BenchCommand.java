@@ -17,6 +17,7 @@ import steer.model.GeneratedSequence;
 import steer.model.Generation;
 import steer.model.LanguageModel;
 import steer.model.SamplingParams;
+import steer.model.SequenceScorer;
 
 /** Benchmarks that print figures. */
 @Command(name = "bench", description = "Benchmarks that print figures.",
@@ -194,6 +195,63 @@ final class BenchCommand implements Runnable {
             System.out.printf("prefill of a %d-token prompt (median of %d): 1 sample %.2f ms; %d samples %.2f ms (%.2fx one,"
                     + " shared prefill); %d distinct prompts %.2f ms (%.2fx)%n", length, n, single * 1e3, prefillSamples,
                     shared * 1e3, shared / single, prefillSamples, separate * 1e3, separate / single);
+            judgeOrders(d, prompt, n);
+        }
+
+        /** Comparisons in one judge call, each in both orders. */
+        private static final int JUDGE_PAIRS = 8;
+        /** Tokens of each response in a judged comparison. */
+        private static final int RESPONSE_TOKENS = 16;
+
+        /**
+         * A judge's two presentation orders of {@value #JUDGE_PAIRS} comparisons (the prompt as their shared
+         * instructions and context, then two responses one way and the other), read as whole prompts in one pass
+         * ({@link SequenceScorer#nextTokenLogits}) and with each pair's shared prefix run once
+         * ({@link SequenceScorer#nextTokenLogitsOfPairs}), interleaved.
+         */
+        private static void judgeOrders(Decoder d, int[] prompt, int n) {
+            int V = d.config().vocabSize();
+            if (prompt.length + 2 * RESPONSE_TOKENS > d.config().maxPositionEmbeddings()) {
+                return;
+            }
+            List<int[]> orders = new ArrayList<>();
+            for (int i = 0; i < JUDGE_PAIRS; i++) {
+                int[] a = new int[RESPONSE_TOKENS], b = new int[RESPONSE_TOKENS];
+                for (int t = 0; t < RESPONSE_TOKENS; t++) {
+                    a[t] = (prompt[1 + t % Math.max(1, prompt.length - 1)] + 1 + i) % V;
+                    b[t] = (a[t] + 1) % V;
+                }
+                orders.add(concat(prompt, a, b));
+                orders.add(concat(prompt, b, a));
+            }
+            double[][] seconds = new double[2][n];
+            for (int r = -3; r < n; r++) {
+                for (int c = 0; c < 2; c++) {
+                    long t0 = System.nanoTime();
+                    if (c == 0) {
+                        SequenceScorer.nextTokenLogits(d, orders);
+                    } else {
+                        SequenceScorer.nextTokenLogitsOfPairs(d, orders);
+                    }
+                    if (r >= 0) {
+                        seconds[c][r] = (System.nanoTime() - t0) / 1e9;
+                    }
+                }
+            }
+            for (double[] s : seconds) {
+                Arrays.sort(s);
+            }
+            double whole = seconds[0][n / 2], sharing = seconds[1][n / 2];
+            System.out.printf("a judge's two orders of %d comparisons (a %d-token shared prefix, two %d-token responses"
+                    + " each way; median of %d): whole prompts %.2f ms; shared prefix once %.2f ms (%.2fx)%n",
+                    JUDGE_PAIRS, prompt.length, RESPONSE_TOKENS, n, whole * 1e3, sharing * 1e3, sharing / whole);
+        }
+
+        private static int[] concat(int[] prefix, int[] first, int[] second) {
+            int[] out = Arrays.copyOf(prefix, prefix.length + first.length + second.length);
+            System.arraycopy(first, 0, out, prefix.length, first.length);
+            System.arraycopy(second, 0, out, prefix.length + first.length, second.length);
+            return out;
         }
 
     }

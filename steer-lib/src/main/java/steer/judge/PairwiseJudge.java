@@ -66,7 +66,19 @@ public final class PairwiseJudge {
     }
 
     /**
-     * Judges each item in both orders in one forward pass of 2 × items prompts.
+     * System property: {@code true} reads the two orders of each item with their shared prefix (the instructions
+     * and the context before response A) run once, {@link SequenceScorer#nextTokenLogitsOfPairs}. Off by default:
+     * the logits then differ from the one-pass read by float rounding, and at the world's short prompts the second
+     * pass costs more than it saves ({@code ./steer bench generate} prints both on the model it is given: on the
+     * world's {@code large} model, 1.07x the one pass's time at a 4-token prefix, 0.77x at 32, 0.53x at 64, with
+     * two 16-token responses each way; judge-svc's README has the service's figures). Like the other
+     * {@code steer.generation.*} properties, {@code ./steer} passes it on to the services it starts.
+     */
+    public static final String SHARED_PREFIX_PROPERTY = "steer.generation.judge-shared-prefix";
+
+    /**
+     * Judges each item in both orders in one forward pass of 2 × items prompts (or, with
+     * {@value #SHARED_PREFIX_PROPERTY}, the shared prefix of each item's two orders once and then their rests).
      *
      * @param model the judge
      * @param items comparisons
@@ -83,7 +95,9 @@ public final class PairwiseJudge {
             prompts.add(encode(model, item.prompt(), item.responseA(), item.responseB()));
             prompts.add(encode(model, item.prompt(), item.responseB(), item.responseA()));
         }
-        float[][] logits = SequenceScorer.nextTokenLogits(model.decoder(), prompts);
+        float[][] logits = Boolean.getBoolean(SHARED_PREFIX_PROPERTY)
+                ? SequenceScorer.nextTokenLogitsOfPairs(model.decoder(), prompts)
+                : SequenceScorer.nextTokenLogits(model.decoder(), prompts);
         List<Verdict> out = new ArrayList<>(items.size());
         for (int i = 0; i < items.size(); i++) {
             out.add(Verdict.of(new OrderLogits(logits[2 * i][idA], logits[2 * i][idB]),

@@ -272,4 +272,87 @@ public final class SequenceScorer {
             JniUtils.setGradMode(gradMode);
         }
     }
+
+    /**
+     * {@link #nextTokenLogits} of prompts that come in pairs sharing a prefix, as a judge's two presentation
+     * orders do (the instructions and the context, then the responses in one order and in the other): each pair's
+     * longest common prefix, up to one token short of its shorter prompt, is run once into a key/value cache,
+     * forked to the pair's two rows, and each row's rest runs after it. The logits are those of
+     * {@link #nextTokenLogits} up to float rounding (the same function, computed in other shapes).
+     *
+     * @param prompts token ids, {@code 2k} of them: pair i is prompts {@code 2i} and {@code 2i + 1}
+     * @return {@code [2k][V]} logits, in Java memory
+     * @throws IllegalArgumentException for an odd count, an empty prompt or one longer than the model's context
+     */
+    public static float[][] nextTokenLogitsOfPairs(Decoder model, List<int[]> prompts) {
+        int B = prompts.size();
+        if (B % 2 != 0) {
+            throw new IllegalArgumentException("pairs of prompts need an even count, got " + B);
+        }
+        int pairs = B / 2;
+        int[] shared = new int[pairs];
+        List<int[]> prefixes = new ArrayList<>(pairs);
+        List<int[]> rests = new ArrayList<>(B);
+        for (int i = 0; i < pairs; i++) {
+            int[] a = prompts.get(2 * i), b = prompts.get(2 * i + 1);
+            if (a.length == 0 || b.length == 0 || Math.max(a.length, b.length) > model.config().maxPositionEmbeddings()) {
+                return nextTokenLogits(model, prompts);   // its own checks name the prompt
+            }
+            int n = 0;
+            int most = Math.min(a.length, b.length) - 1;   // each row keeps a token of its own to read logits at
+            while (n < most && a[n] == b[n]) {
+                n++;
+            }
+            if (n == 0) {
+                return nextTokenLogits(model, prompts);   // a pair with nothing in common: nothing to share
+            }
+            shared[i] = n;
+            prefixes.add(java.util.Arrays.copyOf(a, n));
+            rests.add(java.util.Arrays.copyOfRange(a, n, a.length));
+            rests.add(java.util.Arrays.copyOfRange(b, n, b.length));
+        }
+        LeftPadded prefix = LeftPadded.of(prefixes, 0);
+        LeftPadded rest = LeftPadded.of(rests, 0);
+        int P = prefix.length(), T = rest.length(), S = P + T;
+        // the rests' positions continue from each pair's own prefix; their bias sees the prefix's real columns,
+        // then their own tokens causally, never padding
+        long[] positions = new long[B * T];
+        float[] bias = new float[B * T * S];
+        for (int r = 0; r < B; r++) {
+            int pair = r / 2;
+            for (int t = 0; t < T; t++) {
+                positions[r * T + t] = shared[pair] + Math.max(0, t - rest.pad()[r]);
+                int row = (r * T + t) * S;
+                java.util.Arrays.fill(bias, row, row + prefix.pad()[pair], Decoder.MASKED);
+                java.util.Arrays.fill(bias, row + P, row + P + rest.pad()[r], Decoder.MASKED);
+                java.util.Arrays.fill(bias, row + P + t + 1, row + S, Decoder.MASKED);
+            }
+        }
+        int[] rowOfPair = new int[B];
+        for (int r = 0; r < B; r++) {
+            rowOfPair[r] = r / 2;
+        }
+        boolean gradMode = JniUtils.isGradMode();
+        JniUtils.setGradMode(false);
+        try (NDManager m = model.manager().newSubManager()) {
+            DataType dtype = model.dtype();
+            KvCache cache = model.newCache(m, pairs, S);
+            NDArray prefixBias = m.create(prefix.keyBias(), new Shape(pairs, 1, 1, P)).add(Generation.causalBias(m, P))
+                    .toType(dtype, false);                                                     // [pairs, 1, P, P]
+            model.hidden(m.create(prefix.ids(), new Shape(pairs, P)), m.create(prefix.positions(), new Shape(pairs, P)),
+                    prefixBias, cache);
+            cache = cache.fork(rowOfPair, m);                                                  // [B, ...]
+            NDArray hidden = model.hidden(m.create(rest.ids(), new Shape(B, T)), m.create(positions, new Shape(B, T)),
+                    m.create(bias, new Shape(B, 1, T, S)).toType(dtype, false), cache);
+            float[] logits = model.logits(hidden.get(":, -1, :")).toType(DataType.FLOAT32, false).toFloatArray();
+            int V = model.config().vocabSize();
+            float[][] out = new float[B][];
+            for (int b = 0; b < B; b++) {
+                out[b] = java.util.Arrays.copyOfRange(logits, b * V, (b + 1) * V);
+            }
+            return out;
+        } finally {
+            JniUtils.setGradMode(gradMode);
+        }
+    }
 }

@@ -73,6 +73,35 @@ class PairwiseJudgeTest {
     }
 
     @Test
+    void withTheSharedPrefixTheVerdictsAreThoseOfTheOnePassRead() {
+        try (LanguageModel model = LanguageModel.load(TinyWorldModel.write(dir.resolve("m"), 5))) {
+            PairwiseJudge judge = new PairwiseJudge(JudgeTemplates.world().pairwise("template_id", ""));
+            List<PairwiseJudge.Item> items = List.of(
+                    new PairwiseJudge.Item("add 3 4", "answer : 7 .", "answer : 8 ."),
+                    new PairwiseJudge.Item("count the letters of banana", "answer : 6 .", "answer : 6 ."),
+                    new PairwiseJudge.Item("add 3 4", "answer : 7 .", ""));
+            List<PairwiseJudge.Verdict> onePass = judge.compare(model, items);
+            String before = System.getProperty(PairwiseJudge.SHARED_PREFIX_PROPERTY);
+            System.setProperty(PairwiseJudge.SHARED_PREFIX_PROPERTY, "true");
+            List<PairwiseJudge.Verdict> shared;
+            try {
+                shared = judge.compare(model, items);
+            } finally {
+                if (before == null) {
+                    System.clearProperty(PairwiseJudge.SHARED_PREFIX_PROPERTY);
+                } else {
+                    System.setProperty(PairwiseJudge.SHARED_PREFIX_PROPERTY, before);
+                }
+            }
+            for (int i = 0; i < items.size(); i++) {
+                assertEquals(onePass.get(i).ab().a(), shared.get(i).ab().a(), 1e-4, "item " + i);
+                assertEquals(onePass.get(i).ba().b(), shared.get(i).ba().b(), 1e-4, "item " + i);
+                assertEquals(onePass.get(i).pABetter(), shared.get(i).pABetter(), 1e-5, "item " + i);
+            }
+        }
+    }
+
+    @Test
     void templatesAreLookedUpById() {
         JudgeTemplates t = JudgeTemplates.world();
         assertEquals(List.of("pairwise", "rubric"), t.ids());

@@ -279,6 +279,29 @@ class DecoderTest {
         }
     }
 
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"llama", "qwen2", "qwen3"})
+    void pairsSharingAPrefixGetTheLogitsOfSeparatePrompts(String kind) {
+        try (Decoder d = TinyDecoders.create(TinyDecoders.byKind(kind), 37)) {
+            // a judge's two orders (shared instructions and context, then the responses both ways), pairs whose
+            // common part differs in length, a pair of one prompt twice (all but its last token shared) and a
+            // pair that shares only its first token
+            List<int[]> prompts = List.of(
+                    new int[] {1, 5, 6, 7, 20, 21, 22, 30, 31, 9}, new int[] {1, 5, 6, 7, 30, 31, 20, 21, 22, 9},
+                    new int[] {1, 11, 40, 41}, new int[] {1, 11, 42, 43, 44, 45, 46},
+                    new int[] {1, 2, 3}, new int[] {1, 2, 3},
+                    new int[] {1, 45}, new int[] {1, 46, 47, 48, 49});
+            float[][] shared = SequenceScorer.nextTokenLogitsOfPairs(d, prompts);
+            float[][] separate = SequenceScorer.nextTokenLogits(d, prompts);
+            for (int b = 0; b < prompts.size(); b++) {
+                assertArrayEquals(separate[b], shared[b], 1e-4f, kind + " prompt " + b);
+            }
+            IllegalArgumentException odd = assertThrows(IllegalArgumentException.class,
+                    () -> SequenceScorer.nextTokenLogitsOfPairs(d, List.of(new int[] {1})));
+            assertTrue(odd.getMessage().contains("even"), odd.getMessage());
+        }
+    }
+
     @Test
     void overlongPromptIsRejectedWithNumbers() {
         try (Decoder d = TinyDecoders.create(TinyDecoders.llama(), 1)) {
