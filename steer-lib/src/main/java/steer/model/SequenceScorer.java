@@ -261,13 +261,7 @@ public final class SequenceScorer {
                     .toType(dtype, false);                                                     // [B, 1, P, P]
             NDArray hidden = model.hidden(m.create(layout.ids(), new Shape(B, P)),
                     m.create(layout.positions(), new Shape(B, P)), bias, null);
-            float[] logits = model.logits(hidden.get(":, -1, :")).toType(DataType.FLOAT32, false).toFloatArray();
-            int V = model.config().vocabSize();
-            float[][] out = new float[B][];
-            for (int b = 0; b < B; b++) {
-                out[b] = java.util.Arrays.copyOfRange(logits, b * V, (b + 1) * V);
-            }
-            return out;
+            return lastLogits(model, hidden, B);
         } finally {
             JniUtils.setGradMode(gradMode);
         }
@@ -344,15 +338,20 @@ public final class SequenceScorer {
             cache = cache.fork(rowOfPair, m);                                                  // [B, ...]
             NDArray hidden = model.hidden(m.create(rest.ids(), new Shape(B, T)), m.create(positions, new Shape(B, T)),
                     m.create(bias, new Shape(B, 1, T, S)).toType(dtype, false), cache);
-            float[] logits = model.logits(hidden.get(":, -1, :")).toType(DataType.FLOAT32, false).toFloatArray();
-            int V = model.config().vocabSize();
-            float[][] out = new float[B][];
-            for (int b = 0; b < B; b++) {
-                out[b] = java.util.Arrays.copyOfRange(logits, b * V, (b + 1) * V);
-            }
-            return out;
+            return lastLogits(model, hidden, B);
         } finally {
             JniUtils.setGradMode(gradMode);
         }
+    }
+
+    /** The logits at the last position of each of {@code hidden}'s {@code rows} rows, {@code [rows][V]} in Java memory. */
+    private static float[][] lastLogits(Decoder model, NDArray hidden, int rows) {
+        float[] logits = model.logits(hidden.get(":, -1, :")).toType(DataType.FLOAT32, false).toFloatArray();
+        int V = model.config().vocabSize();
+        float[][] out = new float[rows][];
+        for (int b = 0; b < rows; b++) {
+            out[b] = java.util.Arrays.copyOfRange(logits, b * V, (b + 1) * V);
+        }
+        return out;
     }
 }
