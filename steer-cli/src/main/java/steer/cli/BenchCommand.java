@@ -175,23 +175,11 @@ final class BenchCommand implements Runnable {
                 distinct.add(other);
             }
             SamplingParams first = new SamplingParams(1, 1.0, 1, 0, 0);
-            // interleaved, so that a neighbour's load on this shared machine falls on all three alike
             List<List<int[]>> cases = List.of(one, same, distinct);
             int n = Math.max(21, repeats);
-            double[][] seconds = new double[3][n];
-            for (int r = -3; r < n; r++) {
-                for (int c = 0; c < 3; c++) {
-                    long t0 = System.nanoTime();
-                    Generation.generate(d, cases.get(c), first, Set.of(), Generation.StopCheck.NEVER);
-                    if (r >= 0) {
-                        seconds[c][r] = (System.nanoTime() - t0) / 1e9;
-                    }
-                }
-            }
-            for (double[] s : seconds) {
-                Arrays.sort(s);
-            }
-            double single = seconds[0][n / 2], shared = seconds[1][n / 2], separate = seconds[2][n / 2];
+            double[] medians = interleavedMedians(n, cases.stream().<Runnable>map(c -> () -> Generation.generate(d, c,
+                    first, Set.of(), Generation.StopCheck.NEVER)).toArray(Runnable[]::new));
+            double single = medians[0], shared = medians[1], separate = medians[2];
             System.out.printf("prefill of a %d-token prompt (median of %d): 1 sample %.2f ms; %d samples %.2f ms (%.2fx one,"
                     + " shared prefill); %d distinct prompts %.2f ms (%.2fx)%n", length, n, single * 1e3, prefillSamples,
                     shared * 1e3, shared / single, prefillSamples, separate * 1e3, separate / single);
@@ -224,27 +212,35 @@ final class BenchCommand implements Runnable {
                 orders.add(concat(prompt, a, b));
                 orders.add(concat(prompt, b, a));
             }
-            double[][] seconds = new double[2][n];
+            double[] medians = interleavedMedians(n, () -> SequenceScorer.nextTokenLogits(d, orders),
+                    () -> SequenceScorer.nextTokenLogitsOfPairs(d, orders));
+            double whole = medians[0], sharing = medians[1];
+            System.out.printf("a judge's two orders of %d comparisons (a %d-token shared prefix, two %d-token responses"
+                    + " each way; median of %d): whole prompts %.2f ms; shared prefix once %.2f ms (%.2fx)%n",
+                    JUDGE_PAIRS, prompt.length, RESPONSE_TOKENS, n, whole * 1e3, sharing * 1e3, sharing / whole);
+        }
+
+        /**
+         * Each case's median seconds over {@code n} timed rounds after three warm-up rounds, the cases run in turn
+         * within each round so that a neighbour's load on this shared machine falls on all of them alike.
+         */
+        private static double[] interleavedMedians(int n, Runnable... cases) {
+            double[][] seconds = new double[cases.length][n];
             for (int r = -3; r < n; r++) {
-                for (int c = 0; c < 2; c++) {
+                for (int c = 0; c < cases.length; c++) {
                     long t0 = System.nanoTime();
-                    if (c == 0) {
-                        SequenceScorer.nextTokenLogits(d, orders);
-                    } else {
-                        SequenceScorer.nextTokenLogitsOfPairs(d, orders);
-                    }
+                    cases[c].run();
                     if (r >= 0) {
                         seconds[c][r] = (System.nanoTime() - t0) / 1e9;
                     }
                 }
             }
-            for (double[] s : seconds) {
-                Arrays.sort(s);
+            double[] medians = new double[cases.length];
+            for (int c = 0; c < cases.length; c++) {
+                Arrays.sort(seconds[c]);
+                medians[c] = seconds[c][n / 2];
             }
-            double whole = seconds[0][n / 2], sharing = seconds[1][n / 2];
-            System.out.printf("a judge's two orders of %d comparisons (a %d-token shared prefix, two %d-token responses"
-                    + " each way; median of %d): whole prompts %.2f ms; shared prefix once %.2f ms (%.2fx)%n",
-                    JUDGE_PAIRS, prompt.length, RESPONSE_TOKENS, n, whole * 1e3, sharing * 1e3, sharing / whole);
+            return medians;
         }
 
         private static int[] concat(int[] prefix, int[] first, int[] second) {
