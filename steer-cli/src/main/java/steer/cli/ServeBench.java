@@ -71,6 +71,10 @@ final class ServeBench implements Runnable {
     @Option(names = "--deadline", defaultValue = "300", description = "each call's deadline in seconds (default: ${DEFAULT-VALUE})")
     double deadline;
 
+    @Option(names = "--warm-up", defaultValue = "5", description = "seconds of untimed load before each scheduler's "
+            + "measured run: the same open-loop mix at the same rate, from another seed (default: ${DEFAULT-VALUE})")
+    double warmUpSeconds;
+
     /** The values --schedulers takes: steer.generator.scheduler's, and continuous with device sampling. */
     static final List<String> SCHEDULERS = List.of("continuous", "static", "continuous-device");
 
@@ -90,10 +94,11 @@ final class ServeBench implements Runnable {
     @Override
     public void run() {
         if (requests < 1 || rate <= 0 || maxBatchSize < 1 || newTokens.length == 0 || deadline <= 0
-                || java.util.Arrays.stream(newTokens).anyMatch(t -> t < 1)) {
+                || java.util.Arrays.stream(newTokens).anyMatch(t -> t < 1) || !(warmUpSeconds >= 0)) {
             throw new IllegalArgumentException("--requests, --rate, --max-batch-size, --new-tokens and --deadline must be "
-                    + "positive, got --requests " + requests + ", --rate " + rate + ", --max-batch-size " + maxBatchSize
-                    + ", --new-tokens " + java.util.Arrays.toString(newTokens) + ", --deadline " + deadline);
+                    + "positive and --warm-up at least 0, got --requests " + requests + ", --rate " + rate
+                    + ", --max-batch-size " + maxBatchSize + ", --new-tokens " + java.util.Arrays.toString(newTokens)
+                    + ", --deadline " + deadline + ", --warm-up " + warmUpSeconds);
         }
         for (String scheduler : schedulers) {
             // checked before any generator starts: an unknown value would otherwise surface as its startup failure
@@ -109,13 +114,15 @@ final class ServeBench implements Runnable {
             throw new IllegalArgumentException("generator-svc is not packaged: no " + jar + " (run ./mvnw -DskipTests package)");
         }
         int positions = maxPositions(dir);
-        List<Item> mix = mix(dir, positions);
+        List<Item> mix = mix(dir, positions, seed);
+        // the warm-up's requests come from another seed, so the measured ones are not repeats of what it ran
+        List<Item> warmUpMix = mix(dir, positions, seed ^ WARM_UP_SEED);
         long offered = mix.stream().mapToLong(i -> (long) i.n() * i.maxNewTokens()).sum();
         System.out.printf(Locale.ROOT, "model %s (%d positions); %d requests at %.1f/s (open loop), seed %d; n in {1,1,1,4},"
                 + " max_new_tokens in %s, at most %,d tokens; temperature 0.7, top-p 0.8; max-batch-size %d; %d cores;"
-                + " engine %s%n", dir, positions, requests, rate, seed, java.util.Arrays.toString(newTokens), offered,
+                + " engine %s; %.0f s warm-up%n", dir, positions, requests, rate, seed, java.util.Arrays.toString(newTokens), offered,
                 maxBatchSize, Runtime.getRuntime().availableProcessors(),
-                steer.model.Generation.Engine.configured().name().toLowerCase(Locale.ROOT));
+                steer.model.Generation.Engine.configured().name().toLowerCase(Locale.ROOT), warmUpSeconds);
         System.out.printf(Locale.ROOT, "%-18s %9s %9s %12s %9s %9s %9s %7s%n", "scheduler", "requests", "tokens",
                 "tokens/s", "p50 ms", "p95 ms", "p99 ms", "errors");
         for (String scheduler : schedulers) {
@@ -133,7 +140,7 @@ final class ServeBench implements Runnable {
                 generator.awaitReady(Duration.ofMinutes(2));
                 ManagedChannel channel = NettyChannelBuilder.forTarget(generator.address()).usePlaintext().build();
                 try {
-                    warmUp(channel, mix);
+                    warmUp(channel, warmUpMix);
                     long start = System.nanoTime();
                     List<Outcome> out = drive(channel, mix);
                     double seconds = (System.nanoTime() - start) / 1e9;
@@ -157,13 +164,28 @@ final class ServeBench implements Runnable {
         }
     }
 
-    /** A few requests of the mix, one after another, so that the measured run does not pay the first calls' costs. */
-    private void warmUp(ManagedChannel channel, List<Item> mix) {
+    /**
+     * Untimed load before the measured run: the first calls one after another (model loading, first compilations),
+     * then the warm-up mix open-loop at the measured rate for {@link #warmUpSeconds}, so the JIT has compiled the
+     * batched paths the measured run takes. Without it the vector engine's run measured its own compilation: a
+     * 4-second run of 300 requests spent a third of its CPU samples in the JIT's compiler threads.
+     */
+    private void warmUp(ManagedChannel channel, List<Item> mix) throws InterruptedException {
         GeneratorGrpc.GeneratorBlockingStub stub = GeneratorGrpc.newBlockingStub(channel);
         for (int i = 0; i < Math.min(4, mix.size()); i++) {
             stub.withDeadlineAfter(120, TimeUnit.SECONDS).generate(request(mix.get(i), i));
         }
+        long end = System.nanoTime() + (long) (warmUpSeconds * 1e9);
+        long left;
+        while ((left = end - System.nanoTime()) > 0) {
+            // the arrivals that fit the time left (at least one), so a pass ends near the warm-up's end
+            int count = (int) Math.max(1, Math.min(mix.size(), Math.ceil(left / 1e9 * rate)));
+            drive(channel, mix.subList(0, count));
+        }
     }
+
+    /** Xor'ed into --seed for the warm-up mix. */
+    private static final long WARM_UP_SEED = 0x5eed_0f_3a4dL;
 
     /** Sends request i at start + i / rate, without waiting for answers; returns when every call has ended. */
     private List<Outcome> drive(ManagedChannel channel, List<Item> mix) throws InterruptedException {
@@ -211,7 +233,7 @@ final class ServeBench implements Runnable {
     }
 
     /** The seeded request mix: prompts of one to four pieces, n mostly 1, max_new_tokens from {@link #newTokens}. */
-    private List<Item> mix(Path dir, int positions) {
+    private List<Item> mix(Path dir, int positions, long seed) {
         boolean world = prompts.equals("world") || prompts.equals("auto") && dir.toString().contains("world");
         if (!world && !prompts.equals("text") && !prompts.equals("auto")) {
             throw new IllegalArgumentException("--prompts must be world, text or auto, got " + prompts);
