@@ -241,7 +241,7 @@ final class VectorGeneration {
      * stories260K, 64 streams of 256 tokens (329 KiB of cache each): on two AMD EPYC cores (1 MiB L2 each) one
      * group of 32 per core decoded 36,000-37,000 tokens/s, groups of 4-16 43,000-72,000; on one Intel Xeon
      * core (2 MiB L2) groups of 4 decoded 41,200-44,500 tokens/s, of 8 39,800-40,200, of 11 37,700-40,400,
-     * and of 5 or 6 (whose last tile is padding) 35,800-38,100 (README's generation section).
+     * and of 5 or 6 (whose last tile is padding) 35,800-38,100 (the README's generation section at fa42aca).
      */
     static final long GROUP_CACHE_BYTES = 4L << 20;
 

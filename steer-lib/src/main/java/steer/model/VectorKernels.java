@@ -12,11 +12,14 @@ import jdk.incubator.vector.VectorSpecies;
  * argument, or a method too large to inline the API's calls, boxes every vector and runs ~50x slower.
  *
  * <p>256-bit vectors (8 floats), and only those: every x86-64 CPU with AVX has them, and JDK 17's C2 compiles the
- * API well only where one JVM uses one width. With the matrix products at 512 bits and the rest at 256, the shared
- * API methods' profiles saw both vector classes and the stores fell back to Java calls (3,600 tokens/s against
- * 46,000 on stories260K); with every kernel at 512 bits an Intel Xeon (AVX-512) gained nothing (README, generation
- * section), and on this project's AMD EPYC 512-bit broadcasts and loads measured 4-8x slower in an earlier probe
- * (which may have mixed the widths the same way).
+ * API well only where one JVM uses one width. C2 types a kernel's vectors as {@code FloatVector}, not their exact
+ * class, so the calls inside the API's shared methods (such as {@code intoArray}'s {@code vspecies()}) dispatch on
+ * those methods' own profiles; once a 512-bit kernel runs too, the profiles see both classes, the store intrinsic
+ * fails and every store boxes (3,500 tokens/s against 43,000 on stories260K with the matrix products at 512 bits).
+ * A {@code getClass()} check before each store sharpens the type and brings that mix to 30,000-35,000, but the same
+ * check on the 256-bit stores costs them 42,500 to 35,000; with every kernel at 512 bits an Intel Xeon (AVX-512)
+ * gained nothing (README, generation section), and on an AMD EPYC 512-bit broadcasts and loads measured 4-8x
+ * slower in an earlier probe (which may have mixed the widths the same way).
  */
 final class VectorKernels {
 
