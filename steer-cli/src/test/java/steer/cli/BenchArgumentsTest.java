@@ -45,6 +45,14 @@ class BenchArgumentsTest {
     }
 
     @Test
+    void aNegativeOrNanWarmUpIsRefused() {
+        String message = refused("--model", "/nonexistent", "--warm-up", "-1");
+        assertTrue(message.contains("--warm-up -1.0"), message);
+        message = refused("--model", "/nonexistent", "--warm-up", "NaN");
+        assertTrue(message.contains("--warm-up NaN"), message);
+    }
+
+    @Test
     void generateRefusesZeroRepeatsAndZeroStreams() {
         // zero repeats once ended in an index error, zero streams in a line of 0 tokens/s
         String message = refusedCommand("generate", "--model", "/nonexistent", "--repeats", "0");
