@@ -17,7 +17,8 @@ import jdk.incubator.vector.VectorSpecies;
  * those methods' own profiles; once a 512-bit kernel runs too, the profiles see both classes, the store intrinsic
  * fails and every store boxes (3,500 tokens/s against 43,000 on stories260K with the matrix products at 512 bits).
  * A {@code getClass()} check before each store sharpens the type and brings that mix to 30,000-35,000, but the same
- * check on the 256-bit stores costs them 42,500 to 35,000; with every kernel at 512 bits an Intel Xeon (AVX-512)
+ * check on the 256-bit stores costs them 42,500 to 35,000 (a helper around each store with no check in it costs
+ * 36,900-38,200 already: C2 inlines the kernels' stores less well); with every kernel at 512 bits an Intel Xeon (AVX-512)
  * gained nothing (README, generation section), and on an AMD EPYC 512-bit broadcasts and loads measured 4-8x
  * slower in an earlier probe (which may have mixed the widths the same way).
  */
